@@ -1,0 +1,11 @@
+/** The SOCKS codec: sans-I/O encoders, decoders and handshake state machines over Uint8Array. */
+export * from './constants.ts';
+export * from './errors.ts';
+export * from './address.ts';
+export * from './reader.ts';
+export * from './socks5-address.ts';
+export * from './socks4.ts';
+export * from './socks5.ts';
+export * from './userpass.ts';
+export * from './udp.ts';
+export * from './server-handshake.ts';

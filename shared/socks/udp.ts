@@ -1,0 +1,40 @@
+/** The header RFC 1928 §7 puts in front of every UDP datagram relayed through a SOCKS5 server. */
+import { printable } from './address.ts';
+import { decodeWith, type DecodeResult } from './reader.ts';
+import { encodeSocks5Address, readSocks5Address, type SocksAddress } from './socks5-address.ts';
+
+export interface UdpDatagram extends SocksAddress {
+  /** Fragment number; 0 means a whole datagram. Servers that do not reassemble drop the others. */
+  frag: number;
+  data: Uint8Array;
+}
+
+const SPEC = 'RFC 1928 §7';
+
+/**
+ * Decodes one datagram. A datagram is complete by nature, so a "need" result means it was truncated: a relay
+ * should drop it.
+ */
+export function decodeUdpDatagram(bytes: Uint8Array): DecodeResult<UdpDatagram> {
+  return decodeWith(bytes, SPEC, (r) => {
+    r.u16('socks.udp.reserved', 'RSV', (value) => (value === 0 ? 'reserved' : 'reserved, should be 0x0000'));
+    const frag = r.u8('socks.udp.frag', 'FRAG', (value) =>
+      value === 0 ? 'standalone datagram' : `fragment ${value & 0x7f}${value & 0x80 ? ' (last)' : ''}`,
+    );
+    const address = readSocks5Address(r, 'dst');
+    const data = r.rest('socks.udp.data', 'DATA', (b) => ({
+      value: printable(b.subarray(0, 64)) + (b.length > 64 ? '...' : ''),
+      meaning: `${b.length} bytes of user data`,
+    }));
+    return { frag, ...address, data };
+  });
+}
+
+export function encodeUdpDatagram(datagram: { host: string; port: number; data: Uint8Array; frag?: number }): Uint8Array {
+  const address = encodeSocks5Address(datagram.host, datagram.port);
+  const out = new Uint8Array(3 + address.length + datagram.data.length);
+  out[2] = datagram.frag ?? 0;
+  out.set(address, 3);
+  out.set(datagram.data, 3 + address.length);
+  return out;
+}
