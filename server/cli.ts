@@ -1,0 +1,92 @@
+/** The `wsocks` command line. */
+import { parseArgs } from 'node:util';
+import { ListenSchema } from '../shared/config/net-schemas.ts';
+import { ConfigError } from './config-error.ts';
+import { loadRulesFile, RulesFileError } from './socks/rules.ts';
+import { SocksServer } from './socks/server.ts';
+import type { SocksLogEntry } from './socks/connection.ts';
+
+const USAGE = `usage:
+  wsocks socks [--listen HOST:PORT] [--user NAME:PASSWORD]... [--rules FILE] [--quiet]
+      Runs the SOCKS4/4a/5 server (default 127.0.0.1:1080).
+      --user      turns on RFC 1929 username/password (repeatable); SOCKS4 is then refused
+      --rules     access rules file (first match wins, default deny); see docs/socks-server.md
+`;
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(USAGE);
+    return command === undefined ? 2 : 0;
+  }
+  try {
+    if (command === 'socks') return await runSocks(rest);
+    throw new ConfigError(`unknown command ${JSON.stringify(command)}`);
+  } catch (err) {
+    if (err instanceof ConfigError || err instanceof RulesFileError) {
+      process.stderr.write(`wsocks: ${err.message}\n\n${USAGE}`);
+      return 2;
+    }
+    const e = err as NodeJS.ErrnoException;
+    process.stderr.write(`wsocks: ${e.code ? `${e.code}: ` : ''}${e.message}\n`);
+    return 1;
+  }
+}
+
+async function runSocks(args: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: {
+        listen: { type: 'string', default: '127.0.0.1:1080' },
+        user: { type: 'string', multiple: true, default: [] },
+        rules: { type: 'string' },
+        quiet: { type: 'boolean', default: false },
+      },
+      strict: true,
+    }));
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+  const listen = ListenSchema.safeParse(values.listen);
+  if (!listen.success) throw new ConfigError(`--listen: ${listen.error.issues[0]?.message}`);
+  const users = values.user.map((u) => {
+    const colon = u.indexOf(':');
+    if (colon < 1) throw new ConfigError(`--user expects NAME:PASSWORD, got ${JSON.stringify(u)}`);
+    return { username: u.slice(0, colon), password: u.slice(colon + 1) };
+  });
+  const rules = values.rules === undefined ? undefined : await loadRulesFile(values.rules);
+  const log = values.quiet ? () => {} : (e: SocksLogEntry) => process.stderr.write(`${formatLog(e)}\n`);
+  const server = await SocksServer.start({ ...listen.data, users, ...(rules ? { rules } : {}) }, log);
+  const { host, port } = server.address;
+  process.stdout.write(
+    `wsocks SOCKS server listening on ${host.includes(':') ? `[${host}]` : host}:${port}` +
+      ` (SOCKS4/4a${users.length ? ' refused' : ''}, SOCKS5 ${users.length ? 'username/password' : 'no auth'}` +
+      `${rules ? `, ${rules.length} rules` : ''})\n`,
+  );
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  await server.close();
+  return 0;
+}
+
+function formatLog(e: SocksLogEntry): string {
+  const parts = [new Date().toISOString(), e.event, `client=${e.client}`];
+  if (e.user) parts.push(`user=${e.user}`);
+  if (e.version) parts.push(`socks${e.version}`);
+  if (e.command) parts.push(e.command);
+  if (e.target) parts.push(e.target);
+  if (e.code) parts.push(e.code);
+  if (e.reason) parts.push(`(${e.reason})`);
+  return parts.join(' ');
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}

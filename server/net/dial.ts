@@ -1,0 +1,86 @@
+/** Resolving names and opening TCP connections with a deadline, failures mapped to TargetError. */
+import { lookup } from 'node:dns/promises';
+import { isIP, Socket } from 'node:net';
+import { stripBrackets } from '../../shared/socks/address.ts';
+import { TargetError, TargetErrorCode, targetErrorFrom } from './target-error.ts';
+
+/** Resolves a host to its addresses in the resolver's order; an IP literal resolves to itself. */
+export async function resolveHost(host: string, signal?: AbortSignal): Promise<string[]> {
+  const bare = stripBrackets(host);
+  if (isIP(bare)) return [bare];
+  try {
+    const results = await raceAbort(lookup(bare, { all: true, verbatim: true }), signal);
+    return results.map((r) => r.address);
+  } catch (err) {
+    throw targetErrorFrom(err, `cannot resolve ${host}`);
+  }
+}
+
+/**
+ * Connects to each address in turn until one answers. The socket comes back connected, half-open capable (a FIN
+ * from the target does not end our side) and with Nagle off.
+ */
+export async function connectTcp(addresses: readonly string[], port: number, signal?: AbortSignal): Promise<Socket> {
+  let last: TargetError = new TargetError(TargetErrorCode.HOST_UNREACHABLE, 'no address to connect to');
+  for (const address of addresses) {
+    try {
+      return await connectOne(address, port, signal);
+    } catch (err) {
+      last = targetErrorFrom(err, `connect to ${formatHostPort(address, port)}`);
+      if (last.code === TargetErrorCode.TIMEOUT) break;
+    }
+  }
+  throw last;
+}
+
+function connectOne(host: string, port: number, signal?: AbortSignal): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = new Socket({ allowHalfOpen: true });
+    const onAbort = () => {
+      socket.destroy();
+      reject(new TargetError(TargetErrorCode.TIMEOUT, `connect to ${formatHostPort(host, port)} timed out`, 'ETIMEDOUT'));
+    };
+    if (signal?.aborted) return onAbort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    socket.once('error', (err) => {
+      signal?.removeEventListener('abort', onAbort);
+      socket.destroy();
+      reject(err);
+    });
+    socket.connect({ host, port }, () => {
+      signal?.removeEventListener('abort', onAbort);
+      socket.removeAllListeners('error');
+      socket.setNoDelay(true);
+      resolve(socket);
+    });
+  });
+}
+
+/** Rejects with a timeout TargetError when the signal fires first. */
+export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new TargetError(TargetErrorCode.TIMEOUT, 'timed out', 'ETIMEDOUT'));
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
+export function formatHostPort(host: string, port: number): string {
+  return isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** "::ffff:127.0.0.1" as "127.0.0.1"; other addresses unchanged. */
+export function unmapIPv4(address: string): string {
+  return address.startsWith('::ffff:') && isIP(address.slice(7)) === 4 ? address.slice(7) : address;
+}

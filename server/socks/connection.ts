@@ -1,0 +1,310 @@
+/**
+ * One client of the SOCKS server: runs the handshake machine over the socket, applies credentials and rules,
+ * then carries out CONNECT, BIND or UDP ASSOCIATE. Everything it opens (target socket, BIND listener, UDP
+ * sockets, timers) is closed when the client's socket closes.
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+import { isIP } from 'node:net';
+import { ServerHandshake } from '../../shared/socks/server-handshake.ts';
+import { AddressType, AuthMethod, Command, Socks5ReplyCode } from '../../shared/socks/constants.ts';
+import type { Socks4Request } from '../../shared/socks/socks4.ts';
+import type { Socks5Request } from '../../shared/socks/socks5.ts';
+import { connectTcp, formatHostPort, resolveHost, unmapIPv4 } from '../net/dial.ts';
+import { relay } from '../net/relay.ts';
+import { TargetError, TargetErrorCode, targetErrorFrom } from '../net/target-error.ts';
+import type { Credentials } from './credentials.ts';
+import type { SocksServerOptions } from './options.ts';
+import { failureReply, successReply } from './reply.ts';
+import { evaluateAssociation, evaluateRules, type RuleCommand } from './rules.ts';
+import { UdpAssociation } from './udp-association.ts';
+
+/** A line for the server's log. Never carries credentials. */
+export interface SocksLogEntry {
+  event: 'request' | 'denied' | 'failed' | 'protocol-error' | 'udp-drop';
+  client: string;
+  version?: 4 | 5 | undefined;
+  command?: RuleCommand | undefined;
+  target?: string | undefined;
+  user?: string | undefined;
+  code?: string | undefined;
+  reason?: string | undefined;
+}
+
+export interface ConnectionContext {
+  options: SocksServerOptions;
+  credentials: Credentials;
+  log: (entry: SocksLogEntry) => void;
+  /** Counts of live resources, for stats and leak checks. */
+  resources: { bindListeners: number; udpAssociations: number };
+}
+
+type Request = Socks4Request | Socks5Request;
+
+const COMMAND_NAMES: Record<number, RuleCommand> = {
+  [Command.CONNECT]: 'connect',
+  [Command.BIND]: 'bind',
+  [Command.UDP_ASSOCIATE]: 'udp',
+};
+
+export class SocksConnection {
+  private readonly handshake: ServerHandshake;
+  private readonly client: string;
+  private user: string | undefined;
+  private handshakeTimer: NodeJS.Timeout | undefined;
+  /** Aborted when the client goes away: cancels connects, BIND waits and UDP relays. */
+  private readonly gone = new AbortController();
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly ctx: ConnectionContext,
+  ) {
+    this.client = unmapIPv4(socket.remoteAddress ?? '');
+    this.handshake = new ServerHandshake({
+      methods: ctx.credentials.required ? [AuthMethod.USERNAME_PASSWORD] : [AuthMethod.NO_AUTH],
+      socks4: ctx.options.socks4,
+    });
+  }
+
+  start(): void {
+    const { socket } = this;
+    socket.setNoDelay(true);
+    socket.on('error', () => socket.destroy());
+    socket.once('close', () => {
+      clearTimeout(this.handshakeTimer);
+      this.gone.abort();
+    });
+    this.handshakeTimer = setTimeout(() => {
+      this.log({ event: 'protocol-error', code: 'ERR_SOCKS_HANDSHAKE_TIMEOUT', reason: 'handshake timed out' });
+      socket.destroy();
+    }, this.ctx.options.handshakeTimeoutMs);
+    socket.on('data', this.onData);
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    const hs = this.handshake;
+    hs.receive(chunk);
+    for (;;) {
+      const ev = hs.next();
+      switch (ev.type) {
+        case 'need':
+          return;
+        case 'greeting':
+          if (ev.method === AuthMethod.NO_ACCEPTABLE) {
+            this.log({ event: 'protocol-error', version: 5, code: 'ERR_SOCKS_NO_ACCEPTABLE_METHOD', reason: `offered ${ev.greeting.methods.join(',')}` });
+            return this.finish(ev.reply);
+          }
+          this.socket.write(ev.reply);
+          break;
+        case 'auth': {
+          const user = this.ctx.credentials.check(ev.request.username, ev.request.password);
+          const reply = hs.authResult(user !== undefined);
+          if (user === undefined) {
+            this.log({ event: 'denied', version: 5, code: 'ERR_SOCKS_AUTH_FAILED', reason: 'wrong username or password' });
+            return this.finish(reply);
+          }
+          this.user = user;
+          this.socket.write(reply);
+          break;
+        }
+        case 'error':
+          this.log({ event: 'protocol-error', version: hs.version, code: ev.error.code, reason: ev.error.message });
+          return this.finish(ev.reply);
+        case 'request':
+          clearTimeout(this.handshakeTimer);
+          this.socket.off('data', this.onData);
+          this.socket.pause();
+          void this.serve(ev.request, hs.takeRest());
+          return;
+      }
+    }
+  };
+
+  private async serve(request: Request, rest: Uint8Array): Promise<void> {
+    const version = request.version;
+    if (version === 4) this.user = Buffer.from(request.userId).toString('utf8') || undefined;
+    const command = COMMAND_NAMES[request.command];
+    const target = formatHostPort(request.host, request.port);
+    if (version === 4 && this.ctx.credentials.required) {
+      this.log({ event: 'denied', version, target, code: 'ERR_SOCKS_AUTH_REQUIRED', reason: 'SOCKS4 cannot authenticate' });
+      return this.finish(failureReply(4, Socks5ReplyCode.NOT_ALLOWED));
+    }
+    if (command === undefined || (version === 4 && command === 'udp')) {
+      this.log({ event: 'failed', version, target, code: 'ERR_SOCKS_BAD_COMMAND', reason: `command 0x${request.command.toString(16)}` });
+      return this.finish(failureReply(version, Socks5ReplyCode.COMMAND_NOT_SUPPORTED));
+    }
+    try {
+      if (command === 'connect') await this.connect(request, rest);
+      else if (command === 'bind') await this.bind(request);
+      else await this.associate(request as Socks5Request);
+    } catch (err) {
+      const e = targetErrorFrom(err, target);
+      this.log({
+        event: e.code === TargetErrorCode.DENIED ? 'denied' : 'failed',
+        version,
+        command,
+        target,
+        code: e.code,
+        reason: e.message,
+      });
+      this.finish(failureReply(version, e.replyCode));
+    }
+  }
+
+  /** Resolves the destination and keeps the addresses the rules allow; throws DENIED when none is left. */
+  private async allowedAddresses(request: Request, command: RuleCommand, signal: AbortSignal): Promise<string[]> {
+    const named = request.version === 4 ? request.socks4a : request.addressType === AddressType.DOMAIN;
+    const addresses = await resolveHost(request.host, signal);
+    const query = { client: this.client, user: this.user, command, name: named ? request.host : undefined, port: request.port };
+    const allowed = addresses.filter((address) => evaluateRules(this.ctx.options.rules, { ...query, address }).allow);
+    if (allowed.length === 0) {
+      throw new TargetError(TargetErrorCode.DENIED, `${command} to ${formatHostPort(request.host, request.port)} denied by rules`);
+    }
+    return allowed;
+  }
+
+  /** A signal that fires on the deadline or when the client leaves, and a function to stop its timer. */
+  private deadline(ms: number): { signal: AbortSignal; done: () => void } {
+    const ac = new AbortController();
+    const timer = setTimeout(() => ac.abort(), ms);
+    const onGone = () => ac.abort();
+    this.gone.signal.addEventListener('abort', onGone, { once: true });
+    return {
+      signal: ac.signal,
+      done: () => {
+        clearTimeout(timer);
+        this.gone.signal.removeEventListener('abort', onGone);
+      },
+    };
+  }
+
+  private async connect(request: Request, rest: Uint8Array): Promise<void> {
+    const { signal, done } = this.deadline(this.ctx.options.connectTimeoutMs);
+    let target: Socket;
+    try {
+      const addresses = await this.allowedAddresses(request, 'connect', signal);
+      target = await connectTcp(addresses, request.port, signal);
+    } finally {
+      done();
+    }
+    if (this.gone.signal.aborted) {
+      target.destroy();
+      return;
+    }
+    this.log({ event: 'request', version: request.version, command: 'connect', target: formatHostPort(request.host, request.port) });
+    this.socket.write(successReply(request.version, target.localAddress ?? '0.0.0.0', target.localPort ?? 0));
+    if (rest.length > 0) target.write(rest);
+    await relay(this.socket, target, { idleTimeoutMs: this.ctx.options.idleTimeoutMs });
+  }
+
+  private async bind(request: Request): Promise<void> {
+    const expected = await this.expectedPeer(request);
+    const localAddress = unmapIPv4(this.socket.localAddress ?? '127.0.0.1');
+    if (request.version === 4 && isIP(localAddress) !== 4) {
+      throw new TargetError(TargetErrorCode.FAILED, 'SOCKS4 BIND needs an IPv4 listening address');
+    }
+    const listener = createServer({ allowHalfOpen: true, pauseOnConnect: true });
+    this.ctx.resources.bindListeners++;
+    let peer: Socket;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        listener.once('error', reject);
+        listener.listen(0, localAddress, () => resolve());
+      });
+      const port = (listener.address() as { port: number }).port;
+      this.socket.write(successReply(request.version, localAddress, port));
+      peer = await this.acceptOne(listener);
+    } finally {
+      listener.close();
+      this.ctx.resources.bindListeners--;
+    }
+    const peerIp = unmapIPv4(peer.remoteAddress ?? '');
+    if (expected !== undefined && peerIp !== expected) {
+      peer.destroy();
+      throw new TargetError(TargetErrorCode.DENIED, `BIND: connection from ${peerIp}, expected ${expected}`);
+    }
+    peer.setNoDelay(true);
+    this.log({ event: 'request', version: request.version, command: 'bind', target: formatHostPort(peerIp, peer.remotePort ?? 0) });
+    this.socket.write(successReply(request.version, peerIp, peer.remotePort ?? 0));
+    peer.resume();
+    await relay(this.socket, peer, { idleTimeoutMs: this.ctx.options.idleTimeoutMs });
+  }
+
+  /**
+   * The address the incoming BIND connection must come from: the request's DST.ADDR, resolved, or undefined
+   * when it is unspecified (0.0.0.0 / ::). Rules are checked against it.
+   */
+  private async expectedPeer(request: Request): Promise<string | undefined> {
+    const { signal, done } = this.deadline(this.ctx.options.connectTimeoutMs);
+    try {
+      const unspecified = request.host === '0.0.0.0' || request.host === '::';
+      if (unspecified) {
+        const verdict = evaluateRules(this.ctx.options.rules, { client: this.client, user: this.user, command: 'bind', port: request.port });
+        if (!verdict.allow) throw new TargetError(TargetErrorCode.DENIED, 'bind denied by rules');
+        return undefined;
+      }
+      return unmapIPv4((await this.allowedAddresses(request, 'bind', signal))[0]!);
+    } finally {
+      done();
+    }
+  }
+
+  private acceptOne(listener: Server): Promise<Socket> {
+    const { signal, done } = this.deadline(this.ctx.options.bindTimeoutMs);
+    return new Promise<Socket>((resolve, reject) => {
+      signal.addEventListener('abort', () => {
+        reject(new TargetError(TargetErrorCode.TIMEOUT, 'no connection arrived for BIND'));
+      });
+      listener.once('connection', (peer: Socket) => {
+        done();
+        resolve(peer);
+      });
+    }).finally(done);
+  }
+
+  private async associate(request: Socks5Request): Promise<void> {
+    const verdict = evaluateAssociation(this.ctx.options.rules, { client: this.client, user: this.user, command: 'udp' });
+    if (!verdict.allow) throw new TargetError(TargetErrorCode.DENIED, 'UDP ASSOCIATE denied by rules');
+    const unspecifiedPort = request.port === 0;
+    let idle: NodeJS.Timeout | undefined;
+    const association = new UdpAssociation({
+      clientIp: this.client,
+      clientPort: unspecifiedPort ? undefined : request.port,
+      bindAddress: unmapIPv4(this.socket.localAddress ?? '127.0.0.1'),
+      rules: this.ctx.options.rules,
+      user: this.user,
+      maxDatagramBytes: this.ctx.options.maxDatagramBytes,
+      onDrop: (reason) => this.log({ event: 'udp-drop', version: 5, command: 'udp', reason }),
+      onActivity: () => idle?.refresh(),
+    });
+    this.ctx.resources.udpAssociations++;
+    const closeAll = () => {
+      clearTimeout(idle);
+      association.close();
+      this.socket.destroy();
+    };
+    this.gone.signal.addEventListener('abort', closeAll, { once: true });
+    this.gone.signal.addEventListener('abort', () => this.ctx.resources.udpAssociations--, { once: true });
+    const bound = await association.open();
+    if (this.ctx.options.idleTimeoutMs > 0) idle = setTimeout(closeAll, this.ctx.options.idleTimeoutMs);
+    this.log({ event: 'request', version: 5, command: 'udp', target: formatHostPort(bound.address, bound.port) });
+    this.socket.write(successReply(5, bound.address, bound.port));
+    // The control connection only keeps the association alive: anything sent on it is discarded, and its end
+    // (FIN or reset) ends the association.
+    this.socket.on('data', () => {});
+    this.socket.once('end', closeAll);
+    this.socket.resume();
+  }
+
+  /** Writes a last reply, if any, and closes. */
+  private finish(reply?: Uint8Array): void {
+    clearTimeout(this.handshakeTimer);
+    this.socket.off('data', this.onData);
+    if (this.socket.destroyed) return;
+    if (reply) this.socket.end(reply, () => this.socket.destroy());
+    else this.socket.destroy();
+  }
+
+  private log(entry: Omit<SocksLogEntry, 'client' | 'user'>): void {
+    this.ctx.log({ client: this.client, user: this.user, ...entry });
+  }
+}

@@ -1,0 +1,38 @@
+/** Options of the SOCKS server, validated by zod: the single source of their shape and defaults. */
+import { z } from 'zod';
+import { RuleSchema } from './rules.ts';
+
+export const UserSchema = z.object({
+  username: z.string().min(1).max(255),
+  password: z.string().max(255),
+});
+
+export const SocksServerOptionsSchema = z
+  .object({
+    /** Address to listen on. Loopback by default: a SOCKS server open to a network is an open proxy. */
+    host: z.string().default('127.0.0.1'),
+    /** Port to listen on; 0 picks a free one (see `SocksServer.address`). */
+    port: z.number().int().min(0).max(65535).default(1080),
+    /** RFC 1929 accounts. When any is given, SOCKS5 clients must authenticate and SOCKS4 (no password) is refused. */
+    users: z.array(UserSchema).default([]),
+    /** Access rules, first match wins, default deny. Absent: everything is allowed. */
+    rules: z.array(RuleSchema).optional(),
+    /** Accept SOCKS4 and SOCKS4a. */
+    socks4: z.boolean().default(true),
+    /** Whole handshake, from accept to request, must finish within this. */
+    handshakeTimeoutMs: z.number().int().positive().default(10_000),
+    /** Resolving and connecting to a target (CONNECT). Reply 0x06 when it runs out. */
+    connectTimeoutMs: z.number().int().positive().default(10_000),
+    /** How long a BIND waits for the incoming connection. */
+    bindTimeoutMs: z.number().int().positive().default(60_000),
+    /** Relayed connections and UDP associations with no traffic for this long are closed; 0 disables it. */
+    idleTimeoutMs: z.number().int().min(0).default(300_000),
+    /** Client connections at once; more are closed on accept. */
+    maxConnections: z.number().int().positive().default(1024),
+    /** Largest UDP payload relayed (after the RFC 1928 header); larger datagrams are dropped. */
+    maxDatagramBytes: z.number().int().positive().max(65507).default(65507),
+  })
+  .strict();
+
+export type SocksServerOptionsInput = z.input<typeof SocksServerOptionsSchema>;
+export type SocksServerOptions = z.output<typeof SocksServerOptionsSchema>;

@@ -1,0 +1,79 @@
+/** The SOCKS4/4a/5 server: listener, connection limit and shutdown. */
+import { createServer, type Server, type Socket } from 'node:net';
+import { formatZodError } from '../../shared/config/net-schemas.ts';
+import { ConfigError } from '../config-error.ts';
+import { Credentials } from './credentials.ts';
+import { SocksConnection, type ConnectionContext, type SocksLogEntry } from './connection.ts';
+import { SocksServerOptionsSchema, type SocksServerOptions, type SocksServerOptionsInput } from './options.ts';
+
+export interface SocksServerStats {
+  connections: number;
+  bindListeners: number;
+  udpAssociations: number;
+}
+
+export class SocksServer {
+  private readonly server: Server;
+  private readonly sockets = new Set<Socket>();
+  private readonly ctx: ConnectionContext;
+
+  private constructor(
+    readonly options: SocksServerOptions,
+    log: (entry: SocksLogEntry) => void,
+  ) {
+    this.ctx = {
+      options,
+      credentials: new Credentials(options.users),
+      log,
+      resources: { bindListeners: 0, udpAssociations: 0 },
+    };
+    this.server = createServer({ allowHalfOpen: true }, (socket) => this.accept(socket));
+  }
+
+  /**
+   * Validates the options and starts listening. Rejects with a ConfigError (code ERR_CONFIG_INVALID) for bad
+   * options, or the listen error (EADDRINUSE, ...).
+   */
+  static async start(input: SocksServerOptionsInput = {}, log: (entry: SocksLogEntry) => void = () => {}): Promise<SocksServer> {
+    const parsed = SocksServerOptionsSchema.safeParse(input);
+    if (!parsed.success) throw new ConfigError(`invalid SOCKS server options:\n${formatZodError(parsed.error)}`);
+    const server = new SocksServer(parsed.data, log);
+    await new Promise<void>((resolve, reject) => {
+      server.server.once('error', reject);
+      server.server.listen(parsed.data.port, parsed.data.host, () => {
+        server.server.off('error', reject);
+        resolve();
+      });
+    });
+    return server;
+  }
+
+  /** The address actually listened on (useful with port 0). */
+  get address(): { host: string; port: number } {
+    const a = this.server.address();
+    if (a === null || typeof a === 'string') throw new Error('server is not listening');
+    return { host: a.address, port: a.port };
+  }
+
+  stats(): SocksServerStats {
+    return { connections: this.sockets.size, ...this.ctx.resources };
+  }
+
+  /** Stops listening and closes every connection, relay, BIND listener and UDP association. */
+  async close(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const s of this.sockets) s.destroy();
+    await closed;
+  }
+
+  private accept(socket: Socket): void {
+    if (this.sockets.size >= this.options.maxConnections) {
+      this.ctx.log({ event: 'denied', client: socket.remoteAddress ?? '', code: 'ERR_SOCKS_TOO_MANY_CONNECTIONS' });
+      socket.destroy();
+      return;
+    }
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+    new SocksConnection(socket, this.ctx).start();
+  }
+}
