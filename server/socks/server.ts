@@ -16,6 +16,7 @@ export class SocksServer {
   private readonly server: Server;
   private readonly sockets = new Set<Socket>();
   private readonly ctx: ConnectionContext;
+  private idleWaiters: Array<() => void> = [];
 
   private constructor(
     readonly options: SocksServerOptions,
@@ -55,6 +56,12 @@ export class SocksServer {
     return { host: a.address, port: a.port };
   }
 
+  /** Resolves once no client connection is open (at once if none is). */
+  whenIdle(): Promise<void> {
+    if (this.sockets.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
   stats(): SocksServerStats {
     return { connections: this.sockets.size, ...this.ctx.resources };
   }
@@ -73,7 +80,14 @@ export class SocksServer {
       return;
     }
     this.sockets.add(socket);
-    socket.once('close', () => this.sockets.delete(socket));
+    socket.once('close', () => {
+      this.sockets.delete(socket);
+      if (this.sockets.size === 0) {
+        const waiters = this.idleWaiters;
+        this.idleWaiters = [];
+        for (const w of waiters) w();
+      }
+    });
     new SocksConnection(socket, this.ctx).start();
   }
 }

@@ -1,0 +1,57 @@
+#!/usr/bin/env node
+// Makes sure the Debian programs that tests (or benchmarks) talk to are installed. As root with apt-get it
+// installs what is missing; otherwise it names what is missing and how to get it, and exits 1.
+//   node scripts/ensure-system-deps.js            what `npm test` needs
+//   node scripts/ensure-system-deps.js --bench    what `npm run bench` can use (missing peers are skipped there)
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+
+const NEEDS = {
+  test: [
+    { program: 'curl', pkg: 'curl' },
+  ],
+  bench: [
+    { program: 'microsocks', pkg: 'microsocks' },
+    { program: 'danted', pkg: 'dante-server' },
+  ],
+};
+
+const bench = process.argv.includes('--bench');
+const wanted = bench ? NEEDS.bench : NEEDS.test;
+
+function has(program) {
+  const dirs = (process.env.PATH ?? '').split(':').concat(['/usr/sbin', '/sbin', '/usr/bin']);
+  return dirs.some((d) => d && existsSync(`${d}/${program}`));
+}
+
+const missing = wanted.filter((w) => !has(w.program));
+if (missing.length === 0) process.exit(0);
+
+const pkgs = [...new Set(missing.map((m) => m.pkg))];
+const isRoot = process.getuid?.() === 0;
+const hasApt = spawnSync('apt-get', ['--version'], { stdio: 'ignore' }).status === 0;
+if (!isRoot || !hasApt) {
+  process.stderr.write(
+    `missing: ${missing.map((m) => m.program).join(', ')}\n` +
+      `install them with: sudo apt-get update && sudo apt-get install -y ${pkgs.join(' ')}\n`,
+  );
+  process.exit(bench ? 0 : 1);
+}
+
+process.stderr.write(`installing Debian packages: ${pkgs.join(' ')}\n`);
+const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+try {
+  execFileSync('apt-get', ['update', '-qq'], { stdio: ['ignore', 'ignore', 'inherit'], env });
+  execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...pkgs], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env,
+  });
+} catch (err) {
+  process.stderr.write(`apt-get failed: ${err.message}\n`);
+  process.exit(bench ? 0 : 1);
+}
+const still = missing.filter((m) => !has(m.program));
+if (still.length > 0) {
+  process.stderr.write(`still missing after install: ${still.map((m) => m.program).join(', ')}\n`);
+  process.exit(bench ? 0 : 1);
+}
