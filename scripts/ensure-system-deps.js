@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 const NEEDS = {
   test: [
     { program: 'curl', pkg: 'curl' },
+    { program: 'python3', pkg: 'python3' },
   ],
   bench: [
     { program: 'microsocks', pkg: 'microsocks' },

@@ -15,7 +15,7 @@ import { TargetError, TargetErrorCode, targetErrorFrom } from '../net/target-err
 import type { Credentials } from './credentials.ts';
 import type { SocksServerOptions } from './options.ts';
 import { failureReply, successReply } from './reply.ts';
-import { evaluateAssociation, evaluateRules, type RuleCommand } from './rules.ts';
+import { evaluateAssociation, evaluateBeforeResolving, evaluateRules, type RuleCommand } from './rules.ts';
 import { UdpAssociation } from './udp-association.ts';
 
 /** A line for the server's log. Never carries credentials. */
@@ -153,12 +153,13 @@ export class SocksConnection {
   /** Resolves the destination and keeps the addresses the rules allow; throws DENIED when none is left. */
   private async allowedAddresses(request: Request, command: RuleCommand, signal: AbortSignal): Promise<string[]> {
     const named = request.version === 4 ? request.socks4a : request.addressType === AddressType.DOMAIN;
-    const addresses = await resolveHost(request.host, signal);
     const query = { client: this.client, user: this.user, command, name: named ? request.host : undefined, port: request.port };
+    const denied = () =>
+      new TargetError(TargetErrorCode.DENIED, `${command} to ${formatHostPort(request.host, request.port)} denied by rules`);
+    if (named && evaluateBeforeResolving(this.ctx.options.rules, query) === 'deny') throw denied();
+    const addresses = await resolveHost(request.host, signal);
     const allowed = addresses.filter((address) => evaluateRules(this.ctx.options.rules, { ...query, address }).allow);
-    if (allowed.length === 0) {
-      throw new TargetError(TargetErrorCode.DENIED, `${command} to ${formatHostPort(request.host, request.port)} denied by rules`);
-    }
+    if (allowed.length === 0) throw denied();
     return allowed;
   }
 

@@ -116,6 +116,25 @@ export function evaluateRules(rules: readonly Rule[] | undefined, q: RuleQuery):
 }
 
 /**
+ * Decides a request by name before resolving it, where the rules allow that: a name denied by a host pattern is
+ * refused without a DNS query. Returns 'unknown' as soon as a rule would need the resolved address.
+ */
+export function evaluateBeforeResolving(rules: readonly Rule[] | undefined, q: RuleQuery): 'allow' | 'deny' | 'unknown' {
+  if (!rules) return 'allow';
+  for (const rule of rules) {
+    const byName = rule.to?.some((d) => 'pattern' in d && q.name !== undefined && hostPatternMatches(d.pattern, q.name));
+    const needsAddress = rule.to !== undefined && !byName && rule.to.some((d) => 'cidr' in d);
+    if (!ruleMatches({ ...rule, to: undefined }, q)) continue;
+    if (rule.to !== undefined && !byName) {
+      if (needsAddress) return 'unknown';
+      continue;
+    }
+    return rule.action;
+  }
+  return 'deny';
+}
+
+/**
  * Decides a UDP ASSOCIATE before any datagram names a destination: a rule that constrains destination or port
  * allows the association if it is an allow rule (each datagram is then checked in full) and is passed over if it
  * is a deny rule (it will deny the datagrams it matches).

@@ -116,6 +116,8 @@ export class RawClient {
     });
     socket.on('end', () => {
       this.ended = true;
+      // Like an ordinary client, answer the peer's FIN with ours once we have nothing more to say.
+      socket.end();
       this.wake();
     });
     socket.on('error', () => {});
@@ -179,4 +181,31 @@ export function curl(args: string[]): Promise<CurlResult> {
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+/**
+ * A port whose accept queue is full, so that a new connection's SYN goes unanswered and connect() hangs: how a
+ * silent firewall looks, made on loopback. Node accepts every connection itself, so a small python3 process
+ * listens with backlog 0 and never accepts; one connection of ours fills the queue.
+ */
+export async function blackholePort(): Promise<Running> {
+  const { spawn } = await import('node:child_process');
+  const child = spawn(
+    'python3',
+    ['-c', "import socket,time\ns=socket.socket()\ns.bind(('127.0.0.1',0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\ntime.sleep(120)"],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const [line] = await once(child.stdout!, 'data');
+  const port = Number(String(line).trim());
+  const filler = connect({ port, host: '127.0.0.1' });
+  filler.on('error', () => {});
+  await once(filler, 'connect');
+  return {
+    port,
+    close: async () => {
+      filler.destroy();
+      child.kill('SIGKILL');
+      if (child.exitCode === null) await once(child, 'exit');
+    },
+  };
 }
