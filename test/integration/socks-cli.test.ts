@@ -1,0 +1,68 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, writeFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { curl, startHttp, type Running } from '../helpers/net.ts';
+
+const BIN = join(import.meta.dirname, '../../bin/wsocks.js');
+
+function run(args: string[]): { child: ChildProcess; stdout: Promise<string>; exit: Promise<number>; stderr: () => string } {
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr!.on('data', (d) => (err += d));
+  const stdout = once(child.stdout!, 'data').then(([d]) => String(d));
+  const exit = once(child, 'exit').then(([code]) => code as number);
+  return { child, stdout, exit, stderr: () => err };
+}
+
+describe('wsocks socks (command line)', () => {
+  let dir: string;
+  let http: Running;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'wsocks-cli-'));
+    http = await startHttp('cli ok');
+  });
+  afterAll(async () => {
+    await http.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('serves with --user and --rules, and stops on SIGTERM', async () => {
+    const rules = join(dir, 'ok.rules');
+    await writeFile(rules, `deny to *.blocked.test\nallow from 127.0.0.0/8 to 127.0.0.0/8 port ${http.port}\n`);
+    const p = run(['socks', '--listen', '127.0.0.1:0', '--user', 'u:p:with:colons', '--rules', rules]);
+    const banner = await p.stdout;
+    const m = /listening on 127\.0\.0\.1:(\d+) .*SOCKS5 username\/password, 2 rules/.exec(banner);
+    expect(m, banner).not.toBeNull();
+    const proxy = `127.0.0.1:${m![1]}`;
+    const ok = await curl(['--socks5-hostname', proxy, '--proxy-user', 'u:p:with:colons', `http://127.0.0.1:${http.port}/`]);
+    expect(ok.stdout).toBe('cli ok');
+    const denied = await curl(['--socks5-hostname', proxy, '--proxy-user', 'u:p:with:colons', 'http://www.blocked.test/']);
+    expect(denied.stderr).toMatch(/\(2\)|not allowed/);
+    p.child.kill('SIGTERM');
+    expect(await p.exit).toBe(0);
+    expect(p.stderr()).toMatch(/denied client=127\.0\.0\.1 user=u socks5 connect www\.blocked\.test:80 ERR_TARGET_DENIED/);
+    expect(p.stderr()).not.toMatch(/with:colons/); // passwords never reach the log
+  });
+
+  it('refuses a bad rules file at start, naming the line and the reason', async () => {
+    const rules = join(dir, 'bad.rules');
+    await writeFile(rules, 'allow from 127.0.0.0/8\n# fine so far\nallow port 99999\n');
+    const p = run(['socks', '--listen', '127.0.0.1:0', '--rules', rules]);
+    expect(await p.exit).toBe(2);
+    expect(p.stderr()).toContain(`${rules}:3: port.0: not a port or port range (0-65535): "99999"`);
+  });
+
+  it.each([
+    [['socks', '--listen', 'nowhere'], /--listen: expected HOST:PORT/],
+    [['socks', '--user', 'nopassword'], /--user expects NAME:PASSWORD/],
+    [['socks', '--bogus'], /Unknown option '--bogus'/],
+    [['fly'], /unknown command "fly"/],
+  ])('refuses %j with exit code 2', async (args, message) => {
+    const p = run(args);
+    expect(await p.exit).toBe(2);
+    expect(p.stderr()).toMatch(message);
+  });
+});

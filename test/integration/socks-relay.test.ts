@@ -1,0 +1,89 @@
+import { createServer, type Socket } from 'node:net';
+import { once } from 'node:events';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SocksServer } from '../../server/socks/server.ts';
+import { encodeSocks5Request, fromHex, toHex } from '../../shared/socks/index.ts';
+import { RawClient, startCountThenReply, type Running } from '../helpers/net.ts';
+
+async function openTunnel(server: SocksServer, port: number): Promise<RawClient> {
+  const c = await RawClient.connect(server.address.port);
+  c.send(Buffer.concat([fromHex('05 01 00'), encodeSocks5Request({ command: 1, host: '127.0.0.1', port })]));
+  expect(toHex((await c.read(12)).subarray(0, 4))).toBe('05 00 05 00');
+  return c;
+}
+
+describe('relaying through our SOCKS server', () => {
+  let server: SocksServer;
+  let counter: Running;
+  beforeAll(async () => {
+    server = await SocksServer.start({ port: 0 });
+    counter = await startCountThenReply();
+  });
+  afterAll(async () => {
+    await server.close();
+    await counter.close();
+  });
+
+  it('passes a client half-close on as FIN and still carries the answer back', async () => {
+    const c = await openTunnel(server, counter.port);
+    c.send(Buffer.alloc(100_000, 7));
+    c.socket.end(); // FIN: "no more from me"; the target answers only after seeing it
+    expect(String(await c.readToEnd())).toBe('got 100000 bytes');
+    await c.closed;
+    await server.whenIdle();
+  });
+
+  it('holds back a fast target while the client does not read, then delivers every byte', async () => {
+    const total = 64 * 1024 * 1024;
+    const chunk = Buffer.alloc(64 * 1024, 0xab);
+    let written = 0;
+    let stalled!: () => void;
+    const stalledOnce = new Promise<void>((resolve) => (stalled = resolve));
+    // A target that writes as fast as its socket lets it, and notes when backpressure first stops it for good.
+    const target = createServer((s: Socket) => {
+      const pump = () => {
+        while (written < total) {
+          written += chunk.length;
+          if (!s.write(chunk)) {
+            const timer = setTimeout(stalled, 500); // no drain for 500 ms: the whole path is full
+            s.once('drain', () => {
+              clearTimeout(timer);
+              pump();
+            });
+            return;
+          }
+        }
+        s.end();
+      };
+      pump();
+    });
+    target.listen(0, '127.0.0.1');
+    await once(target, 'listening');
+    const port = (target.address() as { port: number }).port;
+    try {
+      const c = await openTunnel(server, port);
+      c.socket.pause();
+      const heapBefore = process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers;
+      await stalledOnce;
+      // Socket buffers on both legs hold a few MB; without backpressure all 64 MB would have been written.
+      expect(written).toBeLessThan(total / 2);
+      const heapAfter = process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers;
+      expect(heapAfter - heapBefore).toBeLessThan(16 * 1024 * 1024);
+      let received = 0;
+      let wrong = 0;
+      c.socket.removeAllListeners('data');
+      c.socket.on('data', (d: Buffer) => {
+        received += d.length;
+        if (d.some((b) => b !== 0xab)) wrong++;
+      });
+      c.socket.resume();
+      await once(c.socket, 'end');
+      expect(received).toBe(total);
+      expect(wrong).toBe(0);
+      c.destroy();
+      await server.whenIdle();
+    } finally {
+      target.close();
+    }
+  });
+});
