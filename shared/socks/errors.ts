@@ -12,6 +12,8 @@ export const SocksErrorCode = {
   NO_ACCEPTABLE_METHOD: 'ERR_SOCKS_NO_ACCEPTABLE_METHOD',
   AUTH_FAILED: 'ERR_SOCKS_AUTH_FAILED',
   BAD_STATE: 'ERR_SOCKS_BAD_STATE',
+  REJECTED: 'ERR_SOCKS_REJECTED',
+  PROXY_CLOSED: 'ERR_SOCKS_PROXY_CLOSED',
 } as const;
 export type SocksErrorCodeValue = (typeof SocksErrorCode)[keyof typeof SocksErrorCode];
 

@@ -9,3 +9,4 @@ export * from './socks5.ts';
 export * from './userpass.ts';
 export * from './udp.ts';
 export * from './server-handshake.ts';
+export * from './client-handshake.ts';

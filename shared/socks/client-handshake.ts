@@ -1,0 +1,229 @@
+/**
+ * The client side of a SOCKS4, SOCKS4a or SOCKS5 CONNECT handshake with one proxy, without I/O. `start()` gives the
+ * first bytes to write; `receive(bytes)` gives what to write next, what was understood, and finally `done` (with
+ * the address the proxy bound) or `error`. Messages are not pipelined: each waits for the proxy's answer, which
+ * every server handles (microsocks, for one, does not handle pipelining). Every message written or read is
+ * reported with its field description, so the caller can build a transcript.
+ */
+import { AuthMethod, Command, Socks4ReplyCode, Socks5ReplyCode, socks4ReplyText, socks5ReplyText } from './constants.ts';
+import { SocksError, SocksErrorCode } from './errors.ts';
+import { concatBytes, parseIPv4 } from './address.ts';
+import type { DecodeResult, Field } from './reader.ts';
+import { decodeSocks4Reply, decodeSocks4Request, encodeSocks4Request } from './socks4.ts';
+import {
+  decodeSocks5Greeting,
+  decodeSocks5MethodSelection,
+  decodeSocks5Reply,
+  decodeSocks5Request,
+  encodeSocks5Greeting,
+  encodeSocks5Request,
+} from './socks5.ts';
+import { decodeUserPassReply, decodeUserPassRequest, encodeUserPassRequest } from './userpass.ts';
+
+export type ProxyType = 'socks4' | 'socks4a' | 'socks5';
+
+export interface ClientHandshakeOptions {
+  type: ProxyType;
+  /** Where the proxy should connect. For `socks4` this must be an IPv4 literal (resolve it first). */
+  host: string;
+  port: number;
+  /** SOCKS5: RFC 1929 username (offering method 0x02); SOCKS4/4a: sent as USERID. */
+  username?: string | undefined;
+  password?: string | undefined;
+  /** Show the password as asterisks in field descriptions and replace its bytes in `shown`. */
+  maskPassword?: boolean;
+}
+
+/** Names of the messages, as the transcript and the inspector label them. */
+export type MessageKind =
+  | 'socks4.request'
+  | 'socks4.reply'
+  | 'socks5.greeting'
+  | 'socks5.method'
+  | 'socks5.auth'
+  | 'socks5.auth-reply'
+  | 'socks5.request'
+  | 'socks5.reply';
+
+export interface HandshakeMessage {
+  kind: MessageKind;
+  direction: 'sent' | 'received';
+  /** The bytes as they travelled, except a masked password, which reads as asterisks. */
+  shown: Uint8Array;
+  fields: Field[];
+}
+
+export type ClientStep =
+  | { type: 'write'; bytes: Uint8Array; message: HandshakeMessage }
+  | { type: 'read'; message: HandshakeMessage }
+  | { type: 'done'; bound: { host: string; port: number } }
+  | { type: 'error'; error: SocksError };
+
+type State = 'idle' | 'socks4-reply' | 'method' | 'auth-reply' | 'reply' | 'done' | 'failed';
+
+export class ClientHandshake {
+  private state: State = 'idle';
+  private buffer: Uint8Array = new Uint8Array(0);
+
+  constructor(private readonly options: ClientHandshakeOptions) {}
+
+  /** The first message to write. */
+  start(): ClientStep[] {
+    if (this.state !== 'idle') throw new SocksError(SocksErrorCode.BAD_STATE, 'handshake already started');
+    const o = this.options;
+    try {
+      if (o.type === 'socks5') {
+        this.state = 'method';
+        const methods = o.username !== undefined ? [AuthMethod.NO_AUTH, AuthMethod.USERNAME_PASSWORD] : [AuthMethod.NO_AUTH];
+        return [this.write('socks5.greeting', encodeSocks5Greeting(methods), decodeSocks5Greeting)];
+      }
+      if (o.type === 'socks4' && !parseIPv4(o.host)) {
+        throw new SocksError(SocksErrorCode.BAD_ADDRESS, `plain SOCKS4 carries IPv4 addresses only, not ${JSON.stringify(o.host)}`);
+      }
+      this.state = 'socks4-reply';
+      const bytes = encodeSocks4Request({
+        command: Command.CONNECT,
+        host: o.host,
+        port: o.port,
+        userId: o.username ?? '',
+        socks4a: o.type === 'socks4a',
+      });
+      return [this.write('socks4.request', bytes, decodeSocks4Request)];
+    } catch (err) {
+      return [this.fail(err as SocksError)];
+    }
+  }
+
+  /** Bytes from the proxy. After `done`, any bytes past the reply belong to the tunnel: see `takeRest`. */
+  receive(data: Uint8Array): ClientStep[] {
+    if (this.state === 'done' || this.state === 'failed' || this.state === 'idle') {
+      throw new SocksError(SocksErrorCode.BAD_STATE, `cannot receive in state ${this.state}`);
+    }
+    this.buffer = this.buffer.length === 0 ? data.slice() : concatBytes([this.buffer, data]);
+    const steps: ClientStep[] = [];
+    while (!this.over() && this.step(steps));
+    return steps;
+  }
+
+  private over(): boolean {
+    return this.state === 'done' || this.state === 'failed';
+  }
+
+  /** The proxy closed before the handshake finished. */
+  closed(): ClientStep[] {
+    if (this.over()) return [];
+    return [this.fail(new SocksError(SocksErrorCode.PROXY_CLOSED, 'the proxy closed the connection during the handshake'))];
+  }
+
+  takeRest(): Uint8Array {
+    const rest = this.buffer;
+    this.buffer = new Uint8Array(0);
+    return rest;
+  }
+
+  /** Handles one message if it is complete; returns false when more bytes are needed. */
+  private step(steps: ClientStep[]): boolean {
+    const o = this.options;
+    switch (this.state) {
+      case 'socks4-reply': {
+        const r = this.read('socks4.reply', decodeSocks4Reply, steps);
+        if (!r) return false;
+        if (r.code !== Socks4ReplyCode.GRANTED) {
+          steps.push(this.fail(rejected(`SOCKS4 proxy replied 0x${r.code.toString(16)} (${socks4ReplyText(r.code)})`, r.code)));
+        } else {
+          steps.push(this.finish(r.host, r.port));
+        }
+        return true;
+      }
+      case 'method': {
+        const r = this.read('socks5.method', decodeSocks5MethodSelection, steps);
+        if (!r) return false;
+        if (r.method === AuthMethod.NO_AUTH) {
+          this.state = 'reply';
+          steps.push(this.request());
+        } else if (r.method === AuthMethod.USERNAME_PASSWORD && o.username !== undefined) {
+          this.state = 'auth-reply';
+          const bytes = encodeUserPassRequest(o.username, o.password ?? '');
+          steps.push(this.write('socks5.auth', bytes, (b) => decodeUserPassRequest(b, o.maskPassword === true)));
+        } else {
+          const why =
+            r.method === AuthMethod.NO_ACCEPTABLE
+              ? 'the proxy accepts none of the offered methods (it may require a username and password)'
+              : `the proxy chose method 0x${r.method.toString(16)}, which was not offered`;
+          steps.push(this.fail(new SocksError(SocksErrorCode.NO_ACCEPTABLE_METHOD, why)));
+        }
+        return true;
+      }
+      case 'auth-reply': {
+        const r = this.read('socks5.auth-reply', decodeUserPassReply, steps);
+        if (!r) return false;
+        if (r.status !== 0) {
+          steps.push(this.fail(new SocksError(SocksErrorCode.AUTH_FAILED, 'the proxy rejected the username or password')));
+        } else {
+          this.state = 'reply';
+          steps.push(this.request());
+        }
+        return true;
+      }
+      case 'reply': {
+        const r = this.read('socks5.reply', decodeSocks5Reply, steps);
+        if (!r) return false;
+        if (r.reply !== Socks5ReplyCode.SUCCEEDED) {
+          steps.push(this.fail(rejected(`SOCKS5 proxy replied 0x${r.reply.toString(16).padStart(2, '0')} (${socks5ReplyText(r.reply)})`, r.reply)));
+        } else {
+          steps.push(this.finish(r.host, r.port));
+        }
+        return true;
+      }
+      default:
+        return false;
+    }
+  }
+
+  private request(): ClientStep {
+    const o = this.options;
+    return this.write('socks5.request', encodeSocks5Request({ command: Command.CONNECT, host: o.host, port: o.port }), decodeSocks5Request);
+  }
+
+  private write(kind: MessageKind, bytes: Uint8Array, decode: (b: Uint8Array) => DecodeResult<unknown>): ClientStep {
+    const described = decode(bytes);
+    const fields = described.status === 'done' ? described.fields : [];
+    let shown = bytes;
+    if (kind === 'socks5.auth' && this.options.maskPassword === true) {
+      const pw = fields.find((f) => f.label === 'PASSWD');
+      if (pw) {
+        shown = bytes.slice();
+        shown.fill(0x2a, pw.offset, pw.offset + pw.length);
+        pw.hex = Array.from({ length: pw.length }, () => '2a').join(' ');
+      }
+    }
+    return { type: 'write', bytes, message: { kind, direction: 'sent', shown, fields } };
+  }
+
+  private read<T>(kind: MessageKind, decode: (b: Uint8Array) => DecodeResult<T>, steps: ClientStep[]): T | undefined {
+    const r = decode(this.buffer);
+    if (r.status === 'need') return undefined;
+    if (r.status === 'error') {
+      steps.push(this.fail(r.error));
+      return undefined;
+    }
+    const shown = this.buffer.slice(0, r.length);
+    this.buffer = this.buffer.subarray(r.length);
+    steps.push({ type: 'read', message: { kind, direction: 'received', shown, fields: r.fields } });
+    return r.message;
+  }
+
+  private finish(host: string, port: number): ClientStep {
+    this.state = 'done';
+    return { type: 'done', bound: { host, port } };
+  }
+
+  private fail(error: SocksError): ClientStep {
+    this.state = 'failed';
+    return { type: 'error', error };
+  }
+}
+
+function rejected(message: string, replyCode: number): SocksError {
+  return new SocksError(SocksErrorCode.REJECTED, message, { replyCode });
+}
