@@ -4,6 +4,8 @@ import { ListenSchema } from '../shared/config/net-schemas.ts';
 import { ConfigError } from './config-error.ts';
 import { loadRulesFile, RulesFileError } from './socks/rules.ts';
 import { SocksServer } from './socks/server.ts';
+import { BridgeServer } from './bridge/bridge-server.ts';
+import { readBridgeConfigFile } from './bridge/config.ts';
 import type { SocksLogEntry } from './socks/connection.ts';
 
 const USAGE = `usage:
@@ -11,6 +13,8 @@ const USAGE = `usage:
       Runs the SOCKS4/4a/5 server (default 127.0.0.1:1080).
       --user      turns on RFC 1929 username/password (repeatable); SOCKS4 is then refused
       --rules     access rules file (first match wins, default deny); see docs/socks-server.md
+  wsocks bridge [--config FILE] [--listen HOST:PORT]
+      Runs the WebSocket bridge (default 127.0.0.1:8080); see docs/bridge.md for the config file.
 `;
 
 export async function main(argv: string[]): Promise<number> {
@@ -21,6 +25,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   try {
     if (command === 'socks') return await runSocks(rest);
+    if (command === 'bridge') return await runBridge(rest);
     throw new ConfigError(`unknown command ${JSON.stringify(command)}`);
   } catch (err) {
     if (err instanceof ConfigError || err instanceof RulesFileError) {
@@ -71,6 +76,26 @@ async function runSocks(args: string[]): Promise<number> {
     process.once('SIGTERM', stop);
   });
   await server.close();
+  return 0;
+}
+
+async function runBridge(args: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({ args, options: { config: { type: 'string' }, listen: { type: 'string' } }, strict: true }));
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+  const raw = values.config === undefined ? {} : await readBridgeConfigFile(values.config);
+  if (values.listen !== undefined) raw.listen = values.listen;
+  const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+  const bridge = await BridgeServer.start(raw, log, values.config ?? '--listen');
+  process.stdout.write(`wsocks bridge listening on ${bridge.url}\n`);
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+  await bridge.close();
   return 0;
 }
 

@@ -1,0 +1,118 @@
+/** The bridge: an HTTP server that upgrades checked requests to WebSocket sessions. */
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer } from 'ws';
+import { PROTOCOL_VERSION } from '../../shared/protocol/messages.ts';
+import { unmapIPv4 } from '../net/dial.ts';
+import { parseBridgeConfig, type BridgeConfig, type BridgeConfigInput } from './config.ts';
+import { TargetPolicy } from './policy.ts';
+import { BridgeSession } from './session.ts';
+import { originAccepted, presentedToken, refuse, tokenAccepted, WsocksErrorCode, type Refusal } from './upgrade-checks.ts';
+
+export class BridgeServer {
+  private readonly http: Server;
+  private readonly wss: WebSocketServer;
+  private readonly sessions = new Set<BridgeSession>();
+  private readonly perClient = new Map<string, number>();
+  private readonly policy: TargetPolicy;
+
+  private constructor(
+    readonly config: BridgeConfig,
+    private readonly log: (line: string) => void,
+  ) {
+    this.policy = new TargetPolicy(config.policy);
+    this.wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: config.limits.maxMessageBytes,
+      perMessageDeflate: false,
+      handleProtocols: (protocols) => (protocols.has(PROTOCOL_VERSION) ? PROTOCOL_VERSION : false),
+    });
+    this.http = createServer((_req, res) => {
+      res.writeHead(426, { 'content-type': 'text/plain' });
+      res.end(`wsocks bridge: connect with a WebSocket, subprotocol ${PROTOCOL_VERSION}\n`);
+    });
+    this.http.on('upgrade', (req, socket, head) => this.upgrade(req, socket, head));
+  }
+
+  /** Validates the config (ConfigError naming the field) and listens on `config.listen`. */
+  static async start(input: BridgeConfigInput, log: (line: string) => void = () => {}, source = 'config'): Promise<BridgeServer> {
+    const config = parseBridgeConfig(input, source);
+    const server = new BridgeServer(config, log);
+    await new Promise<void>((resolve, reject) => {
+      server.http.once('error', reject);
+      server.http.listen(config.listen.port, config.listen.host, () => {
+        server.http.off('error', reject);
+        resolve();
+      });
+    });
+    return server;
+  }
+
+  get address(): { host: string; port: number } {
+    const a = this.http.address();
+    if (a === null || typeof a === 'string') throw new Error('bridge is not listening');
+    return { host: a.address, port: a.port };
+  }
+
+  /** `ws://host:port/` of this bridge. */
+  get url(): string {
+    const { host, port } = this.address;
+    return `ws://${host.includes(':') ? `[${host}]` : host}:${port}/`;
+  }
+
+  stats(): { sessions: number; streams: number } {
+    let streams = 0;
+    for (const s of this.sessions) streams += s.streamCount;
+    return { sessions: this.sessions.size, streams };
+  }
+
+  async close(): Promise<void> {
+    for (const ws of this.wss.clients) ws.terminate();
+    await Promise.all([...this.sessions].map((s) => s.closed));
+    await new Promise<void>((resolve) => this.http.close(() => resolve()));
+    this.wss.close();
+  }
+
+  private check(req: IncomingMessage, client: string): Refusal | undefined {
+    const { config } = this;
+    if (!originAccepted(config.origins, req)) {
+      return refuse(WsocksErrorCode.ORIGIN_DENIED, 403, `Origin ${req.headers.origin ?? '(none)'} is not allowed`);
+    }
+    if (!tokenAccepted(config.tokens, presentedToken(req))) {
+      return refuse(WsocksErrorCode.UNAUTHORIZED, 401, 'missing or wrong token');
+    }
+    if ((this.perClient.get(client) ?? 0) >= config.limits.sessionsPerClient) {
+      return refuse(WsocksErrorCode.TOO_MANY_SESSIONS, 429, `at most ${config.limits.sessionsPerClient} sessions per client address`);
+    }
+    const protocols = (req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
+    if (!protocols.includes(PROTOCOL_VERSION)) {
+      return refuse(WsocksErrorCode.BAD_MESSAGE, 400, `subprotocol ${PROTOCOL_VERSION} is required`);
+    }
+    return undefined;
+  }
+
+  private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const client = unmapIPv4(req.socket.remoteAddress ?? '');
+    const refusal = this.check(req, client);
+    if (refusal) {
+      this.log(`refused ${client}: ${refusal.code} ${refusal.message}`);
+      const body = JSON.stringify({ code: refusal.code, message: refusal.message });
+      socket.end(
+        `HTTP/1.1 ${refusal.status} ${refusal.status === 401 ? 'Unauthorized' : refusal.status === 403 ? 'Forbidden' : refusal.status === 429 ? 'Too Many Requests' : 'Bad Request'}\r\n` +
+          `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+      );
+      return;
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      this.perClient.set(client, (this.perClient.get(client) ?? 0) + 1);
+      const session = new BridgeSession(ws, { config: this.config, policy: this.policy, log: this.log }, client);
+      this.sessions.add(session);
+      void session.closed.then(() => {
+        this.sessions.delete(session);
+        const n = (this.perClient.get(client) ?? 1) - 1;
+        if (n === 0) this.perClient.delete(client);
+        else this.perClient.set(client, n);
+      });
+    });
+  }
+}

@@ -1,0 +1,85 @@
+/** The bridge's config file, validated by zod: the single source of its shape and defaults (docs/bridge.md). */
+import { readFile } from 'node:fs/promises';
+import { z } from 'zod';
+import { HopSchema } from '../../shared/protocol/messages.ts';
+import { CidrSchema, formatZodError, HostPatternSchema, ListenSchema, PortRangeSchema } from '../../shared/config/net-schemas.ts';
+import { ConfigError } from '../config-error.ts';
+
+/** A policy entry: a CIDR block or a host pattern (or neither: any target), optionally limited to ports. */
+const PolicyEntrySchema = z
+  .object({
+    cidr: CidrSchema.optional(),
+    host: HostPatternSchema.optional(),
+    ports: z.union([PortRangeSchema, z.array(PortRangeSchema).min(1)]).optional(),
+  })
+  .strict()
+  .refine((e) => !(e.cidr && e.host), { message: 'give cidr or host, not both' })
+  .transform((e) => ({ ...e, ports: e.ports === undefined ? undefined : Array.isArray(e.ports) ? e.ports : [e.ports] }));
+export type PolicyEntry = z.output<typeof PolicyEntrySchema>;
+
+export const BridgeConfigSchema = z
+  .object({
+    listen: ListenSchema.default({ host: '127.0.0.1', port: 8080 }),
+    /** Tokens a client may present; none: no token is asked. */
+    tokens: z.array(z.string().min(8).max(512)).default([]),
+    /** Allowed Origins; none: only same-origin browsers and clients without an Origin header. */
+    origins: z.array(z.string().url()).optional(),
+    policy: z
+      .object({
+        allow: z.array(PolicyEntrySchema).default([]),
+        deny: z.array(PolicyEntrySchema).default([]),
+      })
+      .strict()
+      .default({ allow: [], deny: [] }),
+    /** Whether clients may describe their own chains with `via`. */
+    clientChains: z.boolean().default(false),
+    /** Named chains; their credentials never leave the bridge. */
+    routes: z.record(z.string().min(1).max(100), z.array(HopSchema).min(1).max(8)).default({}),
+    limits: z
+      .object({
+        streamsPerSession: z.number().int().positive().default(256),
+        sessionsPerClient: z.number().int().positive().default(16),
+        /** Largest WebSocket message, either direction. */
+        maxMessageBytes: z.number().int().min(1024).max(16 * 1024 * 1024).default(256 * 1024),
+        /** Bytes the bridge will buffer for a stream's target (its credit window to the client). */
+        window: z.number().int().min(1024).max(64 * 1024 * 1024).default(256 * 1024),
+        /** Per hop and for the target: TCP connect plus SOCKS handshake. */
+        handshakeTimeoutMs: z.number().int().positive().default(10_000),
+        /** A stream with no traffic for this long is closed; 0 disables it. */
+        idleTimeoutMs: z.number().int().min(0).default(600_000),
+        /** WebSocket ping interval; a session that misses a pong for this long is dropped. */
+        pingIntervalMs: z.number().int().positive().default(30_000),
+      })
+      .strict()
+      .default({
+        streamsPerSession: 256,
+        sessionsPerClient: 16,
+        maxMessageBytes: 256 * 1024,
+        window: 256 * 1024,
+        handshakeTimeoutMs: 10_000,
+        idleTimeoutMs: 600_000,
+        pingIntervalMs: 30_000,
+      }),
+  })
+  .strict();
+
+export type BridgeConfigInput = z.input<typeof BridgeConfigSchema>;
+export type BridgeConfig = z.output<typeof BridgeConfigSchema>;
+
+export function parseBridgeConfig(input: unknown, source = 'config'): BridgeConfig {
+  const parsed = BridgeConfigSchema.safeParse(input);
+  if (!parsed.success) throw new ConfigError(`${source}: invalid bridge config:\n${formatZodError(parsed.error)}`);
+  return parsed.data;
+}
+
+/** Reads a JSON config file; the object is returned as written, for `BridgeServer.start` (which validates it). */
+export async function readBridgeConfigFile(path: string): Promise<Record<string, unknown>> {
+  let json: unknown;
+  try {
+    json = JSON.parse(await readFile(path, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(`${path}: ${(err as Error).message}`);
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new ConfigError(`${path}: expected a JSON object`);
+  return json as Record<string, unknown>;
+}

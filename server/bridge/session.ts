@@ -1,0 +1,145 @@
+/** One WebSocket on the bridge: parses and checks messages, opens streams through routes, keeps the session alive. */
+import type { WebSocket } from 'ws';
+import { WsocksError, WsocksErrorCode } from '../../shared/protocol/errors.ts';
+import { decodeDataFrame, encodeDataFrame } from '../../shared/protocol/frame.ts';
+import { ClientMessageSchema, type BridgeMessage } from '../../shared/protocol/messages.ts';
+import { formatZodError } from '../../shared/config/net-schemas.ts';
+import type { BridgeConfig } from './config.ts';
+import { dialRoute, type RouteHop } from './dial-route.ts';
+import type { TargetPolicy } from './policy.ts';
+import { BridgeStream, type StreamHost } from './stream.ts';
+
+export interface SessionContext {
+  config: BridgeConfig;
+  policy: TargetPolicy;
+  log: (line: string) => void;
+}
+
+export class BridgeSession implements StreamHost {
+  private readonly streams = new Map<number, BridgeStream>();
+  private alive = true;
+  private readonly pinger: NodeJS.Timeout;
+  readonly closed: Promise<void>;
+
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly ctx: SessionContext,
+    readonly client: string,
+  ) {
+    const { limits } = ctx.config;
+    this.closed = new Promise((resolve) => ws.once('close', () => resolve()));
+    ws.on('message', (data: Buffer, isBinary: boolean) => this.onMessage(data, isBinary));
+    ws.on('error', () => ws.terminate());
+    ws.on('pong', () => (this.alive = true));
+    ws.once('close', () => this.onClosed());
+    this.pinger = setInterval(() => {
+      if (!this.alive) return ws.terminate();
+      this.alive = false;
+      ws.ping();
+    }, limits.pingIntervalMs);
+    this.sendControl({
+      type: 'hello',
+      version: 1,
+      limits: { maxStreams: limits.streamsPerSession, maxMessageBytes: limits.maxMessageBytes, window: limits.window },
+      routes: Object.keys(ctx.config.routes),
+      clientChains: ctx.config.clientChains,
+    });
+  }
+
+  get streamCount(): number {
+    return this.streams.size;
+  }
+
+  sendControl(message: BridgeMessage): void {
+    if (this.ws.readyState === this.ws.OPEN) this.ws.send(JSON.stringify(message));
+  }
+
+  sendData(id: number, data: Uint8Array): void {
+    // Frames stay under the message limit the client was told about.
+    const max = this.ctx.config.limits.maxMessageBytes - 4;
+    for (let at = 0; at < data.length; at += max) {
+      if (this.ws.readyState === this.ws.OPEN) this.ws.send(encodeDataFrame(id, data.subarray(at, at + max)));
+    }
+  }
+
+  removed(id: number): void {
+    this.streams.delete(id);
+  }
+
+  private error(code: WsocksError['code'], message: string, id?: number): void {
+    this.sendControl({ type: 'error', ...(id !== undefined ? { id } : {}), code, message });
+  }
+
+  private onMessage(data: Buffer, isBinary: boolean): void {
+    if (isBinary) {
+      const frame = decodeDataFrame(data);
+      if (!frame) return this.error(WsocksErrorCode.BAD_FRAME, 'a data frame needs a 4-byte stream id and at least one byte');
+      // Data for a stream that just closed is a normal race: dropped.
+      this.streams.get(frame.id)?.onData(frame.data);
+      return;
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(data.toString('utf8'));
+    } catch {
+      return this.error(WsocksErrorCode.BAD_MESSAGE, 'control messages are JSON');
+    }
+    const parsed = ClientMessageSchema.safeParse(json);
+    if (!parsed.success) {
+      const id = typeof (json as { id?: unknown })?.id === 'number' ? (json as { id: number }).id : undefined;
+      const known = id !== undefined && this.streams.has(id) ? undefined : id;
+      return this.error(WsocksErrorCode.BAD_MESSAGE, formatZodError(parsed.error).replace(/\n/g, '; '), known);
+    }
+    const m = parsed.data;
+    if (m.type === 'open') return void this.open(m);
+    const stream = this.streams.get(m.id);
+    if (!stream) return; // closed meanwhile
+    if (m.type === 'credit') stream.onCredit(m.bytes);
+    else if (m.type === 'end') stream.onEnd();
+    else stream.onClose();
+  }
+
+  private async open(m: Extract<ReturnType<typeof ClientMessageSchema.parse>, { type: 'open' }>): Promise<void> {
+    const { config } = this.ctx;
+    if (this.streams.has(m.id)) return this.error(WsocksErrorCode.STREAM_EXISTS, `stream ${m.id} is already open`, m.id);
+    if (this.streams.size >= config.limits.streamsPerSession) {
+      return this.error(WsocksErrorCode.TOO_MANY_STREAMS, `at most ${config.limits.streamsPerSession} streams per session`, m.id);
+    }
+    let hops: RouteHop[] = [];
+    if (m.route !== undefined) {
+      const route = Object.hasOwn(config.routes, m.route) ? config.routes[m.route] : undefined;
+      if (!route) return this.error(WsocksErrorCode.UNKNOWN_ROUTE, `no route named ${JSON.stringify(m.route)}`, m.id);
+      hops = route.map((h) => ({ ...h, secret: true }));
+    } else if (m.via !== undefined) {
+      if (!config.clientChains) {
+        return this.error(WsocksErrorCode.CLIENT_CHAINS_DISABLED, 'this bridge does not accept client-described chains', m.id);
+      }
+      hops = m.via.map((h) => ({ ...h, secret: false }));
+    }
+    const stream = new BridgeStream(m.id, this, m.window, config.limits.window, config.limits.idleTimeoutMs);
+    this.streams.set(m.id, stream);
+    try {
+      const dialed = await dialRoute({
+        host: m.host,
+        port: m.port,
+        hops,
+        checkFirstHop: m.via !== undefined,
+        policy: this.ctx.policy,
+        timeoutMs: config.limits.handshakeTimeoutMs,
+        signal: stream.abort.signal,
+        onEntry: m.inspect ? (entry) => this.sendControl({ type: 'transcript', id: m.id, entry }) : undefined,
+      });
+      stream.attach(dialed.socket, { address: dialed.remoteAddress, port: dialed.remotePort }, dialed.rest);
+    } catch (err) {
+      const e = err instanceof WsocksError ? err : new WsocksError(WsocksErrorCode.CONNECT_FAILED, (err as Error).message);
+      this.ctx.log(`stream ${m.id} from ${this.client} to ${m.host}:${m.port} failed: ${e.code} ${e.message}`);
+      stream.fail(e);
+    }
+  }
+
+  private onClosed(): void {
+    clearInterval(this.pinger);
+    for (const s of [...this.streams.values()]) s.destroy();
+    this.streams.clear();
+  }
+}

@@ -1,0 +1,175 @@
+/**
+ * One stream of a session on the bridge side: the TCP socket to the target (or last hop) and the credit accounting
+ * both ways. Target -> browser: the bridge sends at most the credit the client granted and pauses the socket when
+ * it runs out. Browser -> target: the client may send up to the window the bridge granted; the bridge grants it
+ * back once the bytes are written to the socket, so a stalled target stalls only its own stream.
+ */
+import type { Socket } from 'node:net';
+import { WsocksError, WsocksErrorCode } from '../../shared/protocol/errors.ts';
+import type { BridgeMessage } from '../../shared/protocol/messages.ts';
+
+export interface StreamHost {
+  sendControl(message: BridgeMessage): void;
+  sendData(id: number, data: Uint8Array): void;
+  /** Called once when the stream is gone, whatever the reason. */
+  removed(id: number): void;
+}
+
+export class BridgeStream {
+  private socket: Socket | undefined;
+  /** Bytes we may still send to the client. */
+  private credit: number;
+  /** Bytes the client may still send us. */
+  private allowance: number;
+  /** Bytes written to the target and not yet granted back. */
+  private toGrant = 0;
+  private pending: Buffer | undefined;
+  private targetEnded = false;
+  private finished = false;
+  /** Aborted when the client closes the stream or the session ends while connecting. */
+  readonly abort = new AbortController();
+
+  constructor(
+    readonly id: number,
+    private readonly host: StreamHost,
+    clientWindow: number,
+    private readonly window: number,
+    private readonly idleTimeoutMs: number,
+  ) {
+    this.credit = clientWindow;
+    this.allowance = window;
+  }
+
+  /** Takes over a connected socket, sends `opened`, and starts relaying. */
+  attach(socket: Socket, remote: { address: string; port: number }, early: Uint8Array): void {
+    if (this.finished) {
+      socket.destroy();
+      return;
+    }
+    this.socket = socket;
+    this.host.sendControl({ type: 'opened', id: this.id, remoteAddress: remote.address, remotePort: remote.port, window: this.window });
+    socket.on('data', (chunk: Buffer) => this.fromTarget(chunk));
+    socket.on('end', () => {
+      this.targetEnded = true;
+      this.flushEnd();
+    });
+    socket.on('error', (err: NodeJS.ErrnoException) =>
+      this.fail(new WsocksError(WsocksErrorCode.STREAM_FAILED, `connection to the target failed: ${err.code ?? err.message}`)),
+    );
+    socket.on('close', () => {
+      if (!this.finished) {
+        this.finished = true;
+        this.host.sendControl({ type: 'close', id: this.id });
+        this.host.removed(this.id);
+      }
+    });
+    if (this.idleTimeoutMs > 0) {
+      socket.setTimeout(this.idleTimeoutMs, () =>
+        this.fail(new WsocksError(WsocksErrorCode.IDLE_TIMEOUT, `no traffic for ${this.idleTimeoutMs} ms`)),
+      );
+    }
+    if (early.length > 0) this.fromTarget(Buffer.from(early));
+    socket.resume();
+  }
+
+  private fromTarget(chunk: Buffer): void {
+    if (this.pending) {
+      this.pending = Buffer.concat([this.pending, chunk]);
+      return;
+    }
+    this.deliver(chunk);
+  }
+
+  /** Sends what credit allows; keeps the rest and pauses the socket. */
+  private deliver(chunk: Buffer): void {
+    const n = Math.min(this.credit, chunk.length);
+    if (n > 0) {
+      this.credit -= n;
+      this.host.sendData(this.id, chunk.subarray(0, n));
+    }
+    if (n < chunk.length) {
+      this.pending = chunk.subarray(n);
+      this.socket?.pause();
+    } else {
+      this.pending = undefined;
+    }
+  }
+
+  private flushEnd(): void {
+    if (this.targetEnded && !this.pending && !this.finished) {
+      this.host.sendControl({ type: 'end', id: this.id });
+      this.targetEnded = false; // sent once
+    }
+  }
+
+  onCredit(bytes: number): void {
+    this.credit += bytes;
+    if (this.pending) {
+      const p = this.pending;
+      this.pending = undefined;
+      this.deliver(p);
+      if (!this.pending) {
+        this.socket?.resume();
+        this.flushEnd();
+      }
+    }
+  }
+
+  onData(data: Uint8Array): void {
+    if (!this.socket || this.finished) return;
+    if (data.length > this.allowance) {
+      this.fail(new WsocksError(WsocksErrorCode.FLOW_CONTROL, `sent ${data.length} bytes with ${this.allowance} bytes of credit`));
+      return;
+    }
+    this.allowance -= data.length;
+    this.socket.write(data, (err) => {
+      if (err || this.finished) return;
+      this.toGrant += data.length;
+      // Grant in batches of a quarter window: fewer messages, and the client never waits on a full window.
+      if (this.toGrant >= this.window / 4 || this.allowance === 0) {
+        this.allowance += this.toGrant;
+        this.host.sendControl({ type: 'credit', id: this.id, bytes: this.toGrant });
+        this.toGrant = 0;
+      }
+    });
+  }
+
+  /** The client has no more to send: FIN to the target. */
+  onEnd(): void {
+    this.socket?.end();
+  }
+
+  /** The client closed the stream: tear everything down without a reply. */
+  onClose(): void {
+    this.abort.abort();
+    this.teardown();
+  }
+
+  /** Connecting failed, or the connection did: report it and tear down. */
+  fail(error: WsocksError): void {
+    if (this.finished) return;
+    this.host.sendControl({
+      type: 'error',
+      id: this.id,
+      code: error.code,
+      message: error.message,
+      ...(error.hop !== undefined ? { hop: error.hop } : {}),
+      ...(error.replyCode !== undefined ? { replyCode: error.replyCode } : {}),
+    });
+    this.teardown();
+  }
+
+  /** The session is gone. */
+  destroy(): void {
+    this.abort.abort();
+    this.teardown();
+  }
+
+  private teardown(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.pending = undefined;
+    this.socket?.destroy();
+    this.host.removed(this.id);
+  }
+}

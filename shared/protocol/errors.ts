@@ -1,0 +1,54 @@
+/** Error codes of the wsocks wire protocol, shared by the bridge and the client library. */
+export const WsocksErrorCode = {
+  /** A control message that is not JSON, or does not match its schema. */
+  BAD_MESSAGE: 'ERR_BAD_MESSAGE',
+  /** A binary frame too short for its header, or for a stream that does not exist. */
+  BAD_FRAME: 'ERR_BAD_FRAME',
+  /** A message larger than the bridge's maxMessageBytes. */
+  MESSAGE_TOO_LARGE: 'ERR_MESSAGE_TOO_LARGE',
+  /** `open` with an id that is already in use. */
+  STREAM_EXISTS: 'ERR_STREAM_EXISTS',
+  TOO_MANY_STREAMS: 'ERR_TOO_MANY_STREAMS',
+  /** More data sent than the receiver granted credit for. */
+  FLOW_CONTROL: 'ERR_FLOW_CONTROL',
+  /** The target (or, through a chain, its name and port) is denied by the bridge's policy. */
+  POLICY_DENIED: 'ERR_POLICY_DENIED',
+  UNKNOWN_ROUTE: 'ERR_UNKNOWN_ROUTE',
+  /** `via` given while the bridge does not let clients describe chains. */
+  CLIENT_CHAINS_DISABLED: 'ERR_CLIENT_CHAINS_DISABLED',
+  /** A SOCKS hop failed: `hop` names it (1-based), `replyCode` carries its reply where it gave one. */
+  HOP_FAILED: 'ERR_HOP_FAILED',
+  /** Connecting to the target, or to the first hop, failed; `replyCode` is the SOCKS5 code for the cause. */
+  CONNECT_FAILED: 'ERR_CONNECT_FAILED',
+  /** A hop or the target did not answer within the handshake/connect timeout. */
+  TIMEOUT: 'ERR_TIMEOUT',
+  IDLE_TIMEOUT: 'ERR_IDLE_TIMEOUT',
+  /** The TCP connection failed after it was open (reset, proxy died). */
+  STREAM_FAILED: 'ERR_STREAM_FAILED',
+  /** The WebSocket closed while the stream was open. */
+  SESSION_CLOSED: 'ERR_SESSION_CLOSED',
+  /** Upgrade refused: missing or wrong token. */
+  UNAUTHORIZED: 'ERR_UNAUTHORIZED',
+  /** Upgrade refused: Origin not allowed. */
+  ORIGIN_DENIED: 'ERR_ORIGIN_DENIED',
+  /** Upgrade refused: too many WebSockets from this address. */
+  TOO_MANY_SESSIONS: 'ERR_TOO_MANY_SESSIONS',
+} as const;
+export type WsocksErrorCodeValue = (typeof WsocksErrorCode)[keyof typeof WsocksErrorCode];
+
+/** An error from the bridge or the client library; match on `code`. */
+export class WsocksError extends Error {
+  override readonly name = 'WsocksError';
+  readonly code: WsocksErrorCodeValue;
+  /** The 1-based hop of the chain that failed, when a SOCKS hop did. */
+  readonly hop: number | undefined;
+  /** The SOCKS reply code behind it (SOCKS5 REP, or SOCKS4 CD such as 0x5B), when there is one. */
+  readonly replyCode: number | undefined;
+
+  constructor(code: WsocksErrorCodeValue, message: string, details: { hop?: number | undefined; replyCode?: number | undefined } = {}) {
+    super(message);
+    this.code = code;
+    this.hop = details.hop;
+    this.replyCode = details.replyCode;
+  }
+}

@@ -1,0 +1,128 @@
+/**
+ * Control messages of the wsocks wire protocol (docs/protocol.md), as zod schemas: the single source of their shape
+ * for the bridge and the client. They travel as JSON in WebSocket text frames; stream data travels in binary frames.
+ */
+import { z } from 'zod';
+
+/** The WebSocket subprotocol; the bridge echoes it. */
+export const PROTOCOL_VERSION = 'wsocks.v1';
+/** Prefix of the optional second subprotocol that carries the client's token (browsers cannot set headers). */
+export const TOKEN_PROTOCOL_PREFIX = 'wsocks.token.';
+
+export const StreamIdSchema = z.number().int().min(1).max(0xffffffff);
+const PortSchema = z.number().int().min(1).max(65535);
+const HostSchema = z.string().min(1).max(255);
+/** Credit in bytes: how much more the receiver is ready to take. */
+const CreditSchema = z.number().int().min(1).max(2 ** 31);
+
+export const HopSchema = z
+  .object({
+    type: z.enum(['socks4', 'socks4a', 'socks5']),
+    host: HostSchema,
+    port: PortSchema,
+    username: z.string().min(1).max(255).optional(),
+    password: z.string().max(255).optional(),
+  })
+  .strict();
+export type Hop = z.infer<typeof HopSchema>;
+
+export const FieldSchema = z.object({
+  name: z.string(),
+  label: z.string(),
+  offset: z.number().int(),
+  length: z.number().int(),
+  hex: z.string(),
+  value: z.union([z.number(), z.string()]),
+  meaning: z.string(),
+  spec: z.string(),
+});
+
+/** One step of a handshake: a message written or read on a hop, or a local step (DNS, policy). */
+export const TranscriptEntrySchema = z.object({
+  /** 1-based hop the message was exchanged with; 0 for a local step. */
+  hop: z.number().int().min(0),
+  direction: z.enum(['sent', 'received', 'local']),
+  /** Message kind (`socks5.greeting`, ...) or local step (`connect`, `resolve`, `policy`). */
+  kind: z.string(),
+  /** Raw bytes as hex ("05 01 00"); empty for local steps. Passwords from the bridge's config read as 2a. */
+  hex: z.string(),
+  fields: z.array(FieldSchema),
+  /** Milliseconds since the stream was opened. */
+  at: z.number(),
+  note: z.string().optional(),
+});
+export type TranscriptEntry = z.infer<typeof TranscriptEntrySchema>;
+
+export const OpenSchema = z
+  .object({
+    type: z.literal('open'),
+    id: StreamIdSchema,
+    host: HostSchema,
+    port: PortSchema,
+    /** A route named in the bridge's config. */
+    route: z.string().min(1).max(100).optional(),
+    /** Hops described by the client (only when the bridge allows client chains). */
+    via: z.array(HopSchema).min(1).max(8).optional(),
+    /** Send transcript messages for this stream's handshake. */
+    inspect: z.boolean().optional(),
+    /** Initial credit the client grants for data from the target. */
+    window: CreditSchema,
+  })
+  .strict()
+  .refine((m) => m.route === undefined || m.via === undefined, { message: 'give route or via, not both' });
+
+export const CreditMessageSchema = z.object({ type: z.literal('credit'), id: StreamIdSchema, bytes: CreditSchema }).strict();
+export const EndSchema = z.object({ type: z.literal('end'), id: StreamIdSchema }).strict();
+export const CloseSchema = z.object({ type: z.literal('close'), id: StreamIdSchema }).strict();
+
+/** Messages the client sends. */
+export const ClientMessageSchema = z.union([OpenSchema, CreditMessageSchema, EndSchema, CloseSchema]);
+export type ClientMessage = z.infer<typeof ClientMessageSchema>;
+
+export const HelloSchema = z
+  .object({
+    type: z.literal('hello'),
+    version: z.literal(1),
+    limits: z.object({ maxStreams: z.number().int(), maxMessageBytes: z.number().int(), window: z.number().int() }),
+    routes: z.array(z.string()),
+    clientChains: z.boolean(),
+  })
+  .strict();
+
+export const OpenedSchema = z
+  .object({
+    type: z.literal('opened'),
+    id: StreamIdSchema,
+    /** The target as the last hop (or the bridge) reached it. */
+    remoteAddress: z.string(),
+    remotePort: z.number().int(),
+    /** Initial credit the bridge grants for data to the target. */
+    window: CreditSchema,
+  })
+  .strict();
+
+export const ErrorMessageSchema = z
+  .object({
+    type: z.literal('error'),
+    /** Absent for errors about the session as a whole. */
+    id: StreamIdSchema.optional(),
+    code: z.string(),
+    message: z.string(),
+    hop: z.number().int().min(1).optional(),
+    replyCode: z.number().int().optional(),
+  })
+  .strict();
+
+export const TranscriptMessageSchema = z.object({ type: z.literal('transcript'), id: StreamIdSchema, entry: TranscriptEntrySchema }).strict();
+
+/** Messages the bridge sends. */
+export const BridgeMessageSchema = z.union([
+  HelloSchema,
+  OpenedSchema,
+  CreditMessageSchema,
+  EndSchema,
+  CloseSchema,
+  ErrorMessageSchema,
+  TranscriptMessageSchema,
+]);
+export type BridgeMessage = z.infer<typeof BridgeMessageSchema>;

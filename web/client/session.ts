@@ -1,0 +1,160 @@
+/** A session with a wsocks bridge: one WebSocket carrying many streams. */
+import { WsocksError, WsocksErrorCode } from '../../shared/protocol/errors.ts';
+import { decodeDataFrame, encodeDataFrame, FRAME_HEADER_BYTES } from '../../shared/protocol/frame.ts';
+import { BridgeMessageSchema, PROTOCOL_VERSION, TOKEN_PROTOCOL_PREFIX, type Hop } from '../../shared/protocol/messages.ts';
+import { WsocksSocket, type SocketTransport } from './socket.ts';
+import type { WebSocketConstructor, WebSocketLike } from './websocket-like.ts';
+
+export interface ConnectOptions {
+  /** Sent as a `wsocks.token.<token>` subprotocol (browsers cannot set headers on a WebSocket). */
+  token?: string;
+  /** The WebSocket implementation; the global one by default (pass `ws`'s in Node 20). */
+  WebSocket?: WebSocketConstructor;
+  /** Bytes each stream's readable may hold before the bridge must wait; default 256 KiB. */
+  window?: number;
+}
+
+export interface OpenOptions {
+  /** A route named in the bridge's config. */
+  route?: string;
+  /** Hops to go through, when the bridge allows client chains. */
+  via?: Hop[];
+  /** Receive a transcript of every handshake byte. */
+  inspect?: boolean;
+}
+
+export interface BridgeInfo {
+  limits: { maxStreams: number; maxMessageBytes: number; window: number };
+  routes: string[];
+  clientChains: boolean;
+}
+
+/** Opens a session; resolves once the bridge has said hello. */
+export async function connect(url: string, options: ConnectOptions = {}): Promise<Session> {
+  const Ctor = options.WebSocket ?? (globalThis as unknown as { WebSocket?: WebSocketConstructor }).WebSocket;
+  if (!Ctor) throw new TypeError('no WebSocket implementation: pass one as options.WebSocket');
+  const protocols = [PROTOCOL_VERSION];
+  if (options.token !== undefined) protocols.push(TOKEN_PROTOCOL_PREFIX + options.token);
+  const ws = new Ctor(url, protocols);
+  ws.binaryType = 'arraybuffer';
+  const session = new Session(ws, options.window ?? 256 * 1024);
+  await session.ready;
+  return session;
+}
+
+export class Session implements SocketTransport {
+  readonly ready: Promise<BridgeInfo>;
+  /** Settles when the WebSocket has closed. */
+  readonly closed: Promise<void>;
+  info: BridgeInfo | undefined;
+  maxFrameData = 64 * 1024;
+  private readonly sockets = new Map<number, WsocksSocket>();
+  private nextId = 1;
+  private sessionError: WsocksError | undefined;
+
+  constructor(
+    private readonly ws: WebSocketLike,
+    private readonly window: number,
+  ) {
+    let ready!: (info: BridgeInfo) => void;
+    let fail!: (err: WsocksError) => void;
+    this.ready = new Promise((resolve, reject) => {
+      ready = resolve;
+      fail = reject;
+    });
+    this.ready.catch(() => {});
+    this.closed = new Promise((resolve) => {
+      ws.addEventListener('close', (ev) => {
+        const err = new WsocksError(
+          WsocksErrorCode.SESSION_CLOSED,
+          this.info ? `the WebSocket closed (${ev.code ?? ''} ${ev.reason ?? ''})`.trim() : 'the bridge refused or closed the WebSocket before its hello',
+        );
+        fail(err);
+        for (const s of [...this.sockets.values()]) s.handleError(err);
+        resolve();
+      });
+    });
+    ws.addEventListener('message', (ev) => {
+      if (typeof ev.data === 'string') return this.onControl(ev.data, ready);
+      const frame = decodeDataFrame(new Uint8Array(ev.data as ArrayBuffer));
+      if (frame) this.sockets.get(frame.id)?.handleData(frame.data);
+    });
+  }
+
+  /** The most recent session-level error the bridge reported (a bad message, for one). */
+  get lastError(): WsocksError | undefined {
+    return this.sessionError;
+  }
+
+  /** Opens a stream to `host:port`; see WsocksSocket for its life cycle. */
+  open(target: { host: string; port: number }, options: OpenOptions = {}): WsocksSocket {
+    const id = this.nextId++;
+    const socket = new WsocksSocket(id, this, this.window);
+    this.sockets.set(id, socket);
+    this.sendControl({
+      type: 'open',
+      id,
+      host: target.host,
+      port: target.port,
+      ...(options.route !== undefined ? { route: options.route } : {}),
+      ...(options.via !== undefined ? { via: options.via } : {}),
+      ...(options.inspect ? { inspect: true } : {}),
+      window: this.window,
+    });
+    return socket;
+  }
+
+  close(): void {
+    this.ws.close(1000, 'done');
+  }
+
+  /** Sends any control message, as is. Exposed for tools and tests that speak the protocol directly. */
+  sendControl(message: object): void {
+    if (this.ws.readyState === 1) this.ws.send(JSON.stringify(message));
+  }
+
+  sendData(id: number, data: Uint8Array): void {
+    if (this.ws.readyState === 1) this.ws.send(encodeDataFrame(id, data));
+  }
+
+  forget(id: number): void {
+    this.sockets.delete(id);
+  }
+
+  private onControl(text: string, ready: (info: BridgeInfo) => void): void {
+    let parsed;
+    try {
+      parsed = BridgeMessageSchema.safeParse(JSON.parse(text));
+    } catch {
+      return;
+    }
+    if (!parsed.success) return;
+    const m = parsed.data;
+    if (m.type === 'hello') {
+      this.info = { limits: m.limits, routes: m.routes, clientChains: m.clientChains };
+      this.maxFrameData = m.limits.maxMessageBytes - FRAME_HEADER_BYTES;
+      ready(this.info);
+      return;
+    }
+    if (m.type === 'error' && m.id === undefined) {
+      this.sessionError = new WsocksError(m.code as WsocksError['code'], m.message);
+      return;
+    }
+    const socket = m.id === undefined ? undefined : this.sockets.get(m.id);
+    if (!socket) return;
+    switch (m.type) {
+      case 'opened':
+        return socket.handleOpened(m.remoteAddress, m.remotePort, m.window);
+      case 'credit':
+        return socket.handleCredit(m.bytes);
+      case 'end':
+        return socket.handleEnd();
+      case 'close':
+        return socket.handleClose();
+      case 'transcript':
+        return socket.handleTranscript(m.entry);
+      case 'error':
+        return socket.handleError(new WsocksError(m.code as WsocksError['code'], m.message, { hop: m.hop, replyCode: m.replyCode }));
+    }
+  }
+}
