@@ -66,6 +66,11 @@ export class BridgeServer {
     return { sessions: this.sessions.size, streams };
   }
 
+  /** Resolves once every session open now has closed. */
+  async whenIdle(): Promise<void> {
+    while (this.sessions.size > 0) await Promise.all([...this.sessions].map((s) => s.closed.then(() => undefined)));
+  }
+
   async close(): Promise<void> {
     for (const ws of this.wss.clients) ws.terminate();
     await Promise.all([...this.sessions].map((s) => s.closed));

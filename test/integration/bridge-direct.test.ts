@@ -1,0 +1,149 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { BridgeServer } from '../../server/bridge/bridge-server.ts';
+import { SocksServer } from '../../server/socks/server.ts';
+import { openSession, readAll, roundTrip } from '../helpers/bridge.ts';
+import { refusedPort, startCountThenReply, startEcho, type Running } from '../helpers/net.ts';
+
+const loopbackAllowed = { allow: [{ cidr: '127.0.0.0/8' }] };
+
+describe('bridge: direct streams and one SOCKS hop through our server', () => {
+  let echo: Running;
+  let counter: Running;
+  let socks: SocksServer;
+  let socksAuth: SocksServer;
+  let bridge: BridgeServer;
+
+  beforeAll(async () => {
+    echo = await startEcho();
+    counter = await startCountThenReply();
+    socks = await SocksServer.start({ port: 0 });
+    socksAuth = await SocksServer.start({ port: 0, users: [{ username: 'corp', password: 'hunter22' }] });
+    bridge = await BridgeServer.start({
+      listen: '127.0.0.1:0',
+      policy: loopbackAllowed,
+      clientChains: true,
+      routes: {
+        corp: [{ type: 'socks5', host: '127.0.0.1', port: socksAuth.address.port, username: 'corp', password: 'hunter22' }],
+      },
+    });
+  });
+  afterAll(async () => {
+    await bridge.close();
+    await socks.close();
+    await socksAuth.close();
+    await echo.close();
+    await counter.close();
+  });
+
+  it('opens a direct stream and echoes bytes', async () => {
+    const session = await openSession(bridge.url);
+    const socket = session.open({ host: '127.0.0.1', port: echo.port });
+    const info = await socket.opened;
+    expect(info).toMatchObject({ remoteAddress: '127.0.0.1', remotePort: echo.port });
+    expect(await roundTrip(info, 'hello bridge')).toBe('hello bridge');
+    socket.close();
+    await socket.closed;
+    session.close();
+    await session.closed;
+  });
+
+  it.each(['socks4', 'socks4a', 'socks5'] as const)('goes through one %s hop described by the client', async (type) => {
+    const session = await openSession(bridge.url);
+    const socket = session.open(
+      { host: type === 'socks4' ? '127.0.0.1' : 'localhost', port: echo.port },
+      { via: [{ type, host: '127.0.0.1', port: socks.address.port }], inspect: true },
+    );
+    const info = await socket.opened;
+    expect(await roundTrip(info, `via ${type}`)).toBe(`via ${type}`);
+    const kinds = socket.transcript.filter((e) => e.hop === 1).map((e) => `${e.direction} ${e.kind}`);
+    expect(kinds).toEqual(
+      type === 'socks5'
+        ? ['sent socks5.greeting', 'received socks5.method', 'sent socks5.request', 'received socks5.reply']
+        : ['sent socks4.request', 'received socks4.reply'],
+    );
+    if (type === 'socks5') {
+      const greeting = socket.transcript.find((e) => e.kind === 'socks5.greeting')!;
+      expect(greeting.hex).toBe('05 01 00');
+      expect(greeting.fields.map((f) => f.name)).toEqual(['socks.version', 'socks.auth_method_count', 'socks.auth_method']);
+    }
+    session.close();
+  });
+
+  it('uses a named route with server-side credentials, masked in the transcript', async () => {
+    const session = await openSession(bridge.url);
+    expect(session.info?.routes).toEqual(['corp']);
+    const socket = session.open({ host: '127.0.0.1', port: echo.port }, { route: 'corp', inspect: true });
+    expect(await roundTrip(await socket.opened, 'corp route')).toBe('corp route');
+    const auth = socket.transcript.find((e) => e.kind === 'socks5.auth')!;
+    expect(auth.hex).toBe('01 04 63 6f 72 70 08 2a 2a 2a 2a 2a 2a 2a 2a');
+    expect(JSON.stringify(socket.transcript)).not.toContain('hunter22');
+    session.close();
+  });
+
+  it('shows client-supplied credentials in the transcript', async () => {
+    const session = await openSession(bridge.url);
+    const socket = session.open(
+      { host: '127.0.0.1', port: echo.port },
+      { via: [{ type: 'socks5', host: '127.0.0.1', port: socksAuth.address.port, username: 'corp', password: 'hunter22' }], inspect: true },
+    );
+    await socket.opened;
+    expect(socket.transcript.find((e) => e.kind === 'socks5.auth')?.fields.find((f) => f.label === 'PASSWD')?.value).toBe('hunter22');
+    session.close();
+  });
+
+  it('names the hop and the reply code when a hop fails', async () => {
+    const session = await openSession(bridge.url);
+    const port = await refusedPort();
+    const socket = session.open({ host: '127.0.0.1', port }, { via: [{ type: 'socks5', host: '127.0.0.1', port: socks.address.port }] });
+    await expect(socket.opened).rejects.toMatchObject({ code: 'ERR_HOP_FAILED', hop: 1, replyCode: 5 });
+    await expect(socket.closed).rejects.toMatchObject({ code: 'ERR_HOP_FAILED' });
+    const wrong = session.open(
+      { host: '127.0.0.1', port: echo.port },
+      { via: [{ type: 'socks5', host: '127.0.0.1', port: socksAuth.address.port, username: 'corp', password: 'nope' }] },
+    );
+    await expect(wrong.opened).rejects.toMatchObject({ code: 'ERR_HOP_FAILED', hop: 1, message: expect.stringMatching(/rejected the username or password/) });
+    const direct = session.open({ host: '127.0.0.1', port });
+    await expect(direct.opened).rejects.toMatchObject({ code: 'ERR_CONNECT_FAILED', replyCode: 5 });
+    session.close();
+  });
+
+  it('carries a half-close: FIN to the target, and the answer still comes back', async () => {
+    const session = await openSession(bridge.url);
+    const socket = session.open({ host: '127.0.0.1', port: counter.port });
+    const info = await socket.opened;
+    const writer = info.writable.getWriter();
+    await writer.write(new Uint8Array(300_000));
+    await writer.close();
+    expect(String(await readAll(info))).toBe('got 300000 bytes');
+    await socket.closed;
+    session.close();
+  });
+
+  it('runs many concurrent streams on one WebSocket', async () => {
+    const session = await openSession(bridge.url);
+    const results = await Promise.all(
+      Array.from({ length: 50 }, async (_, i) => {
+        const socket = session.open({ host: '127.0.0.1', port: echo.port });
+        const text = `stream ${i} `.repeat(500);
+        const back = await roundTrip(await socket.opened, text);
+        socket.close();
+        return back === text;
+      }),
+    );
+    expect(results.every(Boolean)).toBe(true);
+    session.close();
+    await session.closed;
+  });
+
+  it('is idle again: no sessions, no streams', async () => {
+    await bridge.whenIdle();
+    expect(bridge.stats()).toEqual({ sessions: 0, streams: 0 });
+  });
+
+  it('refuses a raw WebSocket without the subprotocol', async () => {
+    const ws = new WebSocket(bridge.url);
+    const [res] = await new Promise<[import('node:http').IncomingMessage]>((resolve) => ws.once('unexpected-response', (_req, r) => resolve([r])));
+    expect(res.statusCode).toBe(400);
+  });
+});

@@ -1,0 +1,175 @@
+import { once } from 'node:events';
+import type { IncomingMessage } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { BridgeServer } from '../../server/bridge/bridge-server.ts';
+import { SocksServer } from '../../server/socks/server.ts';
+import { encodeDataFrame } from '../../shared/protocol/frame.ts';
+import { openSession, roundTrip } from '../helpers/bridge.ts';
+import { startEcho, type Running } from '../helpers/net.ts';
+
+/** Opens a raw WebSocket and resolves with the HTTP status of a refused upgrade, or 101. */
+function upgradeStatus(url: string, opts: { protocols?: string[]; origin?: string; headers?: Record<string, string> }): Promise<number> {
+  const ws = new WebSocket(url, opts.protocols ?? ['wsocks.v1'], {
+    ...(opts.origin ? { origin: opts.origin } : {}),
+    ...(opts.headers ? { headers: opts.headers } : {}),
+  });
+  return new Promise((resolve) => {
+    ws.once('unexpected-response', (_req, res: IncomingMessage) => resolve(res.statusCode ?? 0));
+    ws.once('open', () => {
+      ws.close();
+      resolve(101);
+    });
+    ws.once('error', () => {});
+  });
+}
+
+/** A raw protocol client: sends JSON or frames, collects what the bridge says. */
+async function rawSession(url: string) {
+  const ws = new WebSocket(url, ['wsocks.v1']);
+  const messages: Array<Record<string, unknown>> = [];
+  const waiters: Array<() => void> = [];
+  ws.on('message', (data, isBinary) => {
+    if (!isBinary) messages.push(JSON.parse(String(data)));
+    for (const w of waiters.splice(0)) w();
+  });
+  await once(ws, 'open');
+  const next = async (pred: (m: Record<string, unknown>) => boolean) => {
+    for (;;) {
+      const m = messages.find(pred);
+      if (m) return m;
+      await new Promise<void>((resolve) => waiters.push(resolve));
+    }
+  };
+  await next((m) => m.type === 'hello');
+  return { ws, messages, next };
+}
+
+describe('bridge security', () => {
+  let echo: Running;
+  let socks: SocksServer;
+  let open: BridgeServer;
+  let locked: BridgeServer;
+
+  beforeAll(async () => {
+    echo = await startEcho();
+    socks = await SocksServer.start({ port: 0 });
+    // Default policy: loopback and private targets are denied. Client chains on, to test the chain rules.
+    open = await BridgeServer.start({
+      listen: '127.0.0.1:0',
+      clientChains: true,
+      policy: { allow: [{ cidr: '127.0.0.1', ports: String(socks.address.port) }], deny: [{ host: '*.blocked.test' }, { ports: '25' }] },
+      limits: { streamsPerSession: 3, maxMessageBytes: 4096, window: 1024 },
+    });
+    locked = await BridgeServer.start({
+      listen: '127.0.0.1:0',
+      tokens: ['correct-horse-battery'],
+      origins: ['http://127.0.0.1:5173'],
+      limits: { sessionsPerClient: 2 },
+    });
+  });
+  afterAll(async () => {
+    await open.close();
+    await locked.close();
+    await socks.close();
+    await echo.close();
+  });
+
+  it.each([
+    ['127.0.0.1'],
+    ['::ffff:127.0.0.1'],
+    ['localhost'],
+    ['0.0.0.0'],
+    ['::1'],
+  ])('denies the loopback target %s by default, after resolving it', async (host) => {
+    const session = await openSession(open.url);
+    const socket = session.open({ host, port: echo.port }, { inspect: true });
+    await expect(socket.opened).rejects.toMatchObject({ code: 'ERR_POLICY_DENIED' });
+    expect(socket.transcript.some((e) => e.kind === 'policy' && /denied/.test(e.note ?? ''))).toBe(true);
+    expect(echo).toBeDefined();
+    session.close();
+  });
+
+  it('denies a client chain whose first hop is not allowed, and targets by name pattern and port through chains', async () => {
+    const session = await openSession(open.url);
+    const badHop = session.open({ host: 'example.com', port: 80 }, { via: [{ type: 'socks5', host: '127.0.0.2', port: socks.address.port }] });
+    await expect(badHop.opened).rejects.toMatchObject({ code: 'ERR_POLICY_DENIED' });
+    const byName = session.open({ host: 'www.blocked.test', port: 80 }, { via: [{ type: 'socks5', host: '127.0.0.1', port: socks.address.port }] });
+    await expect(byName.opened).rejects.toMatchObject({ code: 'ERR_POLICY_DENIED' });
+    const byPort = session.open({ host: 'mail.example', port: 25 }, { via: [{ type: 'socks5', host: '127.0.0.1', port: socks.address.port }] });
+    await expect(byPort.opened).rejects.toMatchObject({ code: 'ERR_POLICY_DENIED' });
+    // Through the allowed hop, the target's name goes to the proxy, which may reach loopback itself.
+    const ok = session.open({ host: 'localhost', port: echo.port }, { via: [{ type: 'socks5', host: '127.0.0.1', port: socks.address.port }] });
+    expect(await roundTrip(await ok.opened, 'through')).toBe('through');
+    session.close();
+  });
+
+  it('asks for a token, compares it, and checks Origin', async () => {
+    const url = locked.url;
+    const origin = 'http://127.0.0.1:5173';
+    expect(await upgradeStatus(url, { origin })).toBe(401);
+    expect(await upgradeStatus(url, { origin, protocols: ['wsocks.v1', 'wsocks.token.wrong-token-here'] })).toBe(401);
+    expect(await upgradeStatus(url, { origin: 'http://evil.test', protocols: ['wsocks.v1', 'wsocks.token.correct-horse-battery'] })).toBe(403);
+    expect(await upgradeStatus(url, { protocols: ['wsocks.v1', 'wsocks.token.correct-horse-battery'] })).toBe(403);
+    expect(await upgradeStatus(url, { origin, protocols: ['wsocks.v1', 'wsocks.token.correct-horse-battery'] })).toBe(101);
+    expect(await upgradeStatus(url, { origin, headers: { authorization: 'Bearer correct-horse-battery' } })).toBe(101);
+    // Without `origins`, a browser must be same-origin; clients without Origin are let in.
+    expect(await upgradeStatus(open.url, { origin: 'http://evil.test' })).toBe(403);
+    expect(await upgradeStatus(open.url, { origin: `http://127.0.0.1:${open.address.port}` })).toBe(101);
+  });
+
+  it('limits sessions per client address', async () => {
+    const headers = { authorization: 'Bearer correct-horse-battery', origin: 'http://127.0.0.1:5173' };
+    const a = new WebSocket(locked.url, ['wsocks.v1'], { headers });
+    const b = new WebSocket(locked.url, ['wsocks.v1'], { headers });
+    await Promise.all([once(a, 'open'), once(b, 'open')]);
+    expect(await upgradeStatus(locked.url, { origin: 'http://127.0.0.1:5173', headers: { authorization: 'Bearer correct-horse-battery' } })).toBe(429);
+    a.close();
+    b.close();
+    await locked.whenIdle();
+  });
+
+  it('answers malformed messages with coded errors and keeps the session', async () => {
+    const { ws, next, messages } = await rawSession(open.url);
+    ws.send('not json');
+    expect(await next((m) => m.type === 'error')).toMatchObject({ code: 'ERR_BAD_MESSAGE', message: 'control messages are JSON' });
+    ws.send(JSON.stringify({ type: 'open', id: 7, host: 'x', port: 70000, window: 1024 }));
+    expect(await next((m) => m.type === 'error' && m.id === 7)).toMatchObject({ code: 'ERR_BAD_MESSAGE', message: expect.stringMatching(/^port:/) });
+    ws.send(JSON.stringify({ type: 'teleport', id: 1 }));
+    ws.send(new Uint8Array([0, 0, 1]));
+    await next((m) => m.type === 'error' && m.code === 'ERR_BAD_FRAME');
+    ws.send(JSON.stringify({ type: 'open', id: 9, host: 'a.test', port: 80, route: 'nope', window: 1024 }));
+    expect(await next((m) => m.id === 9)).toMatchObject({ code: 'ERR_UNKNOWN_ROUTE' });
+    // Still serving: a good open works on the same WebSocket.
+    ws.send(JSON.stringify({ type: 'open', id: 11, host: 'localhost', port: echo.port, window: 1024, via: [{ type: 'socks5', host: '127.0.0.1', port: socks.address.port }] }));
+    expect(await next((m) => m.id === 11)).toMatchObject({ type: 'opened' });
+    expect(messages.filter((m) => m.type === 'error').length).toBe(5);
+    ws.close();
+  });
+
+  it('stops a stream that sends beyond its credit, and refuses streams past the limit', async () => {
+    const { ws, next } = await rawSession(open.url);
+    const via = [{ type: 'socks5', host: '127.0.0.1', port: socks.address.port }];
+    ws.send(JSON.stringify({ type: 'open', id: 1, host: 'localhost', port: echo.port, window: 1024, via }));
+    const opened = await next((m) => m.id === 1 && m.type === 'opened');
+    expect(opened.window).toBe(1024);
+    ws.send(encodeDataFrame(1, new Uint8Array(2000)));
+    expect(await next((m) => m.id === 1 && m.type === 'error')).toMatchObject({ code: 'ERR_FLOW_CONTROL' });
+    for (const id of [2, 3, 4, 5]) ws.send(JSON.stringify({ type: 'open', id, host: 'localhost', port: echo.port, window: 1024, via }));
+    expect(await next((m) => m.id === 5 && m.type === 'error')).toMatchObject({ code: 'ERR_TOO_MANY_STREAMS' });
+    ws.close();
+  });
+
+  it('closes a session that sends an oversized message with 1009, and no other session notices', async () => {
+    const bystander = await openSession(open.url);
+    const { ws } = await rawSession(open.url);
+    ws.send(new Uint8Array(10_000));
+    const [code] = await once(ws, 'close');
+    expect(code).toBe(1009);
+    const ok = bystander.open({ host: 'localhost', port: echo.port }, { via: [{ type: 'socks4a', host: '127.0.0.1', port: socks.address.port }] });
+    expect(await roundTrip(await ok.opened, 'unharmed')).toBe('unharmed');
+    bystander.close();
+    await open.whenIdle();
+    expect(open.stats()).toEqual({ sessions: 0, streams: 0 });
+  });
+});
