@@ -10,6 +10,10 @@ const NEEDS = {
   test: [
     { program: 'curl', pkg: 'curl' },
     { program: 'python3', pkg: 'python3' },
+    { program: 'danted', pkg: 'dante-server' },
+    { program: 'sshd', pkg: 'openssh-server' },
+    { program: 'ssh', pkg: 'openssh-client' },
+    { program: 'ssh-keygen', pkg: 'openssh-client' },
   ],
   bench: [
     { program: 'microsocks', pkg: 'microsocks' },

@@ -1,0 +1,132 @@
+/**
+ * Third-party SOCKS servers on loopback, started per test file: Dante (`danted`) and OpenSSH dynamic forwarding
+ * (`sshd` + `ssh -D`). Both need root here (Dante checks passwords against the system's users; sshd runs as root).
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync, existsSync, mkdirSync } from 'node:fs';
+import { once } from 'node:events';
+import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export interface Peer {
+  port: number;
+  /** Kills the peer (for "proxy dies" tests as well as cleanup). */
+  stop(): Promise<void>;
+}
+
+export const DANTE_USER = 'wsocks-test';
+export const DANTE_PASSWORD = 'dante-pass-1';
+
+const sbin = (p: string) => ['/usr/sbin', '/usr/bin', '/sbin', '/bin'].map((d) => `${d}/${p}`).find((f) => existsSync(f));
+
+export async function freePort(): Promise<number> {
+  const s = createServer().listen(0, '127.0.0.1');
+  await once(s, 'listening');
+  const port = (s.address() as { port: number }).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+/** Waits until the port accepts a connection; these programs print nothing reliable when ready. */
+async function waitForPort(port: number, child: ChildProcess, what: string, stderr: () => string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (child.exitCode !== null) throw new Error(`${what} exited with ${child.exitCode}: ${stderr()}`);
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = connect({ port, host: '127.0.0.1' });
+      s.once('connect', () => (s.destroy(), resolve(true)));
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${what} did not listen on ${port}: ${stderr()}`);
+}
+
+function start(cmd: string, args: string[]): { child: ChildProcess; stderr: () => string } {
+  // Own process group, so that stop() also takes down the workers Dante and sshd fork.
+  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+  let err = '';
+  child.stderr!.on('data', (d) => (err = (err + d).slice(-4000)));
+  return { child, stderr: () => err };
+}
+
+async function kill(child: ChildProcess): Promise<void> {
+  const exited = child.exitCode !== null || child.signalCode !== null;
+  try {
+    process.kill(-child.pid!, 'SIGKILL');
+  } catch {
+    // the group is already gone
+  }
+  if (!exited) await once(child, 'exit');
+}
+
+function ensureDanteUser(): void {
+  if (spawnSync('id', [DANTE_USER]).status !== 0) {
+    spawnSync('useradd', ['-M', '-s', '/usr/sbin/nologin', DANTE_USER], { stdio: 'inherit' });
+  }
+  spawnSync('chpasswd', [], { input: `${DANTE_USER}:${DANTE_PASSWORD}\n` });
+}
+
+/** Dante with CONNECT, BIND and UDP; `auth` makes it require RFC 1929 against the system user above. */
+export async function startDante(options: { auth: boolean }): Promise<Peer> {
+  if (options.auth) ensureDanteUser();
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'wsocks-dante-'));
+  const conf = join(dir, 'danted.conf');
+  writeFileSync(
+    conf,
+    `logoutput: stderr
+internal: 127.0.0.1 port = ${port}
+external: 127.0.0.1
+socksmethod: ${options.auth ? 'username' : 'none'}
+clientmethod: none
+user.privileged: root
+user.unprivileged: nobody
+client pass { from: 127.0.0.0/8 to: 0.0.0.0/0 }
+socks pass { from: 127.0.0.0/8 to: 0.0.0.0/0 command: connect bind udpassociate bindreply udpreply }
+`,
+  );
+  const { child, stderr } = start(sbin('danted')!, ['-f', conf, '-p', join(dir, 'pid'), '-N', '1']);
+  await waitForPort(port, child, 'danted', stderr);
+  return {
+    port,
+    stop: async () => {
+      await kill(child);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** OpenSSH: an sshd on loopback and `ssh -D` to it; the -D port is a SOCKS4/4a/5 server without auth. */
+export async function startSshSocks(): Promise<Peer> {
+  mkdirSync('/run/sshd', { recursive: true });
+  const dir = mkdtempSync(join(tmpdir(), 'wsocks-ssh-'));
+  for (const k of ['hostkey', 'clientkey']) {
+    spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, k)], { stdio: 'inherit' });
+  }
+  spawnSync('cp', [join(dir, 'clientkey.pub'), join(dir, 'authorized_keys')]);
+  const sshPort = await freePort();
+  const sshd = start(sbin('sshd')!, [
+    '-D', '-e', '-p', String(sshPort), '-h', join(dir, 'hostkey'),
+    '-o', 'ListenAddress=127.0.0.1', '-o', `PidFile=${join(dir, 'sshd.pid')}`,
+    '-o', `AuthorizedKeysFile=${join(dir, 'authorized_keys')}`, '-o', 'StrictModes=no',
+    '-o', 'PasswordAuthentication=no', '-o', 'PermitRootLogin=prohibit-password', '-o', 'AllowTcpForwarding=yes',
+  ]);
+  await waitForPort(sshPort, sshd.child, 'sshd', sshd.stderr);
+  const port = await freePort();
+  const ssh = start('ssh', [
+    '-N', '-D', `127.0.0.1:${port}`, '-p', String(sshPort), '-i', join(dir, 'clientkey'),
+    '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes',
+    '-o', 'LogLevel=ERROR', `${process.env.USER ?? 'root'}@127.0.0.1`,
+  ]);
+  await waitForPort(port, ssh.child, 'ssh -D', ssh.stderr);
+  return {
+    port,
+    stop: async () => {
+      await kill(ssh.child);
+      await kill(sshd.child);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
