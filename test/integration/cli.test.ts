@@ -66,3 +66,44 @@ describe('wsocks socks (command line)', () => {
     expect(p.stderr()).toMatch(message);
   });
 });
+
+describe('wsocks bridge (command line)', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'wsocks-bridge-cli-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('starts from a config file with --listen overriding it, and stops on SIGTERM', async () => {
+    const file = join(dir, 'bridge.json');
+    await writeFile(file, JSON.stringify({ listen: '127.0.0.1:1', tokens: ['a-long-token'], routes: {} }));
+    const p = run(['bridge', '--config', file, '--listen', '127.0.0.1:0']);
+    expect(await p.stdout).toMatch(/^wsocks bridge listening on ws:\/\/127\.0\.0\.1:\d+\/\n$/);
+    p.child.kill('SIGTERM');
+    expect(await p.exit).toBe(0);
+  });
+
+  it.each([
+    [{ policy: { allow: [{ cidr: '10.0.0.0/33' }] } }, /policy\.allow\.0\.cidr: not an IP address or CIDR block: "10\.0\.0\.0\/33"/],
+    [{ routes: { corp: [{ type: 'socks6', host: 'h', port: 1 }] } }, /routes\.corp\.0\.type: /],
+    [{ tokens: ['short'] }, /tokens\.0: /],
+    [{ lisen: '127.0.0.1:1' }, /lisen/],
+  ])('refuses a bad config %j naming the field', async (config, message) => {
+    const file = join(dir, 'bad.json');
+    await writeFile(file, JSON.stringify(config));
+    const p = run(['bridge', '--config', file]);
+    expect(await p.exit).toBe(2);
+    expect(p.stderr()).toContain(`${file}: invalid bridge config`);
+    expect(p.stderr()).toMatch(message);
+  });
+
+  it('refuses a config file that is not JSON', async () => {
+    const file = join(dir, 'broken.json');
+    await writeFile(file, '{ nope');
+    const p = run(['bridge', '--config', file]);
+    expect(await p.exit).toBe(2);
+    expect(p.stderr()).toContain(`${file}: `);
+  });
+});
