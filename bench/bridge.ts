@@ -1,0 +1,130 @@
+/** Bridge benchmarks: stream throughput, time to open through a hop, and memory per idle stream. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import WebSocket from 'ws';
+import { SocksClient } from 'socks';
+import { connect, type Session } from '../web/client/index.ts';
+import type { WebSocketConstructor } from '../web/client/websocket-like.ts';
+import type { Hop } from '../shared/protocol/messages.ts';
+
+export interface RunningBridge {
+  url: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+/** Starts the bridge as its own process (so its memory and CPU are its own) with loopback allowed. */
+export async function startBridgeProcess(extra: Record<string, unknown> = {}): Promise<RunningBridge> {
+  const dir = mkdtempSync(join(tmpdir(), 'wsocks-bench-'));
+  const file = join(dir, 'bridge.json');
+  writeFileSync(
+    file,
+    JSON.stringify({
+      listen: '127.0.0.1:0',
+      policy: { allow: [{ cidr: '127.0.0.0/8' }] },
+      clientChains: true,
+      limits: { streamsPerSession: 20000, window: 1024 * 1024, maxMessageBytes: 1024 * 1024 },
+      ...extra,
+    }),
+  );
+  const child: ChildProcess = spawn(process.execPath, [join(import.meta.dirname, '../bin/wsocks.js'), 'bridge', '--config', file], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  const [line] = await once(child.stdout!, 'data');
+  const url = /ws:\/\/\S+/.exec(String(line))![0];
+  return {
+    url,
+    pid: child.pid!,
+    stop: async () => {
+      child.kill('SIGTERM');
+      if (child.exitCode === null) await once(child, 'exit');
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function openSession(url: string, window?: number): Promise<Session> {
+  return connect(url, { WebSocket: WebSocket as unknown as WebSocketConstructor, ...(window ? { window } : {}) });
+}
+
+/** Reads one stream from the source to its end through the bridge. */
+export async function throughBridge(session: Session, port: number, via?: Hop[]): Promise<{ bytes: number; seconds: number }> {
+  const start = process.hrtime.bigint();
+  const socket = session.open({ host: '127.0.0.1', port }, via ? { via } : {});
+  const { readable } = await socket.opened;
+  let bytes = 0;
+  for await (const chunk of readable as unknown as AsyncIterable<Uint8Array>) bytes += chunk.length;
+  socket.close();
+  return { bytes, seconds: Number(process.hrtime.bigint() - start) / 1e9 };
+}
+
+/** Milliseconds to get `opened` for a stream through `via`; the stream is closed again. */
+export async function openTime(session: Session, port: number, via: Hop[]): Promise<number> {
+  const start = process.hrtime.bigint();
+  const socket = session.open({ host: '127.0.0.1', port }, { via });
+  await socket.opened;
+  const ms = Number(process.hrtime.bigint() - start) / 1e6;
+  socket.close();
+  return ms;
+}
+
+/** Milliseconds for the same CONNECT made directly with the npm socks client (the baseline for openTime). */
+export async function directSocksOpenTime(proxyPort: number, port: number): Promise<number> {
+  const start = process.hrtime.bigint();
+  const { socket } = await SocksClient.createConnection({
+    proxy: { host: '127.0.0.1', port: proxyPort, type: 5 },
+    command: 'connect',
+    destination: { host: '127.0.0.1', port },
+  });
+  const ms = Number(process.hrtime.bigint() - start) / 1e6;
+  socket.destroy();
+  return ms;
+}
+
+/** A target that accepts connections and keeps them open, silent. */
+export async function startSilentTarget(): Promise<{ port: number; close(): void }> {
+  const sockets = new Set<Socket>();
+  const server = createServer((s) => {
+    sockets.add(s);
+    s.on('error', () => {});
+  });
+  server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 });
+  await once(server, 'listening');
+  return {
+    port: (server.address() as { port: number }).port,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      server.close();
+    },
+  };
+}
+
+export function rssKiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)![1]);
+}
+
+/** Opens `n` idle direct streams on one session and returns the bridge's RSS growth per stream, in KiB. */
+export async function memoryPerIdleStream(bridge: RunningBridge, port: number, n: number): Promise<number> {
+  const session = await openSession(bridge.url, 64 * 1024);
+  // Warm up code paths and buffers with a few streams first.
+  const warm = Array.from({ length: 50 }, () => session.open({ host: '127.0.0.1', port }));
+  await Promise.all(warm.map((s) => s.opened));
+  for (const s of warm) s.close();
+  const before = rssKiB(bridge.pid);
+  const sockets = [];
+  for (let i = 0; i < n; i += 500) {
+    const batch = Array.from({ length: Math.min(500, n - i) }, () => session.open({ host: '127.0.0.1', port }));
+    await Promise.all(batch.map((s) => s.opened));
+    sockets.push(...batch);
+  }
+  const after = rssKiB(bridge.pid);
+  for (const s of sockets) s.close();
+  session.close();
+  await session.closed;
+  return (after - before) / n;
+}
