@@ -4,7 +4,7 @@
  * the ratios mean anything.
  */
 import { direct, median, startSource, viaSocks5 } from './throughput.ts';
-import { ensureBenchPeers, startDante, startMicrosocks, startOurs, type Peer } from './peers.ts';
+import { ensureBenchPeers, startDante, startMicrosocks, startOurs, type NamedPeer } from './peers.ts';
 import {
   directSocksOpenTime,
   memoryPerIdleStream,
@@ -36,7 +36,7 @@ async function main(): Promise<void> {
   console.log(`SOCKS5 CONNECT relay throughput, ${BYTES / MB} MB per run, median of ${RUNS}\n`);
   const baseline = await measure(() => direct(source.port));
   const rows: Array<[string, string, string]> = [['direct loopback TCP (baseline)', baseline.toFixed(0), '1.00']];
-  const peers: Array<Peer | string> = [await startOurs(), await startMicrosocks(), await startDante()];
+  const peers: Array<NamedPeer | string> = [await startOurs(), await startMicrosocks(), await startDante()];
   const names = ['wsocks', 'microsocks', 'dante'];
   for (const [i, peer] of peers.entries()) {
     if (typeof peer === 'string') {

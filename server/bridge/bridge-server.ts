@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { PROTOCOL_VERSION } from '../../shared/protocol/messages.ts';
 import { unmapIPv4 } from '../net/dial.ts';
+import { boundAddress, listen } from '../net/listen.ts';
 import { parseBridgeConfig, type BridgeConfig, type BridgeConfigInput } from './config.ts';
 import { TargetPolicy } from './policy.ts';
 import { BridgeSession } from './session.ts';
@@ -38,20 +39,12 @@ export class BridgeServer {
   static async start(input: BridgeConfigInput, log: (line: string) => void = () => {}, source = 'config'): Promise<BridgeServer> {
     const config = parseBridgeConfig(input, source);
     const server = new BridgeServer(config, log);
-    await new Promise<void>((resolve, reject) => {
-      server.http.once('error', reject);
-      server.http.listen(config.listen.port, config.listen.host, () => {
-        server.http.off('error', reject);
-        resolve();
-      });
-    });
+    await listen(server.http, config.listen.host, config.listen.port);
     return server;
   }
 
   get address(): { host: string; port: number } {
-    const a = this.http.address();
-    if (a === null || typeof a === 'string') throw new Error('bridge is not listening');
-    return { host: a.address, port: a.port };
+    return boundAddress(this.http);
   }
 
   /** `ws://host:port/` of this bridge. */

@@ -2,6 +2,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { formatZodError } from '../../shared/config/net-schemas.ts';
 import { ConfigError } from '../config-error.ts';
+import { boundAddress, listen } from '../net/listen.ts';
 import { Credentials } from './credentials.ts';
 import { SocksConnection, type ConnectionContext, type SocksLogEntry } from './connection.ts';
 import { SocksServerOptionsSchema, type SocksServerOptions, type SocksServerOptionsInput } from './options.ts';
@@ -39,21 +40,13 @@ export class SocksServer {
     const parsed = SocksServerOptionsSchema.safeParse(input);
     if (!parsed.success) throw new ConfigError(`invalid SOCKS server options:\n${formatZodError(parsed.error)}`);
     const server = new SocksServer(parsed.data, log);
-    await new Promise<void>((resolve, reject) => {
-      server.server.once('error', reject);
-      server.server.listen(parsed.data.port, parsed.data.host, () => {
-        server.server.off('error', reject);
-        resolve();
-      });
-    });
+    await listen(server.server, parsed.data.host, parsed.data.port);
     return server;
   }
 
   /** The address actually listened on (useful with port 0). */
   get address(): { host: string; port: number } {
-    const a = this.server.address();
-    if (a === null || typeof a === 'string') throw new Error('server is not listening');
-    return { host: a.address, port: a.port };
+    return boundAddress(this.server);
   }
 
   /** Resolves once no client connection is open (at once if none is). */

@@ -29,7 +29,7 @@ export async function freePort(): Promise<number> {
 }
 
 /** Waits until the port accepts a connection; these programs print nothing reliable when ready. */
-async function waitForPort(port: number, child: ChildProcess, what: string, stderr: () => string): Promise<void> {
+export async function waitForPort(port: number, child: ChildProcess, what: string, stderr: () => string): Promise<void> {
   for (let i = 0; i < 200; i++) {
     if (child.exitCode !== null) throw new Error(`${what} exited with ${child.exitCode}: ${stderr()}`);
     const ok = await new Promise<boolean>((resolve) => {
@@ -43,7 +43,7 @@ async function waitForPort(port: number, child: ChildProcess, what: string, stde
   throw new Error(`${what} did not listen on ${port}: ${stderr()}`);
 }
 
-function start(cmd: string, args: string[]): { child: ChildProcess; stderr: () => string } {
+export function start(cmd: string, args: string[]): { child: ChildProcess; stderr: () => string } {
   // Own process group, so that stop() also takes down the workers Dante and sshd fork.
   const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
   let err = '';
@@ -51,7 +51,7 @@ function start(cmd: string, args: string[]): { child: ChildProcess; stderr: () =
   return { child, stderr: () => err };
 }
 
-async function kill(child: ChildProcess): Promise<void> {
+export async function kill(child: ChildProcess): Promise<void> {
   const exited = child.exitCode !== null || child.signalCode !== null;
   try {
     process.kill(-child.pid!, 'SIGKILL');
