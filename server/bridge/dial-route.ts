@@ -5,7 +5,7 @@
  */
 import type { Socket } from 'node:net';
 import { isIP } from 'node:net';
-import { ClientHandshake, type ClientStep, type ProxyType } from '../../shared/socks/client-handshake.ts';
+import { ClientHandshake, type ClientStep } from '../../shared/socks/client-handshake.ts';
 import { toHex } from '../../shared/socks/address.ts';
 import { WsocksError, WsocksErrorCode } from '../../shared/protocol/errors.ts';
 import type { Hop, TranscriptEntry } from '../../shared/protocol/messages.ts';
@@ -69,7 +69,7 @@ export async function dialRoute(o: DialRouteOptions): Promise<DialedRoute> {
     for (let i = 0; i < o.hops.length; i++) {
       const hop = o.hops[i]!;
       const next = o.hops[i + 1] ?? { host: o.host, port: o.port };
-      const host = await withDeadline(o, i + 1, (signal) => nameForHop(hop.type, next.host, signal, i + 1, local));
+      const host = await withDeadline(o, i + 1, (signal) => nameForHop(hop, next.host, signal, i + 1, local));
       rest = await withDeadline(o, i + 1, (signal) =>
         handshake(socket, i + 1, { type: hop.type, host, port: next.port, username: hop.username, password: hop.password, maskPassword: hop.secret }, signal, (e) =>
           o.onEntry?.({ ...e, at: performance.now() - started }),
@@ -83,19 +83,27 @@ export async function dialRoute(o: DialRouteOptions): Promise<DialedRoute> {
   }
 }
 
-/** Plain SOCKS4 carries only IPv4: the bridge resolves the name itself. SOCKS4a and SOCKS5 pass names on. */
+/**
+ * The host a hop is asked to CONNECT to. Plain SOCKS4 carries only IPv4, so the bridge resolves the name itself;
+ * SOCKS4a and SOCKS5 pass the name on unless the hop says `resolve: "local"`.
+ */
 async function nameForHop(
-  type: ProxyType,
+  hopConfig: RouteHop,
   host: string,
   signal: AbortSignal,
   hop: number,
   local: (kind: string, note: string) => void,
 ): Promise<string> {
-  if (type !== 'socks4' || isIP(host) === 4) return host;
-  const v4 = (await resolveHost(host, signal)).find((a) => isIP(a) === 4);
-  if (!v4) throw new WsocksError(WsocksErrorCode.HOP_FAILED, `hop ${hop} is SOCKS4, which needs IPv4, and ${host} has no IPv4 address`, { hop });
-  local('resolve', `${host} resolved to ${v4} by the bridge for hop ${hop} (SOCKS4 carries addresses only)`);
-  return v4;
+  const socks4 = hopConfig.type === 'socks4';
+  if (isIP(host) !== 0 || (!socks4 && hopConfig.resolve !== 'local')) {
+    if (isIP(host) === 0) local('resolve', `${host} is passed to hop ${hop}, which resolves it`);
+    return host;
+  }
+  const addresses = await resolveHost(host, signal);
+  const picked = socks4 ? addresses.find((a) => isIP(a) === 4) : addresses[0];
+  if (!picked) throw new WsocksError(WsocksErrorCode.HOP_FAILED, `hop ${hop} is SOCKS4, which needs IPv4, and ${host} has no IPv4 address`, { hop });
+  local('resolve', `${host} resolved to ${picked} by the bridge for hop ${hop}${socks4 ? ' (SOCKS4 carries addresses only)' : ''}`);
+  return picked;
 }
 
 async function allowedAddresses(

@@ -22,6 +22,11 @@ export const HopSchema = z
     port: PortSchema,
     username: z.string().min(1).max(255).optional(),
     password: z.string().max(255).optional(),
+    /**
+     * Who resolves the next host name: the proxy (default for socks4a and socks5) or the bridge ("local").
+     * Plain socks4 carries addresses only, so the bridge always resolves for it.
+     */
+    resolve: z.enum(['proxy', 'local']).optional(),
   })
   .strict();
 export type Hop = z.infer<typeof HopSchema>;

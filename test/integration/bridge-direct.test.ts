@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { BridgeServer } from '../../server/bridge/bridge-server.ts';
@@ -145,5 +146,76 @@ describe('bridge: direct streams and one SOCKS hop through our server', () => {
     const ws = new WebSocket(bridge.url);
     const [res] = await new Promise<[import('node:http').IncomingMessage]>((resolve) => ws.once('unexpected-response', (_req, r) => resolve([r])));
     expect(res.statusCode).toBe(400);
+  });
+});
+
+describe('bridge: name resolution, timeouts and keepalive', () => {
+  let echo: Running;
+  let socks: SocksServer;
+  beforeAll(async () => {
+    echo = await startEcho();
+    socks = await SocksServer.start({ port: 0 });
+  });
+  afterAll(async () => {
+    await socks.close();
+    await echo.close();
+  });
+
+  it('resolves names where the hop type says: locally for socks4 and resolve "local", else at the proxy', async () => {
+    const bridge = await BridgeServer.start({ listen: '127.0.0.1:0', clientChains: true, policy: loopbackAllowed });
+    try {
+      const session = await openSession(bridge.url);
+      const cases = [
+        { type: 'socks4' as const, expect: 'socks.dst', local: true },
+        { type: 'socks4a' as const, expect: 'socks.remote_name', local: false },
+        { type: 'socks5' as const, expect: 'socks.remote_name', local: false },
+        { type: 'socks5' as const, resolve: 'local' as const, expect: 'socks.dst', local: true },
+      ];
+      for (const c of cases) {
+        const { expect: field, local, ...rest } = c;
+        const socket = session.open({ host: 'localhost', port: echo.port }, { via: [{ ...rest, host: '127.0.0.1', port: socks.address.port }], inspect: true });
+        await socket.opened;
+        const request = socket.transcript.find((e) => e.kind.endsWith('.request'))!;
+        expect(request.fields.map((f) => f.name), JSON.stringify(c)).toContain(field);
+        const note = socket.transcript.find((e) => e.kind === 'resolve')?.note ?? '';
+        expect(note).toMatch(local ? /resolved to .* by the bridge/ : /passed to hop 1, which resolves it/);
+        socket.close();
+      }
+      session.close();
+    } finally {
+      await bridge.close();
+    }
+  });
+
+  it('gives up on a hop that accepts but never answers, naming the hop', async () => {
+    const { createServer } = await import('node:net');
+    const mute = createServer((s) => s.on('error', () => {}));
+    mute.listen(0, '127.0.0.1');
+    await once(mute, 'listening');
+    const bridge = await BridgeServer.start({ listen: '127.0.0.1:0', clientChains: true, policy: loopbackAllowed, limits: { handshakeTimeoutMs: 300 } });
+    try {
+      const session = await openSession(bridge.url);
+      const socket = session.open({ host: 'localhost', port: 80 }, { via: [{ type: 'socks5', host: '127.0.0.1', port: (mute.address() as { port: number }).port }] });
+      await expect(socket.opened).rejects.toMatchObject({ code: 'ERR_TIMEOUT', hop: 1, replyCode: 6 });
+      session.close();
+    } finally {
+      await bridge.close();
+      mute.close();
+    }
+  });
+
+  it('pings, and drops a session that does not answer', async () => {
+    const bridge = await BridgeServer.start({ listen: '127.0.0.1:0', limits: { pingIntervalMs: 100 } });
+    try {
+      const answering = new WebSocket(bridge.url, ['wsocks.v1']);
+      const mute = new WebSocket(bridge.url, ['wsocks.v1'], { autoPong: false });
+      await Promise.all([once(answering, 'ping'), once(mute, 'ping')]);
+      await once(mute, 'close');
+      expect(answering.readyState).toBe(WebSocket.OPEN);
+      expect(answering.protocol).toBe('wsocks.v1');
+      answering.close();
+    } finally {
+      await bridge.close();
+    }
   });
 });
