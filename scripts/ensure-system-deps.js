@@ -14,6 +14,7 @@ const NEEDS = {
     { program: 'sshd', pkg: 'openssh-server' },
     { program: 'ssh', pkg: 'openssh-client' },
     { program: 'ssh-keygen', pkg: 'openssh-client' },
+    { program: 'chromium', pkg: 'chromium' },
   ],
   bench: [
     { program: 'microsocks', pkg: 'microsocks' },

@@ -15,6 +15,9 @@ const USAGE = `usage:
       --rules     access rules file (first match wins, default deny); see docs/socks-server.md
   wsocks bridge [--config FILE] [--listen HOST:PORT]
       Runs the WebSocket bridge (default 127.0.0.1:8080); see docs/bridge.md for the config file.
+  wsocks demo [--listen HOST:PORT] [--static]
+      Runs the whole demo on loopback (default 127.0.0.1:5173): two SOCKS servers, demo targets, the bridge
+      and the web UI (vite, or with --static the bundle from npm run build). Prints one URL.
 `;
 
 export async function main(argv: string[]): Promise<number> {
@@ -26,6 +29,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     if (command === 'socks') return await runSocks(rest);
     if (command === 'bridge') return await runBridge(rest);
+    if (command === 'demo') return await runDemo(rest);
     throw new ConfigError(`unknown command ${JSON.stringify(command)}`);
   } catch (err) {
     if (err instanceof ConfigError || err instanceof RulesFileError) {
@@ -89,13 +93,45 @@ async function runBridge(args: string[]): Promise<number> {
   const raw = values.config === undefined ? {} : await readBridgeConfigFile(values.config);
   if (values.listen !== undefined) raw.listen = values.listen;
   const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
-  const bridge = await BridgeServer.start(raw, log, values.config ?? '--listen');
+  const bridge = await BridgeServer.start(raw, { log, source: values.config ?? '--listen' });
   process.stdout.write(`wsocks bridge listening on ${bridge.url}\n`);
   await new Promise<void>((resolve) => {
     process.once('SIGINT', () => resolve());
     process.once('SIGTERM', () => resolve());
   });
   await bridge.close();
+  return 0;
+}
+
+async function runDemo(args: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: { listen: { type: 'string', default: '127.0.0.1:5173' }, static: { type: 'boolean', default: false } },
+      strict: true,
+    }));
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+  const listen = ListenSchema.safeParse(values.listen);
+  if (!listen.success) throw new ConfigError(`--listen: ${listen.error.issues[0]?.message}`);
+  const { startDemo } = await import('./demo/demo.ts');
+  const demo = await startDemo({ ...listen.data, static: values.static });
+  const [a, b] = demo.socks;
+  process.stdout.write(
+    `wsocks demo on loopback:\n` +
+      `  SOCKS server A  127.0.0.1:${a.address.port} (no auth)\n` +
+      `  SOCKS server B  127.0.0.1:${b.address.port} (user demo, password demo-password)\n` +
+      `  targets         echo ${demo.targets.echo}, chat ${demo.targets.chat}, http ${demo.targets.http}, firehose ${demo.targets.firehose}\n` +
+      `  bridge          ${demo.bridge.url}\n\n` +
+      `Open ${demo.url}\n`,
+  );
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+  await demo.close();
   return 0;
 }
 

@@ -1,5 +1,5 @@
 /** The bridge: an HTTP server that upgrades checked requests to WebSocket sessions. */
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { PROTOCOL_VERSION } from '../../shared/protocol/messages.ts';
@@ -9,6 +9,15 @@ import { parseBridgeConfig, type BridgeConfig, type BridgeConfigInput } from './
 import { TargetPolicy } from './policy.ts';
 import { BridgeSession } from './session.ts';
 import { originAccepted, presentedToken, refuse, tokenAccepted, WsocksErrorCode, type Refusal } from './upgrade-checks.ts';
+
+export interface BridgeStartOptions {
+  /** Log lines (refusals, failed streams); never tokens or passwords. */
+  log?: (line: string) => void;
+  /** Names the config's origin in error messages (a file path). */
+  source?: string;
+  /** Serves plain HTTP requests on the bridge's port (the demo serves its UI this way, same-origin). */
+  onRequest?: (req: IncomingMessage, res: ServerResponse) => void;
+}
 
 export class BridgeServer {
   private readonly http: Server;
@@ -20,6 +29,7 @@ export class BridgeServer {
   private constructor(
     readonly config: BridgeConfig,
     private readonly log: (line: string) => void,
+    onRequest: BridgeStartOptions['onRequest'],
   ) {
     this.policy = new TargetPolicy(config.policy);
     this.wss = new WebSocketServer({
@@ -28,17 +38,20 @@ export class BridgeServer {
       perMessageDeflate: false,
       handleProtocols: (protocols) => (protocols.has(PROTOCOL_VERSION) ? PROTOCOL_VERSION : false),
     });
-    this.http = createServer((_req, res) => {
-      res.writeHead(426, { 'content-type': 'text/plain' });
-      res.end(`wsocks bridge: connect with a WebSocket, subprotocol ${PROTOCOL_VERSION}\n`);
-    });
+    this.http = createServer(
+      onRequest ??
+        ((_req, res) => {
+          res.writeHead(426, { 'content-type': 'text/plain' });
+          res.end(`wsocks bridge: connect with a WebSocket, subprotocol ${PROTOCOL_VERSION}\n`);
+        }),
+    );
     this.http.on('upgrade', (req, socket, head) => this.upgrade(req, socket, head));
   }
 
   /** Validates the config (ConfigError naming the field) and listens on `config.listen`. */
-  static async start(input: BridgeConfigInput, log: (line: string) => void = () => {}, source = 'config'): Promise<BridgeServer> {
-    const config = parseBridgeConfig(input, source);
-    const server = new BridgeServer(config, log);
+  static async start(input: BridgeConfigInput, options: BridgeStartOptions = {}): Promise<BridgeServer> {
+    const config = parseBridgeConfig(input, options.source ?? 'config');
+    const server = new BridgeServer(config, options.log ?? (() => {}), options.onRequest);
     await listen(server.http, config.listen.host, config.listen.port);
     return server;
   }

@@ -1,0 +1,159 @@
+/**
+ * The demo: everything on loopback behind one URL. Two SOCKS servers of ours (the second wants a password, so a
+ * two-hop chain shows RFC 1929 on hop 2), demo targets, and the bridge, which also serves the web UI (through vite
+ * in development, or the built bundle) so that the page and the WebSocket share an origin.
+ */
+import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { extname, join, normalize } from 'node:path';
+import { createServer as createNetServer } from 'node:net';
+import { BridgeServer } from '../bridge/bridge-server.ts';
+import { boundAddress, listen } from '../net/listen.ts';
+import { SocksServer } from '../socks/server.ts';
+import { startDemoTargets, type DemoTargets } from './targets.ts';
+
+export const DEMO_USER = { username: 'demo', password: 'demo-password' };
+
+export interface DemoOptions {
+  host?: string;
+  port?: number;
+  /** Serve dist/web (after `npm run build`) instead of running vite. */
+  static?: boolean;
+}
+
+export interface Demo {
+  url: string;
+  bridge: BridgeServer;
+  socks: [SocksServer, SocksServer];
+  targets: DemoTargets;
+  close(): Promise<void>;
+}
+
+const ROOT = join(import.meta.dirname, '../..');
+
+/** What the page needs to know: targets, routes and presets. Served as /demo/config.json. */
+function demoConfig(targets: DemoTargets, socksA: number, socksB: number) {
+  return {
+    targets: [
+      { name: 'echo', host: '127.0.0.1', port: targets.echo, mode: 'line', about: 'TCP echo: every byte comes back' },
+      { name: 'chat', host: 'localhost', port: targets.chat, mode: 'line', about: 'line-based chat with a banner' },
+      { name: 'http', host: '127.0.0.1', port: targets.http, mode: 'line', about: 'tiny HTTP server: type GET / HTTP/1.0 and an empty line' },
+      { name: 'firehose', host: '127.0.0.1', port: targets.firehose, mode: 'raw', about: '100,000 lines as fast as flow control allows' },
+      { name: 'refused port', host: '127.0.0.1', port: targets.refused, mode: 'line', about: 'nothing listens here: see the reply code' },
+    ],
+    routes: [
+      { name: '', label: 'direct (no proxy)' },
+      { name: 'one-hop', label: 'one hop: SOCKS5 (wsocks, no auth)' },
+      { name: 'two-hop', label: 'two hops: SOCKS5 -> SOCKS5 with username/password' },
+      { name: 'socks4a', label: 'one hop: SOCKS4a (wsocks)' },
+    ],
+    proxies: [
+      { name: 'SOCKS server A (no auth)', host: '127.0.0.1', port: socksA },
+      { name: 'SOCKS server B (user demo, password demo-password)', host: '127.0.0.1', port: socksB },
+    ],
+  };
+}
+
+export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
+  const targets = await startDemoTargets();
+  const socksA = await SocksServer.start({ port: 0 });
+  const socksB = await SocksServer.start({ port: 0, users: [DEMO_USER] });
+  const a = socksA.address.port;
+  const b = socksB.address.port;
+  const config = demoConfig(targets, a, b);
+  let handler: (req: IncomingMessage, res: ServerResponse) => void;
+  let closeVite = async () => {};
+  if (options.static) {
+    handler = staticHandler(join(ROOT, 'dist/web'));
+  } else {
+    const { createServer } = await import('vite');
+    // The bridge owns WebSocket upgrades on its port, so vite's live-reload socket gets a port of its own.
+    const hmrPort = await freePort(options.host ?? '127.0.0.1');
+    const vite = await createServer({
+      configFile: join(ROOT, 'vite.config.ts'),
+      server: { middlewareMode: true, hmr: { host: options.host ?? '127.0.0.1', port: hmrPort } },
+      appType: 'spa',
+      logLevel: 'warn',
+    });
+    handler = (req, res) => vite.middlewares(req, res);
+    closeVite = () => vite.close();
+  }
+  let bridge!: BridgeServer;
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    if (req.url === '/demo/config.json') return json(res, config);
+    if (req.url === '/demo/stats.json') return json(res, { bridge: bridge.stats(), socks: [socksA.stats(), socksB.stats()] });
+    handler(req, res);
+  };
+  bridge = await BridgeServer.start(
+    {
+      listen: `${options.host ?? '127.0.0.1'}:${options.port ?? 5173}`,
+      // Demo only: the targets and proxies live on loopback, which a real bridge denies by default.
+      policy: { allow: [{ cidr: '127.0.0.0/8' }, { cidr: '::1' }] },
+      clientChains: true,
+      routes: {
+        'one-hop': [{ type: 'socks5', host: '127.0.0.1', port: a }],
+        'two-hop': [
+          { type: 'socks5', host: '127.0.0.1', port: a },
+          { type: 'socks5', host: '127.0.0.1', port: b, ...DEMO_USER },
+        ],
+        socks4a: [{ type: 'socks4a', host: '127.0.0.1', port: a }],
+      },
+    },
+    { onRequest },
+  );
+  const { host, port } = bridge.address;
+  return {
+    url: `http://${host}:${port}/`,
+    bridge,
+    socks: [socksA, socksB],
+    targets,
+    close: async () => {
+      await bridge.close();
+      await Promise.all([socksA.close(), socksB.close(), targets.close(), closeVite()]);
+    },
+  };
+}
+
+async function freePort(host: string): Promise<number> {
+  const server = createNetServer();
+  await listen(server, host, 0);
+  const { port } = boundAddress(server);
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+function json(res: ServerResponse, body: unknown): void {
+  res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+  res.end(JSON.stringify(body));
+}
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript',
+  '.css': 'text/css',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+};
+
+function staticHandler(dir: string): (req: IncomingMessage, res: ServerResponse) => void {
+  if (!existsSync(join(dir, 'index.html'))) throw new Error(`${dir} has no index.html: run npm run build first`);
+  return (req, res) => {
+    const path = normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)).replace(/^(\.\.[/\\])+/, '');
+    const file = join(dir, path === '/' ? 'index.html' : path);
+    if (!file.startsWith(dir)) {
+      res.writeHead(403).end();
+      return;
+    }
+    readFile(file).then(
+      (body) => {
+        res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' });
+        res.end(body);
+      },
+      () => {
+        res.writeHead(404, { 'content-type': 'text/plain' });
+        res.end('not found');
+      },
+    );
+  };
+}

@@ -1,0 +1,130 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
+import { startDemo, type Demo } from '../../server/demo/demo.ts';
+import { launchChromium } from '../helpers/chromium.ts';
+
+const ARTIFACTS = join(import.meta.dirname, '../../test-artifacts');
+
+interface Hooks {
+  tabs(): Array<{ id: number; title: string; status: string }>;
+  terminalText(id: number): string | null;
+  transcript(id: number): { entries: Array<{ hop: number; kind: string; hex: string; fields: Array<{ name: string; label: string }> }>; error: unknown };
+}
+
+declare global {
+  // The demo page's test hook (web/src/main.ts), read inside page.evaluate().
+  var __wsocks: Hooks;
+}
+
+describe('demo UI in Chromium', () => {
+  let demo: Demo;
+  let chrome: Awaited<ReturnType<typeof launchChromium>>;
+  let browser: Browser;
+  let page: Page;
+  const consoleErrors: string[] = [];
+
+  beforeAll(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    demo = await startDemo({ port: 0 });
+    chrome = await launchChromium();
+    browser = chrome.browser;
+    page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    page.on('console', (m) => {
+      if (m.type() === 'error') consoleErrors.push(m.text());
+    });
+    page.on('pageerror', (e) => consoleErrors.push(e.message));
+    await page.goto(demo.url);
+    await page.waitForFunction(() => globalThis.__wsocks !== undefined);
+  });
+  afterAll(async () => {
+    await chrome?.close();
+    await demo?.close();
+  });
+
+  /** Opens a session from the form: a preset target by name and a route by value. */
+  async function open(target: string, route: string): Promise<number> {
+    const before = await page.evaluate(() => globalThis.__wsocks.tabs().length);
+    const value = await page.$eval('#preset', (el, name) => [...(el as unknown as { options: Array<{ text: string; value: string }> }).options].find((o) => o.text.startsWith(`${name}:`))!.value, target);
+    await page.selectOption('#preset', value);
+    await page.selectOption('#route', route);
+    await page.click('button.primary');
+    await page.waitForFunction((n) => globalThis.__wsocks.tabs().length > n, before);
+    return page.evaluate(() => globalThis.__wsocks.tabs().at(-1)!.id);
+  }
+
+  const status = (id: number) => page.evaluate((i) => globalThis.__wsocks.tabs().find((t) => t.id === i)?.status ?? '', id);
+
+  it('echoes a typed line through the two-hop chain, and shows both hops’ handshakes', async () => {
+    const id = await open('echo', 'two-hop');
+    await page.waitForFunction((i) => globalThis.__wsocks.tabs().find((t) => t.id === i)?.status.startsWith('open'), id);
+    await page.keyboard.type('hello through two hops');
+    await page.keyboard.press('Enter');
+    // Line mode: local echo of the typed line, then the echo service's copy of it.
+    await page.waitForFunction(
+      (i) => (globalThis.__wsocks.terminalText(i)?.match(/hello through two hops/g) ?? []).length >= 2,
+      id,
+    );
+    const transcript = await page.evaluate((i) => globalThis.__wsocks.transcript(i), id);
+    const greetings = transcript.entries.filter((e) => e.kind === 'socks5.greeting');
+    expect(greetings.map((g) => [g.hop, g.hex])).toEqual([
+      [1, '05 01 00'],
+      [2, '05 02 00 02'],
+    ]);
+    expect(greetings[0]!.fields.map((f) => f.name)).toEqual(['socks.version', 'socks.auth_method_count', 'socks.auth_method']);
+    // The inspector shows the bytes, field by field, on the page.
+    const card = page.locator(`#panel-${id} article[data-kind="socks5.greeting"][data-hop="1"]`);
+    await expect(card.locator('.hex .bytes').allTextContents()).resolves.toEqual(['05', '01', '00']);
+    await expect(card.locator('td.label').allTextContents()).resolves.toEqual(['VER', 'NMETHODS', 'METHOD']);
+    expect(await page.locator(`#panel-${id} article[data-kind="socks5.auth"] .hex`).textContent()).toContain('2a 2a');
+    await page.screenshot({ path: join(ARTIFACTS, 'demo-two-hop-echo.png') });
+  });
+
+  it('shows a refused port as an error with its reply code', async () => {
+    const id = await open('refused port', 'one-hop');
+    await page.waitForFunction((i) => globalThis.__wsocks.tabs().find((t) => t.id === i)?.status.startsWith('error'), id);
+    expect(await status(id)).toBe('error at hop 1: ERR_HOP_FAILED (reply 0x05)');
+    const failure = page.locator(`#panel-${id} .card.failure`);
+    await expect(failure.locator('.reply-code').textContent()).resolves.toBe('REP 0x05: connection refused');
+    await page.screenshot({ path: join(ARTIFACTS, 'demo-refused.png') });
+  });
+
+  it('keeps the tab responsive during a firehose, and closing tabs frees every stream', async () => {
+    const fire = await open('firehose', '');
+    // The terminal shows the FIN notice after every byte before it has been written, in order.
+    await page.waitForFunction((i) => globalThis.__wsocks.terminalText(i)?.includes('[the target finished sending (FIN)]'), fire, { timeout: 60_000 });
+    const text = await page.evaluate((i) => globalThis.__wsocks.terminalText(i)!, fire);
+    // Every multi-byte character survived chunk boundaries (xterm.js #6003 guard): no replacement characters.
+    expect(text).toContain('100000 the quick brown fox jumps over the lazy dog éè€🦊');
+    expect(text).not.toContain('\ufffd');
+    const rows = text.split('\n').filter((l) => /^\d{6} /.test(l));
+    expect(rows.every((l) => l.endsWith('lazy dog éè€🦊'))).toBe(true);
+    for (const t of ['chat', 'http', 'echo']) await open(t, 'socks4a');
+    await page.waitForFunction(() => globalThis.__wsocks.tabs().filter((t) => t.status.startsWith('open')).length >= 3);
+    expect(demo.bridge.stats().streams).toBeGreaterThanOrEqual(3);
+    // Close every tab with its × and check the bridge's stream count returns to zero.
+    while ((await page.locator('.tab').count()) > 0) await page.locator('.tab .x').first().click();
+    await expect.poll(() => demo.bridge.stats().streams).toBe(0);
+    expect(consoleErrors).toEqual([]);
+  });
+
+  it('fits a narrow window without sideways scrolling, and works from the keyboard', async () => {
+    await page.setViewportSize({ width: 600, height: 900 });
+    await page.focus('#preset');
+    await page.keyboard.press('Tab'); // host
+    await page.keyboard.press('Tab'); // port
+    await page.keyboard.press('Tab'); // route
+    await page.keyboard.press('Tab'); // terminal mode
+    await page.keyboard.press('Tab'); // inspect
+    await page.keyboard.press('Tab'); // Open
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => globalThis.__wsocks.tabs().some((t) => t.status.startsWith('open')));
+    const overflow = await page.evaluate(() => {
+      const root = (globalThis as unknown as { document: { documentElement: { scrollWidth: number; clientWidth: number } } }).document.documentElement;
+      return root.scrollWidth - root.clientWidth;
+    });
+    expect(overflow).toBeLessThanOrEqual(0);
+    await page.screenshot({ path: join(ARTIFACTS, 'demo-narrow.png'), fullPage: true });
+  });
+});

@@ -1,0 +1,76 @@
+/** Words for each handshake step and reply code, with the section of the specification that defines it. */
+import { socks4ReplyText, socks5ReplyText } from '../../shared/socks/constants.ts';
+
+export const STEPS: Record<string, { title: string; spec: string; text: string }> = {
+  'socks5.greeting': {
+    title: 'Greeting: the client offers authentication methods',
+    spec: 'RFC 1928 §3',
+    text: 'The client says which SOCKS version it speaks and lists the authentication methods it can use. The server picks one.',
+  },
+  'socks5.method': {
+    title: 'Method selection: the server picks one',
+    spec: 'RFC 1928 §3',
+    text: '0x00 means no authentication; 0x02 means a username/password exchange follows; 0xFF means none is acceptable and the client must close.',
+  },
+  'socks5.auth': {
+    title: 'Username/password request',
+    spec: 'RFC 1929 §2',
+    text: 'Length-prefixed username and password, in clear text. Passwords that come from the bridge’s config are masked here.',
+  },
+  'socks5.auth-reply': {
+    title: 'Username/password reply',
+    spec: 'RFC 1929 §2',
+    text: 'STATUS 0x00 is success; anything else is failure and the server closes the connection.',
+  },
+  'socks5.request': {
+    title: 'Request: CONNECT to the next hop or the target',
+    spec: 'RFC 1928 §4, §5',
+    text: 'The command and the destination, as an IPv4 address, an IPv6 address or a domain name the proxy resolves.',
+  },
+  'socks5.reply': {
+    title: 'Reply',
+    spec: 'RFC 1928 §6',
+    text: 'REP 0x00 means the proxy connected; BND is the address it connected from. From here on the connection carries the next protocol.',
+  },
+  'socks4.request': {
+    title: 'SOCKS4 request',
+    spec: 'SOCKS4 / SOCKS4a (NEC)',
+    text: 'Version, command, port, IPv4 address and a NUL-terminated user id. In SOCKS4a the address is 0.0.0.x and a host name follows.',
+  },
+  'socks4.reply': {
+    title: 'SOCKS4 reply',
+    spec: 'SOCKS4 (NEC)',
+    text: 'CD 0x5A means granted; 0x5B rejected or failed; 0x5C and 0x5D are identd failures.',
+  },
+  resolve: { title: 'Name resolution', spec: 'local step', text: '' },
+  policy: { title: 'Bridge policy', spec: 'local step', text: '' },
+  connect: { title: 'TCP connect', spec: 'local step', text: '' },
+};
+
+/** "REP 0x02: connection not allowed by ruleset" for a SOCKS5 code, "CD 0x5B: ..." for a SOCKS4 one. */
+export function replyCodeText(code: number): string {
+  return code >= 0x5a ? `CD 0x${code.toString(16).toUpperCase()}: ${socks4ReplyText(code)}` : `REP 0x${code.toString(16).padStart(2, '0')}: ${socks5ReplyText(code)}`;
+}
+
+/** What a reply code usually means in practice, for the failure card. */
+export function replyCodeAdvice(code: number): string {
+  switch (code) {
+    case 0x02:
+      return 'The proxy’s rules (its ruleset) do not allow this client, user or destination.';
+    case 0x03:
+    case 0x04:
+      return 'The proxy could not route to the destination, or could not resolve its name.';
+    case 0x05:
+      return 'The proxy reached the destination host, but nothing listens on that port.';
+    case 0x06:
+      return 'The destination did not answer in time (many proxies report timeouts as TTL expired).';
+    case 0x07:
+      return 'The proxy does not implement this command.';
+    case 0x08:
+      return 'The proxy does not accept this address type.';
+    case 0x5b:
+      return 'SOCKS4 has one failure code for everything: refused, unreachable, or denied by rules.';
+    default:
+      return 'A general failure of the proxy.';
+  }
+}

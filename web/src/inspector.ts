@@ -1,0 +1,159 @@
+/**
+ * The handshake inspector: every transcript entry of a stream as a card, hop by hop. A message shows its bytes as
+ * a hex dump whose fields are coloured spans, and beside it each field's name, value and meaning; hovering a field
+ * lights up its bytes and the reverse. Local steps (resolve, policy, connect) are small cards; a failure is
+ * explained in words. After the handshake, the session's first bytes in each direction are shown as hex.
+ */
+import type { TranscriptEntry } from '../../shared/protocol/messages.ts';
+import type { WsocksError } from '../client/index.ts';
+import { h } from './dom.ts';
+import { replyCodeAdvice, replyCodeText, STEPS } from './explain.ts';
+
+const DATA_CAP = 4096;
+
+export class Inspector {
+  readonly element: HTMLElement;
+  private readonly list: HTMLElement;
+  private readonly entries: TranscriptEntry[] = [];
+  private readonly data = { sent: [] as number[], received: [] as number[] };
+  private readonly dataViews: Record<'sent' | 'received', HTMLElement>;
+  private error: { code: string; message: string; hop?: number; replyCode?: number } | undefined;
+
+  constructor(private readonly target: string) {
+    this.list = h('div', { class: 'cards' });
+    this.dataViews = { sent: h('pre', { class: 'data' }), received: h('pre', { class: 'data' }) };
+    this.element = h(
+      'section',
+      { class: 'inspector', 'aria-label': 'handshake inspector' },
+      h(
+        'header',
+        {},
+        h('h3', {}, 'Handshake'),
+        h('button', { type: 'button', onclick: () => this.expandAll(true) }, 'open all'),
+        h('button', { type: 'button', onclick: () => this.expandAll(false) }, 'close all'),
+        h('button', { type: 'button', class: 'export', onclick: () => this.download() }, 'export JSON'),
+      ),
+      this.list,
+      h(
+        'details',
+        { class: 'data-box' },
+        h('summary', {}, 'Session data after the handshake (first 4 KiB each way)'),
+        h('h4', {}, 'client → target'),
+        this.dataViews.sent,
+        h('h4', {}, 'target → client'),
+        this.dataViews.received,
+      ),
+    );
+  }
+
+  add(entry: TranscriptEntry): void {
+    this.entries.push(entry);
+    this.list.append(entry.direction === 'local' ? this.localCard(entry) : this.messageCard(entry));
+  }
+
+  fail(error: WsocksError): void {
+    this.error = { code: error.code, message: error.message, ...(error.hop ? { hop: error.hop } : {}), ...(error.replyCode !== undefined ? { replyCode: error.replyCode } : {}) };
+    const where = error.hop ? `at hop ${error.hop}` : 'at the bridge';
+    const card = h(
+        'article',
+        { class: 'card failure', role: 'alert' },
+        h('h4', {}, `Failed ${where}: ${error.code}`),
+        error.replyCode !== undefined ? h('p', { class: 'reply-code' }, replyCodeText(error.replyCode)) : null,
+        error.replyCode !== undefined ? h('p', {}, replyCodeAdvice(error.replyCode)) : null,
+        h('p', { class: 'detail' }, error.message),
+      );
+    // The failure is what the learner came for: put it first, above the messages that led to it.
+    this.list.prepend(card);
+  }
+
+  addData(direction: 'sent' | 'received', bytes: Uint8Array): void {
+    const kept = this.data[direction];
+    if (kept.length >= DATA_CAP) return;
+    for (const b of bytes.subarray(0, DATA_CAP - kept.length)) kept.push(b);
+    this.dataViews[direction].textContent = hexDump(kept) + (kept.length >= DATA_CAP ? '\n… (capped)' : '');
+  }
+
+  /** The whole transcript as JSON, as exported. */
+  toJSON(): object {
+    return { target: this.target, entries: this.entries, error: this.error ?? null };
+  }
+
+  private download(): void {
+    const blob = new Blob([JSON.stringify(this.toJSON(), null, 2)], { type: 'application/json' });
+    const a = h('a', { href: URL.createObjectURL(blob), download: `wsocks-transcript-${Date.now()}.json` });
+    a.click();
+    URL.revokeObjectURL(a.href);
+  }
+
+  private expandAll(open: boolean): void {
+    for (const d of this.list.querySelectorAll('details')) (d as HTMLDetailsElement).open = open;
+  }
+
+  private localCard(e: TranscriptEntry): HTMLElement {
+    return h('article', { class: 'card local' }, h('span', { class: 'tag' }, e.kind), ` ${e.note ?? ''}`, h('span', { class: 'at' }, ` +${e.at.toFixed(1)} ms`));
+  }
+
+  private messageCard(e: TranscriptEntry): HTMLElement {
+    const step = STEPS[e.kind];
+    const arrow = e.direction === 'sent' ? `bridge → hop ${e.hop}` : `hop ${e.hop} → bridge`;
+    const tunnel = e.hop > 1 ? ` (inside the tunnel through hop${e.hop > 2 ? `s 1–${e.hop - 1}` : ' 1'})` : '';
+    const spans: HTMLElement[] = [];
+    const rows: HTMLElement[] = [];
+    e.fields.forEach((f, i) => {
+      const colour = `field-c${i % 8}`;
+      const span = h('span', { class: `bytes ${colour}`, 'data-field': String(i), title: `${f.label}: ${f.meaning}` }, f.hex);
+      const row = h(
+        'tr',
+        { class: colour, 'data-field': String(i) },
+        h('td', { class: 'label' }, f.label),
+        h('td', { class: 'name' }, f.name),
+        h('td', { class: 'num' }, String(f.offset)),
+        h('td', { class: 'value' }, typeof f.value === 'number' ? `${f.value} (0x${f.value.toString(16).padStart(f.length * 2, '0')})` : f.value),
+        h('td', { class: 'meaning' }, f.meaning),
+      );
+      const link = (on: boolean) => {
+        span.classList.toggle('hl', on);
+        row.classList.toggle('hl', on);
+      };
+      for (const el of [span, row]) {
+        el.addEventListener('mouseenter', () => link(true));
+        el.addEventListener('mouseleave', () => link(false));
+      }
+      spans.push(span, h('span', {}, ' '));
+      rows.push(row);
+    });
+    const copy = h('button', { type: 'button', class: 'copy', onclick: () => void navigator.clipboard?.writeText(e.hex) }, 'copy hex');
+    return h(
+      'article',
+      { class: `card message ${e.direction}`, 'data-kind': e.kind, 'data-hop': String(e.hop) },
+      h(
+        'details',
+        { open: true },
+        h(
+          'summary',
+          {},
+          h('span', { class: 'hop' }, `hop ${e.hop}`),
+          ` ${arrow}${tunnel}: `,
+          h('strong', {}, step?.title ?? e.kind),
+          h('span', { class: 'spec' }, ` ${step?.spec ?? ''}`),
+          h('span', { class: 'at' }, ` +${e.at.toFixed(1)} ms`),
+        ),
+        step?.text ? h('p', { class: 'explain' }, step.text) : null,
+        h('div', { class: 'hex', 'aria-label': 'bytes' }, ...spans),
+        copy,
+        h('table', { class: 'fields' }, h('thead', {}, h('tr', {}, ...['field', 'name', 'offset', 'value', 'meaning'].map((t) => h('th', {}, t)))), h('tbody', {}, ...rows)),
+      ),
+    );
+  }
+}
+
+function hexDump(bytes: number[]): string {
+  const lines: string[] = [];
+  for (let i = 0; i < bytes.length; i += 16) {
+    const row = bytes.slice(i, i + 16);
+    const hex = row.map((b) => b.toString(16).padStart(2, '0')).join(' ').padEnd(47);
+    const text = row.map((b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : '.')).join('');
+    lines.push(`${i.toString(16).padStart(4, '0')}  ${hex}  ${text}`);
+  }
+  return lines.join('\n');
+}
