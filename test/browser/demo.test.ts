@@ -84,7 +84,7 @@ describe('demo UI in Chromium', () => {
   it('shows a refused port as an error with its reply code', async () => {
     const id = await open('refused port', 'one-hop');
     await page.waitForFunction((i) => globalThis.__wsocks.tabs().find((t) => t.id === i)?.status.startsWith('error'), id);
-    expect(await status(id)).toBe('error at hop 1: ERR_HOP_FAILED (reply 0x05)');
+    expect(await status(id)).toBe('error at hop 1: ERR_HOP_FAILED (REP 0x05: connection refused)');
     const failure = page.locator(`#panel-${id} .card.failure`);
     await expect(failure.locator('.reply-code').textContent()).resolves.toBe('REP 0x05: connection refused');
     await page.screenshot({ path: join(ARTIFACTS, 'demo-refused.png') });

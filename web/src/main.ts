@@ -6,6 +6,7 @@ import './style.css';
 import { connect, WsocksError, type Hop, type Session, type WsocksSocket } from '../client/index.ts';
 import { h } from './dom.ts';
 import { Inspector } from './inspector.ts';
+import { replyCodeText } from './explain.ts';
 import { WsocksAttachAddon } from './terminal-addon.ts';
 
 interface DemoConfig {
@@ -258,7 +259,7 @@ function openTab(session: Session, data: FormData, tabBar: HTMLElement, panels: 
       const e = err as WsocksError;
       inspector.fail(e);
       const where = e.hop ? ` at hop ${e.hop}` : '';
-      setStatus(`error${where}: ${e.code}${e.replyCode !== undefined ? ` (reply 0x${e.replyCode.toString(16).padStart(2, '0')})` : ''}`, 'error');
+      setStatus(`error${where}: ${e.code}${e.replyCode !== undefined ? ` (${replyCodeText(e.replyCode)})` : ''}`, 'error');
       terminal.writeln(`\x1b[31m[${e.code}${where}: ${e.message}]\x1b[0m`);
     },
   );
