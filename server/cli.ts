@@ -43,6 +43,7 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 async function runSocks(args: string[]): Promise<number> {
+  const stop = untilSignal();
   let values;
   try {
     ({ values } = parseArgs({
@@ -74,16 +75,13 @@ async function runSocks(args: string[]): Promise<number> {
       ` (SOCKS4/4a${users.length ? ' refused' : ''}, SOCKS5 ${users.length ? 'username/password' : 'no auth'}` +
       `${rules ? `, ${rules.length} rules` : ''})\n`,
   );
-  await new Promise<void>((resolve) => {
-    const stop = () => resolve();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
+  await stop;
   await server.close();
   return 0;
 }
 
 async function runBridge(args: string[]): Promise<number> {
+  const stop = untilSignal();
   let values;
   try {
     ({ values } = parseArgs({ args, options: { config: { type: 'string' }, listen: { type: 'string' } }, strict: true }));
@@ -95,15 +93,13 @@ async function runBridge(args: string[]): Promise<number> {
   const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
   const bridge = await BridgeServer.start(raw, { log, source: values.config ?? '--listen' });
   process.stdout.write(`wsocks bridge listening on ${bridge.url}\n`);
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', () => resolve());
-    process.once('SIGTERM', () => resolve());
-  });
+  await stop;
   await bridge.close();
   return 0;
 }
 
 async function runDemo(args: string[]): Promise<number> {
+  const stop = untilSignal();
   let values;
   try {
     ({ values } = parseArgs({
@@ -127,12 +123,17 @@ async function runDemo(args: string[]): Promise<number> {
       `  bridge          ${demo.bridge.url}\n\n` +
       `Open ${demo.url}\n`,
   );
-  await new Promise<void>((resolve) => {
+  await stop;
+  await demo.close();
+  return 0;
+}
+
+/** Resolves on SIGINT or SIGTERM; listening from the start, so that a signal during startup is not lost. */
+function untilSignal(): Promise<void> {
+  return new Promise((resolve) => {
     process.once('SIGINT', () => resolve());
     process.once('SIGTERM', () => resolve());
   });
-  await demo.close();
-  return 0;
 }
 
 function formatLog(e: SocksLogEntry): string {
