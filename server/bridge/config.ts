@@ -49,6 +49,10 @@ export const BridgeConfigSchema = z
         idleTimeoutMs: z.number().int().min(0).default(600_000),
         /** WebSocket ping interval; a session that misses a pong for this long is dropped. */
         pingIntervalMs: z.number().int().positive().default(30_000),
+        /** How long BIND waits for the peer after its first reply. */
+        bindTimeoutMs: z.number().int().positive().default(120_000),
+        /** Largest UDP payload a client may send. */
+        maxDatagramBytes: z.number().int().positive().max(65507).default(65507),
       })
       .strict()
       .default({
@@ -59,6 +63,8 @@ export const BridgeConfigSchema = z
         handshakeTimeoutMs: 10_000,
         idleTimeoutMs: 600_000,
         pingIntervalMs: 30_000,
+        bindTimeoutMs: 120_000,
+        maxDatagramBytes: 65507,
       }),
   })
   .strict();

@@ -6,6 +6,7 @@
 import type { Socket } from 'node:net';
 import { isIP } from 'node:net';
 import { ClientHandshake, type ClientStep } from '../../shared/socks/client-handshake.ts';
+import { Command } from '../../shared/socks/constants.ts';
 import { toHex } from '../../shared/socks/address.ts';
 import { WsocksError, WsocksErrorCode } from '../../shared/protocol/errors.ts';
 import type { Hop, TranscriptEntry } from '../../shared/protocol/messages.ts';
@@ -30,6 +31,15 @@ export interface DialRouteOptions {
   /** Aborts everything (the stream was closed by the client). */
   signal: AbortSignal;
   onEntry?: ((entry: TranscriptEntry) => void) | undefined;
+  /**
+   * What the last hop is asked for. CONNECT reaches host:port. BIND makes the last hop listen (host:port is the
+   * peer expected, 0.0.0.0:0 for any) and calls `onBound` with its first reply; the result names the peer. UDP
+   * ASSOCIATE (SOCKS5) returns the relay's address; the TCP socket is the association's control connection.
+   */
+  command?: 'connect' | 'bind' | 'udp';
+  onBound?: (address: { host: string; port: number }) => void;
+  /** How long BIND waits for the peer after the first reply. */
+  bindTimeoutMs?: number;
 }
 
 export interface DialedRoute {
@@ -45,6 +55,15 @@ export async function dialRoute(o: DialRouteOptions): Promise<DialedRoute> {
   const local = (kind: string, note: string) =>
     o.onEntry?.({ hop: 0, direction: 'local', kind, hex: '', fields: [], at: performance.now() - started, note });
 
+  const command = o.command ?? 'connect';
+  if (command !== 'connect' && o.hops.length === 0) {
+    // Direct UDP is the UDP stream's own business (server/bridge/udp-stream.ts); it never comes here.
+    throw new WsocksError(WsocksErrorCode.ROUTE_REQUIRED, 'BIND needs a route or via: the bridge itself does not listen for clients');
+  }
+  if (command === 'udp' && o.hops.at(-1)!.type !== 'socks5') {
+    throw new WsocksError(WsocksErrorCode.ROUTE_REQUIRED, 'UDP ASSOCIATE needs a SOCKS5 proxy as the last hop');
+  }
+
   if (o.hops.length === 0) {
     const addresses = await withDeadline(o, undefined, (signal) => allowedAddresses(o, o.host, o.port, signal, local));
     const socket = await withDeadline(o, undefined, (signal) => connectTcp(addresses, o.port, signal));
@@ -52,9 +71,11 @@ export async function dialRoute(o: DialRouteOptions): Promise<DialedRoute> {
     return { socket, remoteAddress: socket.remoteAddress ?? o.host, remotePort: socket.remotePort ?? o.port, rest: new Uint8Array(0) };
   }
 
-  const verdict = o.policy.checkThroughChain(o.host, o.port);
-  local('policy', `target ${formatHostPort(o.host, o.port)}: ${verdict.reason}`);
-  if (!verdict.allow) throw new WsocksError(WsocksErrorCode.POLICY_DENIED, `${formatHostPort(o.host, o.port)}: ${verdict.reason}`);
+  if (command === 'connect') {
+    const verdict = o.policy.checkThroughChain(o.host, o.port);
+    local('policy', `target ${formatHostPort(o.host, o.port)}: ${verdict.reason}`);
+    if (!verdict.allow) throw new WsocksError(WsocksErrorCode.POLICY_DENIED, `${formatHostPort(o.host, o.port)}: ${verdict.reason}`);
+  }
 
   const first = o.hops[0]!;
   const socket = await withDeadline(o, 1, async (signal) => {
@@ -65,18 +86,27 @@ export async function dialRoute(o: DialRouteOptions): Promise<DialedRoute> {
   });
   local('connect', `connected to hop 1, ${first.type} proxy at ${formatHostPort(socket.remoteAddress ?? '', first.port)}`);
   try {
-    let rest: Uint8Array = new Uint8Array(0);
+    let result: HandshakeResult = { rest: new Uint8Array(0), bound: { host: o.host, port: o.port } };
     for (let i = 0; i < o.hops.length; i++) {
       const hop = o.hops[i]!;
+      const last = i === o.hops.length - 1;
       const next = o.hops[i + 1] ?? { host: o.host, port: o.port };
       const host = await withDeadline(o, i + 1, (signal) => nameForHop(hop, next.host, signal, i + 1, local));
-      rest = await withDeadline(o, i + 1, (signal) =>
-        handshake(socket, i + 1, { type: hop.type, host, port: next.port, username: hop.username, password: hop.password, maskPassword: hop.secret }, signal, (e) =>
-          o.onEntry?.({ ...e, at: performance.now() - started }),
-        ),
+      const code = !last || command === 'connect' ? Command.CONNECT : command === 'bind' ? Command.BIND : Command.UDP_ASSOCIATE;
+      const options = { type: hop.type, host, port: next.port, username: hop.username, password: hop.password, maskPassword: hop.secret, command: code };
+      const timeout = code === Command.BIND ? o.timeoutMs + (o.bindTimeoutMs ?? 60_000) : o.timeoutMs;
+      result = await withDeadline({ ...o, timeoutMs: timeout }, i + 1, (signal) =>
+        handshake(socket, i + 1, options, signal, (e) => o.onEntry?.({ ...e, at: performance.now() - started }), (b) => {
+          local('bound', `hop ${i + 1} listens for the peer at ${formatHostPort(b.host, b.port)}`);
+          o.onBound?.(b);
+        }),
       );
     }
-    return { socket, remoteAddress: o.host, remotePort: o.port, rest };
+    if (command === 'connect') return { socket, remoteAddress: o.host, remotePort: o.port, rest: result.rest };
+    let { host, port } = result.bound;
+    // A relay or listener at 0.0.0.0 / :: means "the address you reached me at".
+    if (command === 'udp' && (host === '0.0.0.0' || host === '::')) host = socket.remoteAddress ?? o.hops.at(-1)!.host;
+    return { socket, remoteAddress: host, remotePort: port, rest: result.rest };
   } catch (err) {
     socket.destroy();
     throw err;
@@ -154,16 +184,23 @@ function toWsocksError(err: unknown, hop: number | undefined, closedByClient: bo
   return new WsocksError(WsocksErrorCode.CONNECT_FAILED, `${where}: ${(err as Error).message}`, { hop });
 }
 
-/** Runs one hop's client handshake over the socket; resolves with any bytes past the final reply. */
+interface HandshakeResult {
+  rest: Uint8Array;
+  /** BND.ADDR/BND.PORT of the final reply. */
+  bound: { host: string; port: number };
+}
+
+/** Runs one hop's client handshake over the socket; resolves with the final reply's address and any bytes past it. */
 function handshake(
   socket: Socket,
   hop: number,
   options: ConstructorParameters<typeof ClientHandshake>[0],
   signal: AbortSignal,
   onEntry: (e: Omit<TranscriptEntry, 'at'> & { at: number }) => void,
-): Promise<Uint8Array> {
+  onBound: (address: { host: string; port: number }) => void,
+): Promise<HandshakeResult> {
   const hs = new ClientHandshake(options);
-  return new Promise<Uint8Array>((resolve, reject) => {
+  return new Promise<HandshakeResult>((resolve, reject) => {
     const cleanup = () => {
       socket.off('data', onData);
       socket.off('close', onClose);
@@ -177,9 +214,11 @@ function handshake(
           const m = step.message;
           onEntry({ hop, direction: m.direction, kind: m.kind, hex: toHex(m.shown), fields: m.fields, at: 0 });
           if (step.type === 'write') socket.write(step.bytes);
+        } else if (step.type === 'bound') {
+          onBound(step.bound);
         } else if (step.type === 'done') {
           cleanup();
-          resolve(hs.takeRest());
+          resolve({ rest: hs.takeRest(), bound: step.bound });
         } else {
           cleanup();
           reject(

@@ -2,12 +2,13 @@
 import type { WebSocket } from 'ws';
 import { WsocksError, WsocksErrorCode } from '../../shared/protocol/errors.ts';
 import { decodeDataFrame, encodeDataFrame } from '../../shared/protocol/frame.ts';
-import { ClientMessageSchema, type BridgeMessage } from '../../shared/protocol/messages.ts';
+import { ClientMessageSchema, type BridgeMessage, type OpenMessage } from '../../shared/protocol/messages.ts';
 import { formatZodError } from '../../shared/config/net-schemas.ts';
 import type { BridgeConfig } from './config.ts';
 import { dialRoute, type RouteHop } from './dial-route.ts';
 import type { TargetPolicy } from './policy.ts';
 import { BridgeStream, type StreamHost } from './stream.ts';
+import { BridgeUdpStream } from './udp-stream.ts';
 
 export interface SessionContext {
   config: BridgeConfig;
@@ -16,7 +17,7 @@ export interface SessionContext {
 }
 
 export class BridgeSession implements StreamHost {
-  private readonly streams = new Map<number, BridgeStream>();
+  private readonly streams = new Map<number, BridgeStream | BridgeUdpStream>();
   private alive = true;
   private readonly pinger: NodeJS.Timeout;
   readonly closed: Promise<void>;
@@ -99,7 +100,7 @@ export class BridgeSession implements StreamHost {
     else stream.onClose();
   }
 
-  private async open(m: Extract<ReturnType<typeof ClientMessageSchema.parse>, { type: 'open' }>): Promise<void> {
+  private async open(m: OpenMessage): Promise<void> {
     const { config } = this.ctx;
     if (this.streams.has(m.id)) return this.error(WsocksErrorCode.STREAM_EXISTS, `stream ${m.id} is already open`, m.id);
     if (this.streams.size >= config.limits.streamsPerSession) {
@@ -116,25 +117,68 @@ export class BridgeSession implements StreamHost {
       }
       hops = m.via.map((h) => ({ ...h, secret: false }));
     }
+    const command = m.command ?? 'connect';
+    if (command === 'udp') return this.openUdp(m, hops);
     const stream = new BridgeStream(m.id, this, m.window, config.limits.window, config.limits.idleTimeoutMs);
     this.streams.set(m.id, stream);
     try {
       const dialed = await dialRoute({
-        host: m.host,
-        port: m.port,
+        host: m.host ?? '0.0.0.0',
+        port: m.port ?? 0,
         hops,
         checkFirstHop: m.via !== undefined,
         policy: this.ctx.policy,
         timeoutMs: config.limits.handshakeTimeoutMs,
         signal: stream.abort.signal,
         onEntry: m.inspect ? (entry) => this.sendControl({ type: 'transcript', id: m.id, entry }) : undefined,
+        command,
+        bindTimeoutMs: config.limits.bindTimeoutMs,
+        onBound: (b) => this.sendControl({ type: 'bound', id: m.id, address: b.host, port: b.port }),
       });
       stream.attach(dialed.socket, { address: dialed.remoteAddress, port: dialed.remotePort }, dialed.rest);
     } catch (err) {
-      const e = err instanceof WsocksError ? err : new WsocksError(WsocksErrorCode.CONNECT_FAILED, (err as Error).message);
-      this.ctx.log(`stream ${m.id} from ${this.client} to ${m.host}:${m.port} failed: ${e.code} ${e.message}`);
-      stream.fail(e);
+      this.failStream(stream, m, err);
     }
+  }
+
+  private async openUdp(m: OpenMessage, hops: RouteHop[]): Promise<void> {
+    const { config } = this.ctx;
+    const limit = config.limits.maxMessageBytes;
+    const stream = new BridgeUdpStream(m.id, this, {
+      policy: this.ctx.policy,
+      maxDatagramBytes: Math.min(config.limits.maxDatagramBytes, limit - 4 - 262),
+      idleTimeoutMs: config.limits.idleTimeoutMs,
+      canSend: (bytes) => bytes + 4 <= limit && this.ws.bufferedAmount < config.limits.window,
+      onDrop: (reason) => this.ctx.log(`stream ${m.id} from ${this.client}: dropped a datagram: ${reason}`),
+    });
+    this.streams.set(m.id, stream);
+    try {
+      let via: Parameters<BridgeUdpStream['start']>[0];
+      if (hops.length > 0) {
+        const dialed = await dialRoute({
+          host: '0.0.0.0',
+          port: 0,
+          hops,
+          checkFirstHop: m.via !== undefined,
+          policy: this.ctx.policy,
+          timeoutMs: config.limits.handshakeTimeoutMs,
+          signal: stream.abort.signal,
+          onEntry: m.inspect ? (entry) => this.sendControl({ type: 'transcript', id: m.id, entry }) : undefined,
+          command: 'udp',
+        });
+        via = { control: dialed.socket, relay: { host: dialed.remoteAddress, port: dialed.remotePort } };
+      }
+      const local = await stream.start(via);
+      this.sendControl({ type: 'opened', id: m.id, remoteAddress: local.address, remotePort: local.port, window: config.limits.window });
+    } catch (err) {
+      this.failStream(stream, m, err);
+    }
+  }
+
+  private failStream(stream: BridgeStream | BridgeUdpStream, m: OpenMessage, err: unknown): void {
+    const e = err instanceof WsocksError ? err : new WsocksError(WsocksErrorCode.CONNECT_FAILED, (err as Error).message);
+    this.ctx.log(`stream ${m.id} from ${this.client} (${m.command ?? 'connect'} ${m.host ?? ''}:${m.port ?? ''}) failed: ${e.code} ${e.message}`);
+    stream.fail(e);
   }
 
   private onClosed(): void {

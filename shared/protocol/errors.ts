@@ -16,6 +16,10 @@ export const WsocksErrorCode = {
   UNKNOWN_ROUTE: 'ERR_UNKNOWN_ROUTE',
   /** `via` given while the bridge does not let clients describe chains. */
   CLIENT_CHAINS_DISABLED: 'ERR_CLIENT_CHAINS_DISABLED',
+  /** BIND and UDP need a route (the bridge does not listen or relay by itself), UDP a SOCKS5 last hop. */
+  ROUTE_REQUIRED: 'ERR_ROUTE_REQUIRED',
+  /** A datagram larger than the stream's limit. */
+  DATAGRAM_TOO_LARGE: 'ERR_DATAGRAM_TOO_LARGE',
   /** A SOCKS hop failed: `hop` names it (1-based), `replyCode` carries its reply where it gave one. */
   HOP_FAILED: 'ERR_HOP_FAILED',
   /** Connecting to the target, or to the first hop, failed; `replyCode` is the SOCKS5 code for the cause. */

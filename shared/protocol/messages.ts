@@ -62,19 +62,28 @@ export const OpenSchema = z
   .object({
     type: z.literal('open'),
     id: StreamIdSchema,
-    host: HostSchema,
-    port: PortSchema,
+    /**
+     * `connect` (default): a TCP stream to host:port. `bind`: the last hop listens for one incoming connection
+     * (host:port, if given, is the peer expected). `udp`: a datagram stream, to host:port if given (connected),
+     * else every datagram names its destination.
+     */
+    command: z.enum(['connect', 'bind', 'udp']).optional(),
+    host: HostSchema.optional(),
+    port: PortSchema.optional(),
     /** A route named in the bridge's config. */
     route: z.string().min(1).max(100).optional(),
     /** Hops described by the client (only when the bridge allows client chains). */
     via: z.array(HopSchema).min(1).max(8).optional(),
     /** Send transcript messages for this stream's handshake. */
     inspect: z.boolean().optional(),
-    /** Initial credit the client grants for data from the target. */
+    /** Initial credit the client grants for data from the target (ignored for udp). */
     window: CreditSchema,
   })
   .strict()
-  .refine((m) => m.route === undefined || m.via === undefined, { message: 'give route or via, not both' });
+  .refine((m) => m.route === undefined || m.via === undefined, { message: 'give route or via, not both' })
+  .refine((m) => (m.host === undefined) === (m.port === undefined), { message: 'give host and port together' })
+  .refine((m) => (m.command ?? 'connect') !== 'connect' || m.host !== undefined, { message: 'connect needs host and port' });
+export type OpenMessage = z.infer<typeof OpenSchema>;
 
 export const CreditMessageSchema = z.object({ type: z.literal('credit'), id: StreamIdSchema, bytes: CreditSchema }).strict();
 export const EndSchema = z.object({ type: z.literal('end'), id: StreamIdSchema }).strict();
@@ -106,6 +115,11 @@ export const OpenedSchema = z
   })
   .strict();
 
+/** BIND: the first reply. The last hop listens here; the peer should connect to it. */
+export const BoundSchema = z
+  .object({ type: z.literal('bound'), id: StreamIdSchema, address: z.string(), port: z.number().int() })
+  .strict();
+
 export const ErrorMessageSchema = z
   .object({
     type: z.literal('error'),
@@ -124,6 +138,7 @@ export const TranscriptMessageSchema = z.object({ type: z.literal('transcript'),
 export const BridgeMessageSchema = z.union([
   HelloSchema,
   OpenedSchema,
+  BoundSchema,
   CreditMessageSchema,
   EndSchema,
   CloseSchema,

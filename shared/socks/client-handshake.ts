@@ -32,6 +32,11 @@ export interface ClientHandshakeOptions {
   password?: string | undefined;
   /** Show the password as asterisks in field descriptions and replace its bytes in `shown`. */
   maskPassword?: boolean;
+  /**
+   * CONNECT (default), BIND (two replies: `bound` with the address the proxy listens on, then `done` with the peer
+   * that connected) or UDP ASSOCIATE (SOCKS5 only; `done` carries the relay's address).
+   */
+  command?: number;
 }
 
 /** Names of the messages, as the transcript and the inspector label them. */
@@ -56,6 +61,7 @@ export interface HandshakeMessage {
 export type ClientStep =
   | { type: 'write'; bytes: Uint8Array; message: HandshakeMessage }
   | { type: 'read'; message: HandshakeMessage }
+  | { type: 'bound'; bound: { host: string; port: number } }
   | { type: 'done'; bound: { host: string; port: number } }
   | { type: 'error'; error: SocksError };
 
@@ -64,8 +70,14 @@ type State = 'idle' | 'socks4-reply' | 'method' | 'auth-reply' | 'reply' | 'done
 export class ClientHandshake {
   private state: State = 'idle';
   private buffer: Uint8Array = new Uint8Array(0);
+  /** BIND: the first reply has come; the next one names the peer. */
+  private boundSeen = false;
 
   constructor(private readonly options: ClientHandshakeOptions) {}
+
+  private get command(): number {
+    return this.options.command ?? Command.CONNECT;
+  }
 
   /** The first message to write. */
   start(): ClientStep[] {
@@ -80,9 +92,12 @@ export class ClientHandshake {
       if (o.type === 'socks4' && !parseIPv4(o.host)) {
         throw new SocksError(SocksErrorCode.BAD_ADDRESS, `plain SOCKS4 carries IPv4 addresses only, not ${JSON.stringify(o.host)}`);
       }
+      if (this.command === Command.UDP_ASSOCIATE) {
+        throw new SocksError(SocksErrorCode.BAD_COMMAND, 'UDP ASSOCIATE needs SOCKS5');
+      }
       this.state = 'socks4-reply';
       const bytes = encodeSocks4Request({
-        command: Command.CONNECT,
+        command: this.command,
         host: o.host,
         port: o.port,
         userId: o.username ?? '',
@@ -131,7 +146,7 @@ export class ClientHandshake {
         if (r.code !== Socks4ReplyCode.GRANTED) {
           steps.push(this.fail(rejected(`SOCKS4 proxy replied 0x${r.code.toString(16)} (${socks4ReplyText(r.code)})`, r.code)));
         } else {
-          steps.push(this.finish(r.host, r.port));
+          steps.push(this.success(r.host, r.port));
         }
         return true;
       }
@@ -171,7 +186,7 @@ export class ClientHandshake {
         if (r.reply !== Socks5ReplyCode.SUCCEEDED) {
           steps.push(this.fail(rejected(`SOCKS5 proxy replied 0x${r.reply.toString(16).padStart(2, '0')} (${socks5ReplyText(r.reply)})`, r.reply)));
         } else {
-          steps.push(this.finish(r.host, r.port));
+          steps.push(this.success(r.host, r.port));
         }
         return true;
       }
@@ -182,7 +197,16 @@ export class ClientHandshake {
 
   private request(): ClientStep {
     const o = this.options;
-    return this.write('socks5.request', encodeSocks5Request({ command: Command.CONNECT, host: o.host, port: o.port }), decodeSocks5Request);
+    return this.write('socks5.request', encodeSocks5Request({ command: this.command, host: o.host, port: o.port }), decodeSocks5Request);
+  }
+
+  /** A success reply: the end, except for BIND's first reply. */
+  private success(host: string, port: number): ClientStep {
+    if (this.command === Command.BIND && !this.boundSeen) {
+      this.boundSeen = true;
+      return { type: 'bound', bound: { host, port } };
+    }
+    return this.finish(host, port);
   }
 
   private write(kind: MessageKind, bytes: Uint8Array, decode: (b: Uint8Array) => DecodeResult<unknown>): ClientStep {

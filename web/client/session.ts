@@ -3,6 +3,7 @@ import { WsocksError, WsocksErrorCode } from '../../shared/protocol/errors.ts';
 import { decodeDataFrame, encodeDataFrame, FRAME_HEADER_BYTES } from '../../shared/protocol/frame.ts';
 import { BridgeMessageSchema, PROTOCOL_VERSION, TOKEN_PROTOCOL_PREFIX, type Hop } from '../../shared/protocol/messages.ts';
 import { WsocksSocket, type SocketTransport } from './socket.ts';
+import { WsocksUdpSocket } from './udp-socket.ts';
 import type { WebSocketConstructor, WebSocketLike } from './websocket-like.ts';
 
 export interface ConnectOptions {
@@ -48,7 +49,7 @@ export class Session implements SocketTransport {
   readonly closed: Promise<void>;
   info: BridgeInfo | undefined;
   maxFrameData = 64 * 1024;
-  private readonly sockets = new Map<number, WsocksSocket>();
+  private readonly sockets = new Map<number, WsocksSocket | WsocksUdpSocket>();
   private nextId = 1;
   private sessionError: WsocksError | undefined;
 
@@ -88,20 +89,51 @@ export class Session implements SocketTransport {
 
   /** Opens a stream to `host:port`; see WsocksSocket for its life cycle. */
   open(target: { host: string; port: number }, options: OpenOptions = {}): WsocksSocket {
-    const id = this.nextId++;
-    const socket = new WsocksSocket(id, this, this.window);
-    this.sockets.set(id, socket);
+    const socket = new WsocksSocket(this.nextId++, this, this.window);
+    this.start(socket, 'connect', target, options);
+    return socket;
+  }
+
+  /**
+   * Asks the route's last hop to BIND: `bound` resolves with the address it listens on (its first reply), and
+   * `opened` when a peer has connected (the second reply), with the peer as `remoteAddress`. `expect` names the
+   * peer the proxy should accept, where the proxy checks it.
+   */
+  bind(options: OpenOptions & { expect?: { host: string; port: number } }): WsocksSocket {
+    const socket = new WsocksSocket(this.nextId++, this, this.window);
+    this.start(socket, 'bind', options.expect, options);
+    return socket;
+  }
+
+  /**
+   * Opens a datagram stream: to `target` (connected), or with `null` one where every datagram names its
+   * destination. Through a route, the last hop must be SOCKS5 (UDP ASSOCIATE); directly, the bridge's policy
+   * decides each destination.
+   */
+  openUdp(target: { host: string; port: number } | null, options: OpenOptions = {}): WsocksUdpSocket {
+    const limit = Math.min(65507, (this.info?.limits.maxMessageBytes ?? 65536) - FRAME_HEADER_BYTES - 262);
+    const socket = new WsocksUdpSocket(this.nextId++, this, target, limit);
+    this.start(socket, 'udp', target ?? undefined, options);
+    return socket;
+  }
+
+  private start(
+    socket: WsocksSocket | WsocksUdpSocket,
+    command: 'connect' | 'bind' | 'udp',
+    target: { host: string; port: number } | undefined,
+    options: OpenOptions,
+  ): void {
+    this.sockets.set(socket.id, socket);
     this.sendControl({
       type: 'open',
-      id,
-      host: target.host,
-      port: target.port,
+      id: socket.id,
+      ...(command !== 'connect' ? { command } : {}),
+      ...(target ? { host: target.host, port: target.port } : {}),
       ...(options.route !== undefined ? { route: options.route } : {}),
       ...(options.via !== undefined ? { via: options.via } : {}),
       ...(options.inspect ? { inspect: true } : {}),
       window: this.window,
     });
-    return socket;
   }
 
   close(): void {
@@ -145,6 +177,8 @@ export class Session implements SocketTransport {
     switch (m.type) {
       case 'opened':
         return socket.handleOpened(m.remoteAddress, m.remotePort, m.window);
+      case 'bound':
+        return socket.handleBound(m.address, m.port);
       case 'credit':
         return socket.handleCredit(m.bytes);
       case 'end':

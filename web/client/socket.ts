@@ -4,7 +4,7 @@
  * protocol's credit: the bridge sends only what the readable has room for, and the writable waits for credit.
  */
 import { WsocksError, WsocksErrorCode } from '../../shared/protocol/errors.ts';
-import type { TranscriptEntry } from '../../shared/protocol/messages.ts';
+import { TranscriptLog } from './transcript-log.ts';
 
 /** What the writable accepts (the DOM's BufferSource). */
 export type BytesSource = ArrayBuffer | ArrayBufferView;
@@ -24,11 +24,13 @@ export interface SocketTransport {
   forget(id: number): void;
 }
 
-export class WsocksSocket {
+export class WsocksSocket extends TranscriptLog {
   readonly opened: Promise<SocketOpenInfo>;
   readonly closed: Promise<void>;
-  /** Every transcript entry so far (with `inspect: true`). */
-  readonly transcript: TranscriptEntry[] = [];
+  /** BIND only: where the last hop listens (its first reply); the peer connects there. */
+  readonly bound: Promise<{ address: string; port: number }>;
+  private resolveBound!: (b: { address: string; port: number }) => void;
+  private rejectBound!: (err: WsocksError) => void;
 
   private resolveOpened!: (info: SocketOpenInfo) => void;
   private rejectOpened!: (err: WsocksError) => void;
@@ -36,7 +38,6 @@ export class WsocksSocket {
   private rejectClosed!: (err: WsocksError) => void;
   private readable!: ReadableStreamDefaultController<Uint8Array>;
   private readableDone = false;
-  private readonly listeners = new Set<(entry: TranscriptEntry) => void>();
   /** Bytes the bridge may still send us. */
   private outstanding: number;
   /** Bytes we may still send the bridge. */
@@ -49,7 +50,13 @@ export class WsocksSocket {
     private readonly transport: SocketTransport,
     private readonly window: number,
   ) {
+    super();
     this.outstanding = window;
+    this.bound = new Promise((resolve, reject) => {
+      this.resolveBound = resolve;
+      this.rejectBound = reject;
+    });
+    this.bound.catch(() => {});
     this.opened = new Promise((resolve, reject) => {
       this.resolveOpened = resolve;
       this.rejectOpened = reject;
@@ -63,12 +70,6 @@ export class WsocksSocket {
     this.closed.catch(() => {});
   }
 
-  /** Listens for transcript entries as they arrive; returns a function that stops listening. */
-  onTranscript(listener: (entry: TranscriptEntry) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  }
-
   /** Closes both directions at once (no FIN handshake): the stream is gone. */
   close(): void {
     if (this.settled) return;
@@ -78,9 +79,8 @@ export class WsocksSocket {
 
   // ---- called by the session ----
 
-  handleTranscript(entry: TranscriptEntry): void {
-    this.transcript.push(entry);
-    for (const l of this.listeners) l(entry);
+  handleBound(address: string, port: number): void {
+    this.resolveBound({ address, port });
   }
 
   handleOpened(remoteAddress: string, remotePort: number, window: number): void {
@@ -170,6 +170,7 @@ export class WsocksSocket {
     const waiters = this.creditWaiters;
     this.creditWaiters = [];
     for (const w of waiters) w();
+    this.rejectBound(error ?? new WsocksError(WsocksErrorCode.SESSION_CLOSED, 'closed before a BIND reply'));
     if (error) {
       this.rejectOpened(error);
       this.rejectClosed(error);

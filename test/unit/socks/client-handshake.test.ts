@@ -9,6 +9,7 @@ function play(options: ClientHandshakeOptions, replies: string[], chunk = Infini
     for (const s of steps) {
       if (s.type === 'write') log.push(`> ${s.message.kind} ${toHex(s.message.shown)}`);
       if (s.type === 'read') log.push(`< ${s.message.kind} ${toHex(s.message.shown)}`);
+      if (s.type === 'bound') log.push(`bound ${s.bound.host}:${s.bound.port}`);
       if (s.type === 'done') log.push(`done ${s.bound.host}:${s.bound.port}`);
       if (s.type === 'error') log.push(`error ${s.error.code}${s.error.replyCode !== undefined ? ` ${s.error.replyCode}` : ''}`);
     }
@@ -84,5 +85,38 @@ describe('ClientHandshake', () => {
     const early = new ClientHandshake({ type: 'socks5', host: 'h', port: 1 });
     early.start();
     expect(early.closed()[0]).toMatchObject({ type: 'error', error: { code: 'ERR_SOCKS_PROXY_CLOSED' } });
+  });
+});
+
+describe('ClientHandshake for BIND and UDP ASSOCIATE', () => {
+  it('reports BIND’s first reply as bound and the second as done (SOCKS5)', () => {
+    expect(
+      play({ type: 'socks5', host: '0.0.0.0', port: 0, command: 2 }, ['05 00', '05 00 00 01 7f 00 00 01 9c 40', '05 00 00 01 7f 00 00 02 30 39'], 1),
+    ).toEqual([
+      '> socks5.greeting 05 01 00',
+      '< socks5.method 05 00',
+      '> socks5.request 05 02 00 01 00 00 00 00 00 00',
+      '< socks5.reply 05 00 00 01 7f 00 00 01 9c 40',
+      'bound 127.0.0.1:40000',
+      '< socks5.reply 05 00 00 01 7f 00 00 02 30 39',
+      'done 127.0.0.2:12345',
+    ]);
+  });
+
+  it('emits the bound address between the replies, and fails on a refused second reply (SOCKS4)', () => {
+    const hs = new ClientHandshake({ type: 'socks4', host: '0.0.0.0', port: 0, command: 2 });
+    expect(toHex((hs.start()[0] as { bytes: Uint8Array }).bytes)).toBe('04 02 00 00 00 00 00 00 00');
+    const first = hs.receive(fromHex('00 5a 9c 40 7f 00 00 01'));
+    expect(first.at(-1)).toEqual({ type: 'bound', bound: { host: '127.0.0.1', port: 40000 } });
+    expect(hs.receive(fromHex('00 5b 00 00 00 00 00 00')).at(-1)).toMatchObject({ type: 'error', error: { code: 'ERR_SOCKS_REJECTED', replyCode: 0x5b } });
+  });
+
+  it('asks for UDP ASSOCIATE and returns the relay; refuses it over SOCKS4', () => {
+    expect(play({ type: 'socks5', host: '0.0.0.0', port: 0, command: 3 }, ['05 00', '05 00 00 01 7f 00 00 01 c3 50']).slice(2)).toEqual([
+      '> socks5.request 05 03 00 01 00 00 00 00 00 00',
+      '< socks5.reply 05 00 00 01 7f 00 00 01 c3 50',
+      'done 127.0.0.1:50000',
+    ]);
+    expect(play({ type: 'socks4a', host: 'h', port: 1, command: 3 }, [])).toEqual(['error ERR_SOCKS_BAD_COMMAND']);
   });
 });

@@ -1,0 +1,188 @@
+import { connect as tcpConnect } from 'node:net';
+import { once } from 'node:events';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BridgeServer } from '../../server/bridge/bridge-server.ts';
+import { SocksServer } from '../../server/socks/server.ts';
+import { encodeUdpDatagram } from '../../shared/socks/udp.ts';
+import type { Session, UdpOpenInfo } from '../../web/client/index.ts';
+import { openSession, readBytes } from '../helpers/bridge.ts';
+import { startUdpEcho } from '../helpers/net.ts';
+import { DANTE_PASSWORD, DANTE_USER, startDante, type Peer } from '../helpers/peers.ts';
+
+const text = (b: Uint8Array) => Buffer.from(b).toString();
+
+/** Sends one datagram and waits for the next one to come back. */
+async function exchange(info: UdpOpenInfo, data: string, to?: { host: string; port: number }) {
+  const writer = info.writable.getWriter();
+  await writer.write({ data: Buffer.from(data), ...(to ? { remoteAddress: to.host, remotePort: to.port } : {}) });
+  writer.releaseLock();
+  const reader = info.readable.getReader();
+  const { value } = await reader.read();
+  reader.releaseLock();
+  return value!;
+}
+
+describe('UDP and BIND through the bridge', () => {
+  let udpEcho: Awaited<ReturnType<typeof startUdpEcho>>;
+  let otherUdp: Awaited<ReturnType<typeof startUdpEcho>>;
+  let ours: SocksServer;
+  let dante: Peer;
+  let danteAuth: Peer;
+  let bridge: BridgeServer;
+  let session: Session;
+
+  beforeAll(async () => {
+    udpEcho = await startUdpEcho();
+    otherUdp = await startUdpEcho();
+    ours = await SocksServer.start({ port: 0 });
+    dante = await startDante({ auth: false });
+    danteAuth = await startDante({ auth: true });
+    bridge = await BridgeServer.start({
+      listen: '127.0.0.1:0',
+      clientChains: true,
+      // Direct UDP may reach the echo service only.
+      policy: { allow: [{ cidr: '127.0.0.1', ports: String(udpEcho.port) }], deny: [] },
+      routes: {
+        ours: [{ type: 'socks5', host: '127.0.0.1', port: ours.address.port }],
+        ours4: [{ type: 'socks4', host: '127.0.0.1', port: ours.address.port }],
+        dante: [{ type: 'socks5', host: '127.0.0.1', port: dante.port }],
+        danteAuth: [{ type: 'socks5', host: '127.0.0.1', port: danteAuth.port, username: DANTE_USER, password: DANTE_PASSWORD }],
+      },
+      limits: { maxMessageBytes: 8192 },
+    });
+    session = await openSession(bridge.url);
+  }, 60_000);
+  afterAll(async () => {
+    session?.close();
+    await bridge?.close();
+    await ours?.close();
+    await dante?.stop();
+    await danteAuth?.stop();
+    await udpEcho?.close();
+    await otherUdp?.close();
+  });
+
+  it.each(['ours', 'dante', 'danteAuth'])('round-trips datagrams through route %s (UDP ASSOCIATE)', async (route) => {
+    const socket = session.openUdp({ host: '127.0.0.1', port: udpEcho.port }, { route, inspect: true });
+    const info = await socket.opened;
+    const reply = await exchange(info, `dgram via ${route}`);
+    expect(text(reply.data)).toBe(`dgram via ${route}`);
+    expect(reply).toMatchObject({ remoteAddress: '127.0.0.1', remotePort: udpEcho.port });
+    const request = socket.transcript.find((e) => e.kind === 'socks5.request')!;
+    expect(request.fields.find((f) => f.label === 'CMD')).toMatchObject({ value: 3, meaning: 'UDP ASSOCIATE' });
+    // Never merged or split: three datagrams of different sizes come back as three.
+    const writer = info.writable.getWriter();
+    for (const n of [1, 700, 3000]) await writer.write({ data: new Uint8Array(n).fill(n % 251) });
+    writer.releaseLock();
+    const reader = info.readable.getReader();
+    const sizes = [];
+    for (let i = 0; i < 3; i++) sizes.push((await reader.read()).value!.data.length);
+    reader.releaseLock();
+    expect(sizes.sort((a, b) => a - b)).toEqual([1, 700, 3000]);
+    socket.close();
+    await socket.closed;
+  });
+
+  it('ends the association on our server when the stream closes', async () => {
+    const socket = session.openUdp(null, { route: 'ours' });
+    const info = await socket.opened;
+    await exchange(info, 'x', { host: '127.0.0.1', port: udpEcho.port });
+    expect(ours.stats().udpAssociations).toBe(1);
+    socket.close();
+    await ours.whenIdle();
+    expect(ours.stats().udpAssociations).toBe(0);
+  });
+
+  it('drops fragments (FRAG != 0) and passes whole datagrams', async () => {
+    const socket = session.openUdp(null, { route: 'ours' });
+    const info = await socket.opened;
+    const before = udpEcho.seen.length;
+    session.sendData(socket.id, encodeUdpDatagram({ host: '127.0.0.1', port: udpEcho.port, data: Buffer.from('fragment'), frag: 1 }));
+    const reply = await exchange(info, 'whole', { host: '127.0.0.1', port: udpEcho.port });
+    expect(text(reply.data)).toBe('whole');
+    expect(udpEcho.seen.slice(before).map((s) => s.data)).toEqual(['whole']);
+    socket.close();
+  });
+
+  it('sends direct datagrams only where policy allows', async () => {
+    const socket = session.openUdp(null);
+    const info = await socket.opened;
+    const writer = info.writable.getWriter();
+    await writer.write({ data: Buffer.from('denied'), remoteAddress: '127.0.0.1', remotePort: otherUdp.port });
+    writer.releaseLock();
+    const reply = await exchange(info, 'allowed', { host: '127.0.0.1', port: udpEcho.port });
+    expect(text(reply.data)).toBe('allowed');
+    expect(otherUdp.seen).toEqual([]);
+    socket.close();
+  });
+
+  it('refuses an oversized datagram with a coded error', async () => {
+    const socket = session.openUdp({ host: '127.0.0.1', port: udpEcho.port }, { route: 'ours' });
+    const info = await socket.opened;
+    const writer = info.writable.getWriter();
+    await expect(writer.write({ data: new Uint8Array(9000) })).rejects.toMatchObject({ code: 'ERR_DATAGRAM_TOO_LARGE' });
+    socket.close();
+  });
+
+  it('needs a SOCKS5 last hop for UDP and a route for BIND', async () => {
+    await expect(session.openUdp(null, { route: 'ours4' }).opened).rejects.toMatchObject({ code: 'ERR_ROUTE_REQUIRED' });
+    await expect(session.bind({}).opened).rejects.toMatchObject({ code: 'ERR_ROUTE_REQUIRED' });
+  });
+
+  it.each(['ours', 'ours4', 'dante'])('BIND through route %s: both replies, then data both ways', async (route) => {
+    const socket = session.bind({ route, inspect: true });
+    const bound = await socket.bound;
+    expect(bound.address).toBe('127.0.0.1');
+    expect(bound.port).toBeGreaterThan(0);
+    const peer = tcpConnect({ host: bound.address, port: bound.port });
+    await once(peer, 'connect');
+    const info = await socket.opened;
+    expect(info).toMatchObject({ remoteAddress: '127.0.0.1', remotePort: peer.localPort });
+    const replies = socket.transcript.filter((e) => e.kind.endsWith('.reply'));
+    expect(replies).toHaveLength(2);
+    const port = (e: (typeof replies)[number]) => e.fields.find((f) => f.label === 'DSTPORT' || f.label === 'BND.PORT')!.value;
+    expect(port(replies[0]!)).toBe(bound.port);
+    expect(port(replies[1]!)).toBe(peer.localPort);
+    peer.write('hello from the peer');
+    expect(await readBytes(info, 19)).toBe('hello from the peer');
+    const writer = info.writable.getWriter();
+    await writer.write(Buffer.from('hello back'));
+    const [data] = await once(peer, 'data');
+    expect(String(data)).toBe('hello back');
+    peer.destroy();
+    socket.close();
+  });
+
+  it('left the bridge and our server clean', async () => {
+    await ours.whenIdle();
+    expect(ours.stats()).toEqual({ connections: 0, bindListeners: 0, udpAssociations: 0 });
+    // Messages on a WebSocket are ordered: once this stream is open, every earlier close has been handled.
+    const barrier = session.openUdp(null);
+    await barrier.opened;
+    expect(bridge.stats().streams).toBe(1);
+    barrier.close();
+  });
+});
+
+describe('UDP direct is denied by the default policy', () => {
+  it('drops datagrams to loopback and says so in its log', async () => {
+    const echo = await startUdpEcho();
+    let sawDrop!: (line: string) => void;
+    const dropped = new Promise<string>((resolve) => (sawDrop = resolve));
+    const bridge = await BridgeServer.start({ listen: '127.0.0.1:0' }, { log: (line) => /dropped a datagram/.test(line) && sawDrop(line) });
+    const session = await openSession(bridge.url);
+    try {
+      const socket = session.openUdp({ host: '127.0.0.1', port: echo.port });
+      const info = await socket.opened;
+      const writer = info.writable.getWriter();
+      await writer.write({ data: Buffer.from('to loopback') });
+      expect(await dropped).toMatch(`datagram to 127.0.0.1:${echo.port} denied by policy`);
+      expect(echo.seen).toEqual([]);
+      socket.close();
+    } finally {
+      session.close();
+      await bridge.close();
+      await echo.close();
+    }
+  });
+});
