@@ -11,7 +11,7 @@ import { createServer as createNetServer } from 'node:net';
 import { BridgeServer } from '../bridge/bridge-server.ts';
 import { boundAddress, listen } from '../net/listen.ts';
 import { SocksServer } from '../socks/server.ts';
-import { startDemoTargets, type DemoTargets } from './targets.ts';
+import { connectDemoPeer, startDemoTargets, type DemoTargets } from './targets.ts';
 
 export const DEMO_USER = { username: 'demo', password: 'demo-password' };
 
@@ -48,6 +48,10 @@ function demoConfig(targets: DemoTargets, socksA: number, socksB: number) {
       { name: 'two-hop', label: 'two hops: SOCKS5 -> SOCKS5 with username/password' },
       { name: 'socks4a', label: 'one hop: SOCKS4a (wsocks)' },
     ],
+    udpTargets: [
+      { name: 'UDP echo', host: '127.0.0.1', port: targets.udpEcho, about: 'every datagram comes back' },
+      { name: 'DNS', host: '127.0.0.1', port: targets.dns, about: 'A records for names under demo.test' },
+    ],
     proxies: [
       { name: 'SOCKS server A (no auth)', host: '127.0.0.1', port: socksA },
       { name: 'SOCKS server B (user demo, password demo-password)', host: '127.0.0.1', port: socksB },
@@ -83,6 +87,14 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     if (req.url === '/demo/config.json') return json(res, config);
     if (req.url === '/demo/stats.json') return json(res, { bridge: bridge.stats(), socks: [socksA.stats(), socksB.stats()] });
+    if (req.url?.startsWith('/demo/peer?') && req.method === 'POST') {
+      const q = new URL(req.url, 'http://x').searchParams;
+      connectDemoPeer(q.get('host') ?? '', Number(q.get('port'))).then(
+        () => json(res, { ok: true }),
+        (err: Error) => json(res, { ok: false, error: err.message }),
+      );
+      return;
+    }
     handler(req, res);
   };
   bridge = await BridgeServer.start(

@@ -1,5 +1,7 @@
 /** Small TCP services for the demo, all on loopback: echo, a line-based chat with a banner, HTTP, and a firehose. */
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import { createSocket, type Socket as UdpSocket } from 'node:dgram';
+import { once } from 'node:events';
 import { createServer as createHttpServer } from 'node:http';
 import { listen, boundAddress } from '../net/listen.ts';
 
@@ -10,6 +12,10 @@ export interface DemoTargets {
   firehose: number;
   /** A port nothing listens on, to show a refused connection. */
   refused: number;
+  /** UDP: echoes every datagram. */
+  udpEcho: number;
+  /** UDP: a tiny DNS server answering A queries for names under demo.test. */
+  dns: number;
   close(): Promise<void>;
 }
 
@@ -77,6 +83,70 @@ function firehoseServer(lines: number): Server {
   });
 }
 
+/**
+ * A minimal DNS responder (RFC 1035 wire format): one question, type A, class IN. Names under demo.test get an
+ * address from 198.51.100.0/24 (documentation range); anything else gets NXDOMAIN.
+ */
+export function answerDnsQuery(query: Buffer): Buffer | null {
+  if (query.length < 17) return null;
+  let at = 12;
+  const labels: string[] = [];
+  while (at < query.length && query[at] !== 0) {
+    const len = query[at]!;
+    if (len > 63 || at + 1 + len > query.length) return null;
+    labels.push(query.subarray(at + 1, at + 1 + len).toString('latin1').toLowerCase());
+    at += 1 + len;
+  }
+  const questionEnd = at + 5;
+  if (questionEnd > query.length) return null;
+  const qtype = query.readUInt16BE(at + 1);
+  const name = labels.join('.');
+  const known = qtype === 1 && (name === 'demo.test' || name.endsWith('.demo.test'));
+  const header = Buffer.alloc(12);
+  query.copy(header, 0, 0, 2); // ID
+  header.writeUInt16BE(0x8180 | (known ? 0 : 3), 2); // response, recursion desired+available, NOERROR/NXDOMAIN
+  header.writeUInt16BE(1, 4);
+  header.writeUInt16BE(known ? 1 : 0, 6);
+  const question = query.subarray(12, questionEnd);
+  if (!known) return Buffer.concat([header, question]);
+  let sum = 0;
+  for (const ch of name) sum = (sum * 31 + ch.charCodeAt(0)) % 254;
+  const answer = Buffer.from([0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 198, 51, 100, sum + 1]);
+  return Buffer.concat([header, question, answer]);
+}
+
+async function udpServer(handle: (msg: Buffer) => Buffer | null): Promise<UdpSocket> {
+  const socket = createSocket('udp4');
+  socket.on('message', (msg, rinfo) => {
+    const reply = handle(msg);
+    if (reply) socket.send(reply, rinfo.port, rinfo.address);
+  });
+  socket.bind(0, '127.0.0.1');
+  await once(socket, 'listening');
+  return socket;
+}
+
+/**
+ * Connects to a BIND address as "the peer", greets, and answers every line in upper case: the other side of a
+ * BIND demo. Only loopback addresses.
+ */
+export function connectDemoPeer(host: string, port: number): Promise<void> {
+  if (!/^127\./.test(host)) return Promise.reject(new Error('the demo peer connects to loopback only'));
+  return new Promise((resolve, reject) => {
+    const s = connect({ host, port }, () => {
+      s.write(`Hello from the demo peer (${s.localAddress}:${s.localPort}). I answer every line in upper case.\r\n`);
+      resolve();
+    });
+    s.setEncoding('utf8');
+    s.on('data', (d: string) => s.write(d.toUpperCase()));
+    s.on('error', (err) => {
+      s.destroy();
+      reject(err);
+    });
+    s.setTimeout(300_000, () => s.destroy());
+  });
+}
+
 export async function startDemoTargets(): Promise<DemoTargets> {
   const echo = createServer({ allowHalfOpen: true }, (s) => s.pipe(s));
   const chat = chatServer();
@@ -91,13 +161,19 @@ export async function startDemoTargets(): Promise<DemoTargets> {
   for (const s of servers) await listen(s, '127.0.0.1', 0);
   const refused = boundAddress(refusedServer).port;
   await closers.pop()!();
+  const udpEcho = await udpServer((msg) => msg);
+  const dns = await udpServer(answerDnsQuery);
   return {
+    udpEcho: udpEcho.address().port,
+    dns: dns.address().port,
     echo: boundAddress(echo).port,
     chat: boundAddress(chat).port,
     http: boundAddress(http).port,
     firehose: boundAddress(firehose).port,
     refused,
     close: async () => {
+      udpEcho.close();
+      dns.close();
       await Promise.all(closers.map((c) => c()));
     },
   };

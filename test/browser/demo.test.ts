@@ -9,6 +9,7 @@ const ARTIFACTS = join(import.meta.dirname, '../../test-artifacts');
 
 interface Hooks {
   tabs(): Array<{ id: number; title: string; status: string }>;
+  datagrams(id: number): Array<{ direction: string; peer: string; text: string }> | null;
   terminalText(id: number): string | null;
   transcript(id: number): { entries: Array<{ hop: number; kind: string; hex: string; fields: Array<{ name: string; label: string }> }>; error: unknown };
 }
@@ -44,10 +45,13 @@ describe('demo UI in Chromium', () => {
   });
 
   /** Opens a session from the form: a preset target by name and a route by value. */
-  async function open(target: string, route: string): Promise<number> {
+  async function open(target: string, route: string, kind: 'tcp' | 'udp' | 'bind' = 'tcp'): Promise<number> {
     const before = await page.evaluate(() => globalThis.__wsocks.tabs().length);
+    await page.selectOption('#kind', kind);
+    if (kind !== 'bind') {
     const value = await page.$eval('#preset', (el, name) => [...(el as unknown as { options: Array<{ text: string; value: string }> }).options].find((o) => o.text.startsWith(`${name}:`))!.value, target);
     await page.selectOption('#preset', value);
+    }
     await page.selectOption('#route', route);
     await page.click('button.primary');
     await page.waitForFunction((n) => globalThis.__wsocks.tabs().length > n, before);
@@ -109,8 +113,44 @@ describe('demo UI in Chromium', () => {
     expect(consoleErrors).toEqual([]);
   });
 
+  it('sends a UDP datagram and a DNS query from the UI and shows the replies with their headers', async () => {
+    const echo = await open('UDP echo', 'one-hop', 'udp');
+    await page.waitForFunction((i) => globalThis.__wsocks.tabs().find((t) => t.id === i)?.status.startsWith('associated'), echo);
+    await page.click(`#panel-${echo} .dgram-send button[type=submit]`);
+    await page.waitForFunction((i) => globalThis.__wsocks.datagrams(i)?.some((d) => d.direction === 'received'), echo);
+    const got = await page.evaluate((i) => globalThis.__wsocks.datagrams(i)!, echo);
+    expect(got.find((d) => d.direction === 'received')).toMatchObject({ peer: `127.0.0.1:${demo.targets.udpEcho}`, text: '"hello over UDP"' });
+    const request = (await page.evaluate((i) => globalThis.__wsocks.transcript(i), echo)).entries.find((e) => e.kind === 'socks5.request')!;
+    expect(request.hex.startsWith('05 03 00')).toBe(true); // UDP ASSOCIATE
+    expect(await page.locator(`#panel-${echo} article[data-kind="udp.datagram"]`).count()).toBe(2);
+
+    const dns = await open('DNS', 'one-hop', 'udp');
+    await page.waitForFunction((i) => globalThis.__wsocks.tabs().find((t) => t.id === i)?.status.startsWith('associated'), dns);
+    await page.click(`#panel-${dns} button:text("send DNS query (A)")`);
+    await page.waitForFunction((i) => globalThis.__wsocks.datagrams(i)?.some((d) => d.direction === 'received'), dns);
+    const answer = (await page.evaluate((i) => globalThis.__wsocks.datagrams(i)!, dns)).find((d) => d.direction === 'received')!;
+    expect(answer.text).toMatch(/^DNS answer: www\.demo\.test A 198\.51\.100\.\d+$/);
+    await page.screenshot({ path: join(ARTIFACTS, 'demo-udp-dns.png') });
+  });
+
+  it('BINDs, lets the demo peer connect, and talks to it in the terminal', async () => {
+    const id = await open('', 'one-hop', 'bind');
+    await page.waitForFunction((i) => globalThis.__wsocks.tabs().find((t) => t.id === i)?.status.startsWith('bound'), id);
+    await page.click(`#panel-${id} button:text("connect the demo peer")`);
+    await page.waitForFunction((i) => globalThis.__wsocks.terminalText(i)?.includes('Hello from the demo peer'), id);
+    await page.keyboard.type('shout');
+    await page.keyboard.press('Enter');
+    await page.waitForFunction((i) => globalThis.__wsocks.terminalText(i)?.includes('SHOUT'), id);
+    const replies = (await page.evaluate((i) => globalThis.__wsocks.transcript(i), id)).entries.filter((e) => e.kind === 'socks5.reply');
+    expect(replies).toHaveLength(2);
+    await page.screenshot({ path: join(ARTIFACTS, 'demo-bind.png') });
+    await page.locator(`#panel-${id} button:text-is("close")`).click();
+  });
+
   it('fits a narrow window without sideways scrolling, and works from the keyboard', async () => {
     await page.setViewportSize({ width: 600, height: 900 });
+    await page.selectOption('#kind', 'tcp');
+    const before = await page.evaluate(() => globalThis.__wsocks.tabs().length);
     await page.focus('#preset');
     await page.keyboard.press('Tab'); // host
     await page.keyboard.press('Tab'); // port
@@ -119,7 +159,7 @@ describe('demo UI in Chromium', () => {
     await page.keyboard.press('Tab'); // inspect
     await page.keyboard.press('Tab'); // Open
     await page.keyboard.press('Enter');
-    await page.waitForFunction(() => globalThis.__wsocks.tabs().some((t) => t.status.startsWith('open')));
+    await page.waitForFunction((n) => globalThis.__wsocks.tabs().length > n && globalThis.__wsocks.tabs().at(-1)!.status.startsWith('open'), before);
     const overflow = await page.evaluate(() => {
       const root = (globalThis as unknown as { document: { documentElement: { scrollWidth: number; clientWidth: number } } }).document.documentElement;
       return root.scrollWidth - root.clientWidth;

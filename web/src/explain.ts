@@ -23,9 +23,9 @@ export const STEPS: Record<string, { title: string; spec: string; text: string }
     text: 'STATUS 0x00 is success; anything else is failure and the server closes the connection.',
   },
   'socks5.request': {
-    title: 'Request: CONNECT to the next hop or the target',
+    title: 'Request: a command and its address',
     spec: 'RFC 1928 §4, §5',
-    text: 'The command and the destination, as an IPv4 address, an IPv6 address or a domain name the proxy resolves.',
+    text: 'CONNECT (to the next hop or the target), BIND (DST: the peer to expect) or UDP ASSOCIATE (DST: where datagrams will come from, zeros if unknown). Addresses are IPv4, IPv6 or a domain name the proxy resolves.',
   },
   'socks5.reply': {
     title: 'Reply',
@@ -41,6 +41,11 @@ export const STEPS: Record<string, { title: string; spec: string; text: string }
     title: 'SOCKS4 reply',
     spec: 'SOCKS4 (NEC)',
     text: 'CD 0x5A means granted; 0x5B rejected or failed; 0x5C and 0x5D are identd failures.',
+  },
+  'udp.datagram': {
+    title: 'UDP datagram with its SOCKS5 header',
+    spec: 'RFC 1928 §7',
+    text: 'RSV, FRAG (0: a whole datagram), the address (destination when sent, sender when received), the port, then the payload.',
   },
   resolve: { title: 'Name resolution', spec: 'local step', text: '' },
   policy: { title: 'Bridge policy', spec: 'local step', text: '' },

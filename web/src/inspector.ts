@@ -7,6 +7,8 @@
 import type { TranscriptEntry } from '../../shared/protocol/messages.ts';
 import type { WsocksError } from '../client/index.ts';
 import { h } from './dom.ts';
+import { decodeUdpDatagram, encodeUdpDatagram } from '../../shared/socks/udp.ts';
+import { toHex } from '../../shared/socks/address.ts';
 import { replyCodeAdvice, replyCodeText, STEPS } from './explain.ts';
 
 const DATA_CAP = 4096;
@@ -18,6 +20,8 @@ export class Inspector {
   private readonly data = { sent: [] as number[], received: [] as number[] };
   private readonly dataViews: Record<'sent' | 'received', HTMLElement>;
   private error: { code: string; message: string; hop?: number; replyCode?: number } | undefined;
+  private datagrams = 0;
+  private readonly started = performance.now();
 
   constructor(private readonly target: string) {
     this.list = h('div', { class: 'cards' });
@@ -66,6 +70,17 @@ export class Inspector {
     this.list.prepend(card);
   }
 
+  /** One UDP datagram, with its RFC 1928 §7 header decoded field by field (the first 100 of a stream). */
+  addDatagram(direction: 'sent' | 'received', peer: { host: string; port: number }, payload: Uint8Array): void {
+    if (this.datagrams++ >= 100) return;
+    const bytes = encodeUdpDatagram({ host: peer.host, port: peer.port, data: payload });
+    const decoded = decodeUdpDatagram(bytes);
+    if (decoded.status !== 'done') return;
+    const card = this.messageCard({ hop: 0, direction, kind: 'udp.datagram', hex: toHex(bytes), fields: decoded.fields, at: performance.now() - this.started });
+    card.querySelector('details')?.removeAttribute('open');
+    this.list.append(card);
+  }
+
   addData(direction: 'sent' | 'received', bytes: Uint8Array): void {
     const kept = this.data[direction];
     if (kept.length >= DATA_CAP) return;
@@ -95,7 +110,8 @@ export class Inspector {
 
   private messageCard(e: TranscriptEntry): HTMLElement {
     const step = STEPS[e.kind];
-    const arrow = e.direction === 'sent' ? `bridge → hop ${e.hop}` : `hop ${e.hop} → bridge`;
+    const arrow =
+      e.hop === 0 ? (e.direction === 'sent' ? 'browser → network' : 'network → browser') : e.direction === 'sent' ? `bridge → hop ${e.hop}` : `hop ${e.hop} → bridge`;
     const tunnel = e.hop > 1 ? ` (inside the tunnel through hop${e.hop > 2 ? `s 1–${e.hop - 1}` : ' 1'})` : '';
     const spans: HTMLElement[] = [];
     const rows: HTMLElement[] = [];
@@ -132,7 +148,7 @@ export class Inspector {
         h(
           'summary',
           {},
-          h('span', { class: 'hop' }, `hop ${e.hop}`),
+          h('span', { class: 'hop' }, e.hop === 0 ? 'UDP' : `hop ${e.hop}`),
           ` ${arrow}${tunnel}: `,
           h('strong', {}, step?.title ?? e.kind),
           h('span', { class: 'spec' }, ` ${step?.spec ?? ''}`),

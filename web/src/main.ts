@@ -12,6 +12,7 @@ import { WsocksAttachAddon } from './terminal-addon.ts';
 interface DemoConfig {
   targets: Array<{ name: string; host: string; port: number; mode: 'line' | 'raw'; about: string }>;
   routes: Array<{ name: string; label: string }>;
+  udpTargets: Array<{ name: string; host: string; port: number; about: string }>;
   proxies: Array<{ name: string; host: string; port: number }>;
 }
 
@@ -20,16 +21,17 @@ interface Tab {
   title: string;
   button: HTMLButtonElement;
   panel: HTMLElement;
-  terminal: Terminal;
-  socket: WsocksSocket;
+  terminal: Terminal | undefined;
   inspector: Inspector;
-  addon: WsocksAttachAddon | undefined;
-  fit: FitAddon;
+  fit: FitAddon | undefined;
   status: string;
+  /** UDP tabs: the datagrams shown, for tests. */
+  datagrams?: Array<{ direction: 'sent' | 'received'; peer: string; text: string }>;
   dispose(): void;
 }
 
 const CUSTOM = '(custom chain)';
+const EMPTY_CONFIG: DemoConfig = { targets: [], udpTargets: [], routes: [{ name: '', label: 'direct' }], proxies: [] };
 const tabs: Tab[] = [];
 let active: Tab | undefined;
 let nextTab = 1;
@@ -37,8 +39,8 @@ let nextTab = 1;
 async function main(): Promise<void> {
   const app = document.getElementById('app')!;
   const config: DemoConfig = await fetch('/demo/config.json')
-    .then((r) => (r.ok ? r.json() : { targets: [], routes: [{ name: '', label: 'direct' }], proxies: [] }))
-    .catch(() => ({ targets: [], routes: [{ name: '', label: 'direct' }], proxies: [] }));
+    .then((r) => (r.ok ? r.json() : EMPTY_CONFIG))
+    .catch(() => EMPTY_CONFIG);
   const statusLine = h('p', { class: 'session-status', role: 'status' }, 'connecting to the bridge…');
   let session: Session;
   try {
@@ -58,13 +60,15 @@ async function main(): Promise<void> {
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
     const data = readForm(form);
-    openTab(session, data, tabBar, panels);
+    if (data.kind === 'udp') openUdpTab(session, data, tabBar, panels);
+    else openTab(session, data, tabBar, panels);
   });
   session.closed.then(() => (statusLine.textContent = 'the bridge closed the session; reload to reconnect'));
   exposeTestHooks(session);
 }
 
 interface FormData {
+  kind: 'tcp' | 'udp' | 'bind';
   host: string;
   port: number;
   route: string;
@@ -75,7 +79,19 @@ interface FormData {
 }
 
 function buildForm(config: DemoConfig, session: Session, _status: HTMLElement): HTMLFormElement {
-  const preset = h('select', { name: 'preset', id: 'preset' }, h('option', { value: '' }, '(type a target)'), ...config.targets.map((t, i) => h('option', { value: String(i) }, `${t.name}: ${t.about}`)));
+  const kind = h(
+    'select',
+    { name: 'kind', id: 'kind' },
+    h('option', { value: 'tcp' }, 'TCP stream (CONNECT)'),
+    h('option', { value: 'udp' }, 'UDP datagrams (UDP ASSOCIATE)'),
+    h('option', { value: 'bind' }, 'incoming connection (BIND)'),
+  );
+  const presetList = () => (kind.value === 'udp' ? config.udpTargets : config.targets);
+  const preset = h('select', { name: 'preset', id: 'preset' });
+  const fillPresets = () => {
+    preset.replaceChildren(h('option', { value: '' }, '(type a target)'), ...presetList().map((t, i) => h('option', { value: String(i) }, `${t.name}: ${t.about}`)));
+  };
+  fillPresets();
   const host = h('input', { name: 'host', id: 'host', required: true, value: config.targets[0]?.host ?? '127.0.0.1', autocomplete: 'off' });
   const port = h('input', { name: 'port', id: 'port', type: 'number', min: '1', max: '65535', required: true, value: String(config.targets[0]?.port ?? 7) });
   const mode = h('select', { name: 'mode', id: 'mode' }, h('option', { value: 'line' }, 'line mode (local echo, send on Enter)'), h('option', { value: 'raw' }, 'raw mode (every key is sent)'));
@@ -91,21 +107,33 @@ function buildForm(config: DemoConfig, session: Session, _status: HTMLElement): 
   );
   hops.append(hopRow(config.proxies[0]));
   route.addEventListener('change', () => (chain.hidden = route.value !== CUSTOM));
-  preset.addEventListener('change', () => {
-    const t = config.targets[Number(preset.value)];
+  const applyPreset = () => {
+    const t = presetList()[Number(preset.value)];
     if (!t || preset.value === '') return;
     host.value = t.host;
     port.value = String(t.port);
-    mode.value = t.mode;
+    if ('mode' in t) mode.value = (t as { mode: string }).mode;
+  };
+  preset.addEventListener('change', applyPreset);
+  const targetFields = h('div', { class: 'target-fields' });
+  kind.addEventListener('change', () => {
+    fillPresets();
+    if (presetList().length) {
+      preset.value = '0';
+      applyPreset();
+    }
+    targetFields.hidden = kind.value === 'bind';
+    if (kind.value !== 'tcp' && route.value === 'two-hop') route.value = 'one-hop';
   });
   const twoHop = routes.find((r) => r.name === 'two-hop');
   if (twoHop) route.value = 'two-hop';
   if (config.targets[0]) preset.value = '0';
+  targetFields.append(label('Preset target', preset), h('div', { class: 'row' }, label('Host', host), label('Port', port)));
   return h(
     'form',
     { class: 'open-form', 'aria-label': 'open a session' },
-    label('Preset target', preset),
-    h('div', { class: 'row' }, label('Host', host), label('Port', port)),
+    label('What', kind),
+    targetFields,
     label('Route', route),
     chain,
     label('Terminal', mode),
@@ -158,25 +186,28 @@ function readForm(form: HTMLFormElement): FormData {
     via,
     inspect: (form.elements.namedItem('inspect') as HTMLInputElement).checked,
     mode: get('mode') as 'line' | 'raw',
-    label: `${name} via ${routeLabel}`,
+    kind: get('kind') as FormData['kind'],
+    label: get('kind') === 'bind' ? `BIND via ${routeLabel}` : `${get('kind') === 'udp' && !/^udp/i.test(name ?? '') ? 'UDP ' : ''}${name} via ${routeLabel}`,
   };
 }
 
 function openTab(session: Session, data: FormData, tabBar: HTMLElement, panels: HTMLElement): Tab {
   panels.querySelector('.empty')?.remove();
   const id = nextTab++;
-  const socket = session.open({ host: data.host, port: data.port }, { ...(data.route ? { route: data.route } : {}), ...(data.via ? { via: data.via } : {}), inspect: data.inspect });
-  const inspector = new Inspector(`${data.host}:${data.port}`);
+  const routeOptions = { ...(data.route ? { route: data.route } : {}), ...(data.via ? { via: data.via } : {}), inspect: data.inspect };
+  const socket = data.kind === 'bind' ? session.bind(routeOptions) : session.open({ host: data.host, port: data.port }, routeOptions);
+  const inspector = new Inspector(data.kind === 'bind' ? 'BIND' : `${data.host}:${data.port}`);
   socket.onTranscript((e) => inspector.add(e));
   const terminal = new Terminal({ convertEol: false, cursorBlink: true, fontSize: 14, scrollback: 5000, theme: { background: '#101418' } });
   const fit = new FitAddon();
   terminal.loadAddon(fit);
   const termBox = h('div', { class: 'terminal', 'data-tab': String(id) });
-  const status = h('span', { class: 'status', role: 'status' }, 'connecting…');
+  const status = h('span', { class: 'status', role: 'status' }, data.kind === 'bind' ? 'asking for BIND…' : 'connecting…');
+  const peerButton = h('button', { type: 'button', hidden: true }, 'connect the demo peer');
   const modeToggle = h('button', { type: 'button' }, data.mode === 'line' ? 'switch to raw mode' : 'switch to line mode');
   const finButton = h('button', { type: 'button', disabled: true }, 'send FIN (half-close)');
   const closeButton = h('button', { type: 'button' }, 'close');
-  const panel = h('section', { class: 'panel', role: 'tabpanel', id: `panel-${id}`, hidden: true }, h('div', { class: 'toolbar' }, status, modeToggle, finButton, closeButton), h('div', { class: 'split' }, termBox, inspector.element));
+  const panel = h('section', { class: 'panel', role: 'tabpanel', id: `panel-${id}`, hidden: true }, h('div', { class: 'toolbar' }, status, peerButton, modeToggle, finButton, closeButton), h('div', { class: 'split' }, termBox, inspector.element));
   const button = h('button', { type: 'button', role: 'tab', class: 'tab', 'aria-controls': `panel-${id}`, title: data.label }, h('span', { class: 'dot' }), ` ${data.label} `, h('span', { class: 'x', 'aria-hidden': 'true' }, '×'));
   tabBar.append(button);
   panels.append(panel);
@@ -186,20 +217,19 @@ function openTab(session: Session, data: FormData, tabBar: HTMLElement, panels: 
   });
   observer.observe(termBox);
 
+  let addon: WsocksAttachAddon | undefined;
   const tab: Tab = {
     id,
     title: data.label,
     button,
     panel,
     terminal,
-    socket,
     inspector,
-    addon: undefined,
     fit,
     status: 'connecting',
     dispose: () => {
       observer.disconnect();
-      tab.addon?.dispose();
+      addon?.dispose();
       socket.close();
       terminal.dispose();
       button.remove();
@@ -222,11 +252,30 @@ function openTab(session: Session, data: FormData, tabBar: HTMLElement, panels: 
   tabs.push(tab);
   select(tab);
 
+  if (data.kind === 'bind') {
+    socket.bound.then(
+      (b) => {
+        setStatus(`bound: the proxy listens at ${b.address}:${b.port}, waiting for a peer`, 'half');
+        terminal.writeln(`\x1b[2m[BIND: the last hop listens at ${b.address}:${b.port}; a peer may connect there]\x1b[0m`);
+        peerButton.hidden = false;
+        peerButton.onclick = () => {
+          peerButton.disabled = true;
+          void fetch(`/demo/peer?host=${encodeURIComponent(b.address)}&port=${b.port}`, { method: 'POST' });
+        };
+      },
+      () => {},
+    );
+  }
   socket.opened.then(
     (info) => {
       setStatus(`open: ${info.remoteAddress}:${info.remotePort}`, 'open');
-      terminal.writeln(`\x1b[2m[connected to ${data.host}:${data.port} via ${data.label.split(' via ')[1]}]\x1b[0m`);
-      const addon = new WsocksAttachAddon(info, {
+      terminal.writeln(
+        data.kind === 'bind'
+          ? `\x1b[2m[a peer connected from ${info.remoteAddress}:${info.remotePort}]\x1b[0m`
+          : `\x1b[2m[connected to ${data.host}:${data.port} via ${data.label.split(' via ')[1]}]\x1b[0m`,
+      );
+      peerButton.hidden = true;
+      addon = new WsocksAttachAddon(info, {
         lineMode: data.mode === 'line',
         onBytes: (dir, bytes) => inspector.addData(dir, bytes),
         onReadableEnd: (err) => {
@@ -236,15 +285,15 @@ function openTab(session: Session, data: FormData, tabBar: HTMLElement, panels: 
           }
         },
       });
-      tab.addon = addon;
       terminal.loadAddon(addon);
       finButton.disabled = false;
       finButton.addEventListener('click', () => {
-        void addon.halfClose();
+        void addon?.halfClose();
         finButton.disabled = true;
         setStatus('you half-closed: sending FIN, still reading', 'half');
       });
       modeToggle.addEventListener('click', () => {
+        if (!addon) return;
         addon.lineMode = !addon.lineMode;
         modeToggle.textContent = addon.lineMode ? 'switch to raw mode' : 'switch to line mode';
         terminal.focus();
@@ -266,6 +315,132 @@ function openTab(session: Session, data: FormData, tabBar: HTMLElement, panels: 
   return tab;
 }
 
+/** A UDP tab: a datagram console (text or a DNS query) and the inspector with each datagram's RFC 1928 header. */
+function openUdpTab(session: Session, data: FormData, tabBar: HTMLElement, panels: HTMLElement): Tab {
+  panels.querySelector('.empty')?.remove();
+  const id = nextTab++;
+  const routeOptions = { ...(data.route ? { route: data.route } : {}), ...(data.via ? { via: data.via } : {}), inspect: data.inspect };
+  const socket = session.openUdp({ host: data.host, port: data.port }, routeOptions);
+  const inspector = new Inspector(`udp ${data.host}:${data.port}`);
+  socket.onTranscript((e) => inspector.add(e));
+  const status = h('span', { class: 'status', role: 'status' }, 'associating…');
+  const closeButton = h('button', { type: 'button' }, 'close');
+  const text = h('input', { 'aria-label': 'datagram text', class: 'dgram-text', value: 'hello over UDP', autocomplete: 'off' });
+  const sendButton = h('button', { type: 'submit', disabled: true }, 'send datagram');
+  const dnsName = h('input', { 'aria-label': 'DNS name', value: 'www.demo.test' });
+  const dnsButton = h('button', { type: 'button', disabled: true }, 'send DNS query (A)');
+  const log = h('ol', { class: 'dgram-log', 'aria-label': 'datagrams' });
+  const sendForm = h('form', { class: 'dgram-send' }, text, sendButton);
+  const consoleBox = h(
+    'div',
+    { class: 'udp-console' },
+    h('p', { class: 'explain' }, `Datagrams to ${data.host}:${data.port}. Each travels in one WebSocket message with the RFC 1928 §7 header; none is merged or split, any may be lost.`),
+    sendForm,
+    h('div', { class: 'dgram-send' }, dnsName, dnsButton),
+    log,
+  );
+  const panel = h('section', { class: 'panel', role: 'tabpanel', id: `panel-${id}`, hidden: true }, h('div', { class: 'toolbar' }, status, closeButton), h('div', { class: 'split' }, consoleBox, inspector.element));
+  const button = h('button', { type: 'button', role: 'tab', class: 'tab', 'aria-controls': `panel-${id}`, title: data.label }, h('span', { class: 'dot' }), ` ${data.label} `, h('span', { class: 'x', 'aria-hidden': 'true' }, '×'));
+  tabBar.append(button);
+  panels.append(panel);
+  const datagrams: NonNullable<Tab['datagrams']> = [];
+  const tab: Tab = {
+    id,
+    title: data.label,
+    button,
+    panel,
+    terminal: undefined,
+    inspector,
+    fit: undefined,
+    status: 'associating',
+    datagrams,
+    dispose: () => {
+      socket.close();
+      button.remove();
+      panel.remove();
+    },
+  };
+  const setStatus = (st: string, kind: string) => {
+    tab.status = st;
+    status.textContent = st;
+    button.dataset.state = kind;
+  };
+  const show = (direction: 'sent' | 'received', peer: { host: string; port: number }, bytes: Uint8Array) => {
+    const shown = describePayload(bytes);
+    datagrams.push({ direction, peer: `${peer.host}:${peer.port}`, text: shown });
+    log.append(h('li', { class: direction }, `${direction === 'sent' ? '→' : '←'} ${peer.host}:${peer.port} (${bytes.length} bytes) ${shown}`));
+    inspector.addDatagram(direction, peer, bytes);
+  };
+  button.addEventListener('click', (ev) => {
+    if ((ev.target as HTMLElement).classList.contains('x')) return closeTab(tab);
+    select(tab);
+  });
+  closeButton.addEventListener('click', () => closeTab(tab));
+  tabs.push(tab);
+  select(tab);
+  socket.opened.then(
+    async (info) => {
+      setStatus(`associated: datagrams leave from ${info.relayAddress}:${info.relayPort}`, 'open');
+      const writer = info.writable.getWriter();
+      const target = { host: data.host, port: data.port };
+      const send = (bytes: Uint8Array) => {
+        show('sent', target, bytes);
+        writer.write({ data: bytes }).catch((err: Error) => setStatus(`error: ${err.message}`, 'error'));
+      };
+      sendButton.disabled = false;
+      dnsButton.disabled = false;
+      sendForm.addEventListener('submit', (ev) => {
+        ev.preventDefault();
+        send(new TextEncoder().encode(text.value));
+      });
+      dnsButton.addEventListener('click', () => send(dnsQuery(dnsName.value)));
+      for await (const m of info.readable as unknown as AsyncIterable<{ data: Uint8Array; remoteAddress: string; remotePort: number }>) {
+        show('received', { host: m.remoteAddress, port: m.remotePort }, m.data);
+      }
+    },
+    () => {},
+  );
+  socket.closed.then(
+    () => setStatus('closed', 'closed'),
+    (err: unknown) => {
+      const e = err as WsocksError;
+      inspector.fail(e);
+      setStatus(`error${e.hop ? ` at hop ${e.hop}` : ''}: ${e.code}${e.replyCode !== undefined ? ` (${replyCodeText(e.replyCode)})` : ''}`, 'error');
+    },
+  );
+  return tab;
+}
+
+/** A DNS query (RFC 1035) for an A record, with a random id. */
+function dnsQuery(name: string): Uint8Array {
+  const labels = name.replace(/\.$/, '').split('.').filter(Boolean);
+  const bytes: number[] = [Math.floor(Math.random() * 256), Math.floor(Math.random() * 256), 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+  for (const l of labels) bytes.push(l.length, ...Array.from(l.slice(0, 63), (c) => c.charCodeAt(0) & 0x7f));
+  bytes.push(0, 0, 1, 0, 1);
+  return Uint8Array.from(bytes);
+}
+
+/** Text for a datagram: a DNS message decoded in one line, printable text as is, else hex. */
+function describePayload(b: Uint8Array): string {
+  if (b.length >= 12 && b[4] === 0 && b[5] === 1 && (b[2]! & 0x78) === 0) {
+    let at = 12;
+    const labels: string[] = [];
+    while (at < b.length && b[at] !== 0 && b[at]! < 64) {
+      labels.push(String.fromCharCode(...b.subarray(at + 1, at + 1 + b[at]!)));
+      at += 1 + b[at]!;
+    }
+    const isResponse = (b[2]! & 0x80) !== 0;
+    const rcode = b[3]! & 0x0f;
+    const name = labels.join('.');
+    if (!isResponse) return `DNS query: A ${name}?`;
+    if (rcode === 3) return `DNS answer: ${name} does not exist (NXDOMAIN)`;
+    const tail = b.subarray(b.length - 4);
+    return `DNS answer: ${name} A ${tail.join('.')}`;
+  }
+  const printable = b.every((x) => x === 9 || x === 10 || x === 13 || (x >= 0x20 && x < 0x7f));
+  return printable ? JSON.stringify(new TextDecoder().decode(b)) : Array.from(b.subarray(0, 32), (x) => x.toString(16).padStart(2, '0')).join(' ');
+}
+
 function select(tab: Tab): void {
   active = tab;
   for (const t of tabs) {
@@ -274,8 +449,8 @@ function select(tab: Tab): void {
   }
   requestAnimationFrame(() => {
     if (active !== tab) return;
-    tab.fit.fit();
-    tab.terminal.focus();
+    tab.fit?.fit();
+    tab.terminal?.focus();
   });
 }
 
@@ -295,9 +470,10 @@ function exposeTestHooks(session: Session): void {
   (window as unknown as { __wsocks: unknown }).__wsocks = {
     session,
     tabs: () => tabs.map((t) => ({ id: t.id, title: t.title, status: t.status })),
+    datagrams: (id: number) => tabs.find((x) => x.id === id)?.datagrams ?? null,
     terminalText: (id: number) => {
       const t = tabs.find((x) => x.id === id);
-      if (!t) return null;
+      if (!t?.terminal) return null;
       const buf = t.terminal.buffer.active;
       const lines: string[] = [];
       for (let i = 0; i < buf.length; i++) {
