@@ -52,6 +52,8 @@ export class BridgeUdpStream {
       this.relay = via.relay;
       this.control = via.control;
       via.control.on('error', () => {});
+      // The proxy ending the control connection (FIN or reset) ends the association (RFC 1928 §7).
+      via.control.once('end', () => this.closeFromNetwork());
       via.control.once('close', () => this.closeFromNetwork());
       via.control.on('data', () => {}); // nothing is expected on the control connection; keep it flowing
       via.control.resume();

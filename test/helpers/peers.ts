@@ -46,6 +46,16 @@ export async function waitForPort(port: number, child: ChildProcess, what: strin
 export function start(cmd: string, args: string[]): { child: ChildProcess; stderr: () => string } {
   // Own process group, so that stop() also takes down the workers Dante and sshd fork.
   const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+  // If this process dies before stop(), take the whole group down with it rather than leave daemons behind.
+  const reap = () => {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  };
+  process.once('exit', reap);
+  child.once('exit', () => process.off('exit', reap));
   let err = '';
   child.stderr!.on('data', (d) => (err = (err + d).slice(-4000)));
   return { child, stderr: () => err };

@@ -1,5 +1,6 @@
 import { connect as tcpConnect } from 'node:net';
 import { once } from 'node:events';
+import { createSocket } from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BridgeServer } from '../../server/bridge/bridge-server.ts';
 import { SocksServer } from '../../server/socks/server.ts';
@@ -46,6 +47,7 @@ describe('UDP and BIND through the bridge', () => {
         ours: [{ type: 'socks5', host: '127.0.0.1', port: ours.address.port }],
         ours4: [{ type: 'socks4', host: '127.0.0.1', port: ours.address.port }],
         dante: [{ type: 'socks5', host: '127.0.0.1', port: dante.port }],
+        dante4: [{ type: 'socks4', host: '127.0.0.1', port: dante.port }],
         danteAuth: [{ type: 'socks5', host: '127.0.0.1', port: danteAuth.port, username: DANTE_USER, password: DANTE_PASSWORD }],
       },
       limits: { maxMessageBytes: 8192 },
@@ -116,6 +118,41 @@ describe('UDP and BIND through the bridge', () => {
     socket.close();
   });
 
+  it('does not pass on datagrams from a stranger to the bridge’s own UDP port (direct mode)', async () => {
+    const socket = session.openUdp(null);
+    const info = await socket.opened;
+    const stranger = createSocket('udp4');
+    stranger.bind(0, '127.0.0.2');
+    await once(stranger, 'listening');
+    stranger.send('intruder', info.relayPort, '127.0.0.1');
+    // The echo's reply comes back; the stranger's datagram, sent first, never does.
+    const reply = await exchange(info, 'mine', { host: '127.0.0.1', port: udpEcho.port });
+    expect(text(reply.data)).toBe('mine');
+    expect(reply.remotePort).toBe(udpEcho.port);
+    stranger.close();
+    socket.close();
+  });
+
+  it('ends the stream when the proxy closes the association’s control connection', async () => {
+    const dying = await startDante({ auth: false });
+    const own = await BridgeServer.start({
+      listen: '127.0.0.1:0',
+      policy: { allow: [{ cidr: '127.0.0.0/8' }] },
+      routes: { dying: [{ type: 'socks5', host: '127.0.0.1', port: dying.port }] },
+    });
+    const s2 = await openSession(own.url);
+    try {
+      const socket = s2.openUdp({ host: '127.0.0.1', port: udpEcho.port }, { route: 'dying' });
+      const info = await socket.opened;
+      expect(text((await exchange(info, 'alive')).data)).toBe('alive');
+      await dying.stop();
+      await socket.closed; // the bridge saw the control connection close and said `close`
+    } finally {
+      s2.close();
+      await own.close();
+    }
+  });
+
   it('refuses an oversized datagram with a coded error', async () => {
     const socket = session.openUdp({ host: '127.0.0.1', port: udpEcho.port }, { route: 'ours' });
     const info = await socket.opened;
@@ -129,7 +166,7 @@ describe('UDP and BIND through the bridge', () => {
     await expect(session.bind({}).opened).rejects.toMatchObject({ code: 'ERR_ROUTE_REQUIRED' });
   });
 
-  it.each(['ours', 'ours4', 'dante'])('BIND through route %s: both replies, then data both ways', async (route) => {
+  it.each(['ours', 'ours4', 'dante', 'dante4'])('BIND through route %s: both replies, then data both ways', async (route) => {
     const socket = session.bind({ route, inspect: true });
     const bound = await socket.bound;
     expect(bound.address).toBe('127.0.0.1');
