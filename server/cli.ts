@@ -1,5 +1,5 @@
 /** The `wsocks` command line. */
-import { parseArgs } from 'node:util';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ListenSchema } from '../shared/config/net-schemas.ts';
 import { ConfigError } from './config-error.ts';
 import { loadRulesFile, RulesFileError } from './socks/rules.ts';
@@ -44,21 +44,12 @@ export async function main(argv: string[]): Promise<number> {
 
 async function runSocks(args: string[]): Promise<number> {
   const stop = untilSignal();
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
+  const values = options(args, {
         listen: { type: 'string', default: '127.0.0.1:1080' },
         user: { type: 'string', multiple: true, default: [] },
         rules: { type: 'string' },
         quiet: { type: 'boolean', default: false },
-      },
-      strict: true,
-    }));
-  } catch (err) {
-    throw new ConfigError((err as Error).message);
-  }
+      });
   const listen = ListenSchema.safeParse(values.listen);
   if (!listen.success) throw new ConfigError(`--listen: ${listen.error.issues[0]?.message}`);
   const users = values.user.map((u) => {
@@ -82,12 +73,7 @@ async function runSocks(args: string[]): Promise<number> {
 
 async function runBridge(args: string[]): Promise<number> {
   const stop = untilSignal();
-  let values;
-  try {
-    ({ values } = parseArgs({ args, options: { config: { type: 'string' }, listen: { type: 'string' } }, strict: true }));
-  } catch (err) {
-    throw new ConfigError((err as Error).message);
-  }
+  const values = options(args, { config: { type: 'string' }, listen: { type: 'string' } });
   const raw = values.config === undefined ? {} : await readBridgeConfigFile(values.config);
   if (values.listen !== undefined) raw.listen = values.listen;
   const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
@@ -100,16 +86,7 @@ async function runBridge(args: string[]): Promise<number> {
 
 async function runDemo(args: string[]): Promise<number> {
   const stop = untilSignal();
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: { listen: { type: 'string', default: '127.0.0.1:5173' }, static: { type: 'boolean', default: false } },
-      strict: true,
-    }));
-  } catch (err) {
-    throw new ConfigError((err as Error).message);
-  }
+  const values = options(args, { listen: { type: 'string', default: '127.0.0.1:5173' }, static: { type: 'boolean', default: false } });
   const listen = ListenSchema.safeParse(values.listen);
   if (!listen.success) throw new ConfigError(`--listen: ${listen.error.issues[0]?.message}`);
   const { startDemo } = await import('./demo/demo.ts');
@@ -126,6 +103,15 @@ async function runDemo(args: string[]): Promise<number> {
   await stop;
   await demo.close();
   return 0;
+}
+
+/** parseArgs, strict, with its complaints as ConfigErrors (exit code 2 and the usage). */
+function options<T extends ParseArgsConfig['options']>(args: string[], spec: T) {
+  try {
+    return parseArgs({ args, options: spec, strict: true }).values;
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
 }
 
 /** Resolves on SIGINT or SIGTERM; listening from the start, so that a signal during startup is not lost. */

@@ -2,7 +2,7 @@
 import type { WebSocket } from 'ws';
 import { WsocksError, WsocksErrorCode } from '../../shared/protocol/errors.ts';
 import { decodeDataFrame, encodeDataFrame } from '../../shared/protocol/frame.ts';
-import { ClientMessageSchema, type BridgeMessage, type OpenMessage } from '../../shared/protocol/messages.ts';
+import { ClientMessageSchema, type BridgeMessage, type OpenMessage, type TranscriptEntry } from '../../shared/protocol/messages.ts';
 import { formatZodError } from '../../shared/config/net-schemas.ts';
 import type { BridgeConfig } from './config.ts';
 import { dialRoute, type RouteHop } from './dial-route.ts';
@@ -123,14 +123,9 @@ export class BridgeSession implements StreamHost {
     this.streams.set(m.id, stream);
     try {
       const dialed = await dialRoute({
+        ...this.dialOptions(m, hops, stream.abort.signal),
         host: m.host ?? '0.0.0.0',
         port: m.port ?? 0,
-        hops,
-        checkFirstHop: m.via !== undefined,
-        policy: this.ctx.policy,
-        timeoutMs: config.limits.handshakeTimeoutMs,
-        signal: stream.abort.signal,
-        onEntry: m.inspect ? (entry) => this.sendControl({ type: 'transcript', id: m.id, entry }) : undefined,
         command,
         bindTimeoutMs: config.limits.bindTimeoutMs,
         onBound: (b) => this.sendControl({ type: 'bound', id: m.id, address: b.host, port: b.port }),
@@ -155,17 +150,8 @@ export class BridgeSession implements StreamHost {
     try {
       let via: Parameters<BridgeUdpStream['start']>[0];
       if (hops.length > 0) {
-        const dialed = await dialRoute({
-          host: '0.0.0.0',
-          port: 0,
-          hops,
-          checkFirstHop: m.via !== undefined,
-          policy: this.ctx.policy,
-          timeoutMs: config.limits.handshakeTimeoutMs,
-          signal: stream.abort.signal,
-          onEntry: m.inspect ? (entry) => this.sendControl({ type: 'transcript', id: m.id, entry }) : undefined,
-          command: 'udp',
-        });
+        // UDP ASSOCIATE with DST 0.0.0.0:0: the bridge's UDP address is not known to it in advance.
+        const dialed = await dialRoute({ ...this.dialOptions(m, hops, stream.abort.signal), host: '0.0.0.0', port: 0, command: 'udp' });
         via = { control: dialed.socket, relay: { host: dialed.remoteAddress, port: dialed.remotePort } };
       }
       const local = await stream.start(via);
@@ -173,6 +159,18 @@ export class BridgeSession implements StreamHost {
     } catch (err) {
       this.failStream(stream, m, err);
     }
+  }
+
+  /** What every dial of an open shares: the hops, policy, deadline, cancellation and transcript. */
+  private dialOptions(m: OpenMessage, hops: RouteHop[], signal: AbortSignal) {
+    return {
+      hops,
+      checkFirstHop: m.via !== undefined,
+      policy: this.ctx.policy,
+      timeoutMs: this.ctx.config.limits.handshakeTimeoutMs,
+      signal,
+      onEntry: m.inspect ? (entry: TranscriptEntry) => this.sendControl({ type: 'transcript', id: m.id, entry }) : undefined,
+    };
   }
 
   private failStream(stream: BridgeStream | BridgeUdpStream, m: OpenMessage, err: unknown): void {

@@ -15,6 +15,18 @@ export interface StreamHost {
   removed(id: number): void;
 }
 
+/** The `error` message for a stream, with the hop and reply code where there are some. */
+export function errorMessage(id: number, error: WsocksError): BridgeMessage {
+  return {
+    type: 'error',
+    id,
+    code: error.code,
+    message: error.message,
+    ...(error.hop !== undefined ? { hop: error.hop } : {}),
+    ...(error.replyCode !== undefined ? { replyCode: error.replyCode } : {}),
+  };
+}
+
 export class BridgeStream {
   private socket: Socket | undefined;
   /** Bytes we may still send to the client. */
@@ -148,14 +160,7 @@ export class BridgeStream {
   /** Connecting failed, or the connection did: report it and tear down. */
   fail(error: WsocksError): void {
     if (this.finished) return;
-    this.host.sendControl({
-      type: 'error',
-      id: this.id,
-      code: error.code,
-      message: error.message,
-      ...(error.hop !== undefined ? { hop: error.hop } : {}),
-      ...(error.replyCode !== undefined ? { replyCode: error.replyCode } : {}),
-    });
+    this.host.sendControl(errorMessage(this.id, error));
     this.teardown();
   }
 

@@ -12,7 +12,7 @@ import { decodeUdpDatagram, encodeUdpDatagram } from '../../shared/socks/udp.ts'
 import { WsocksError, WsocksErrorCode } from '../../shared/protocol/errors.ts';
 import { resolveHost, unmapIPv4 } from '../net/dial.ts';
 import type { TargetPolicy } from './policy.ts';
-import type { StreamHost } from './stream.ts';
+import { errorMessage, type StreamHost } from './stream.ts';
 
 export interface UdpStreamOptions {
   policy: TargetPolicy;
@@ -141,7 +141,7 @@ export class BridgeUdpStream {
 
   fail(error: WsocksError): void {
     if (this.finished) return;
-    this.host.sendControl({ type: 'error', id: this.id, code: error.code, message: error.message, ...(error.hop !== undefined ? { hop: error.hop } : {}), ...(error.replyCode !== undefined ? { replyCode: error.replyCode } : {}) });
+    this.host.sendControl(errorMessage(this.id, error));
     this.teardown();
   }
 

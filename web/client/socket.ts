@@ -4,7 +4,7 @@
  * protocol's credit: the bridge sends only what the readable has room for, and the writable waits for credit.
  */
 import { WsocksError, WsocksErrorCode } from '../../shared/protocol/errors.ts';
-import { TranscriptLog } from './transcript-log.ts';
+import { ClientStream, deferred, type SocketTransport } from './client-stream.ts';
 
 /** What the writable accepts (the DOM's BufferSource). */
 export type BytesSource = ArrayBuffer | ArrayBufferView;
@@ -16,26 +16,11 @@ export interface SocketOpenInfo {
   remotePort: number;
 }
 
-/** What a socket needs from its session. */
-export interface SocketTransport {
-  sendControl(message: object): void;
-  sendData(id: number, data: Uint8Array): void;
-  readonly maxFrameData: number;
-  forget(id: number): void;
-}
+export type { SocketTransport };
 
-export class WsocksSocket extends TranscriptLog {
-  readonly opened: Promise<SocketOpenInfo>;
-  readonly closed: Promise<void>;
-  /** BIND only: where the last hop listens (its first reply); the peer connects there. */
-  readonly bound: Promise<{ address: string; port: number }>;
-  private resolveBound!: (b: { address: string; port: number }) => void;
-  private rejectBound!: (err: WsocksError) => void;
+export class WsocksSocket extends ClientStream<SocketOpenInfo> {
+  private readonly boundD = deferred<{ address: string; port: number }>();
 
-  private resolveOpened!: (info: SocketOpenInfo) => void;
-  private rejectOpened!: (err: WsocksError) => void;
-  private resolveClosed!: () => void;
-  private rejectClosed!: (err: WsocksError) => void;
   private readable!: ReadableStreamDefaultController<Uint8Array>;
   private readableDone = false;
   /** Bytes the bridge may still send us. */
@@ -43,44 +28,25 @@ export class WsocksSocket extends TranscriptLog {
   /** Bytes we may still send the bridge. */
   private credit = 0;
   private creditWaiters: Array<() => void> = [];
-  private settled = false;
 
   constructor(
-    readonly id: number,
-    private readonly transport: SocketTransport,
+    id: number,
+    transport: SocketTransport,
     private readonly window: number,
   ) {
-    super();
+    super(id, transport);
     this.outstanding = window;
-    this.bound = new Promise((resolve, reject) => {
-      this.resolveBound = resolve;
-      this.rejectBound = reject;
-    });
-    this.bound.catch(() => {});
-    this.opened = new Promise((resolve, reject) => {
-      this.resolveOpened = resolve;
-      this.rejectOpened = reject;
-    });
-    this.closed = new Promise((resolve, reject) => {
-      this.resolveClosed = resolve;
-      this.rejectClosed = reject;
-    });
-    // An unobserved failure must not surface as an unhandled rejection.
-    this.opened.catch(() => {});
-    this.closed.catch(() => {});
   }
 
-  /** Closes both directions at once (no FIN handshake): the stream is gone. */
-  close(): void {
-    if (this.settled) return;
-    this.transport.sendControl({ type: 'close', id: this.id });
-    this.finish(undefined);
+  /** BIND only: where the last hop listens (its first reply); the peer connects there. */
+  get bound(): Promise<{ address: string; port: number }> {
+    return this.boundD.promise;
   }
 
   // ---- called by the session ----
 
-  handleBound(address: string, port: number): void {
-    this.resolveBound({ address, port });
+  override handleBound(address: string, port: number): void {
+    this.boundD.resolve({ address, port });
   }
 
   handleOpened(remoteAddress: string, remotePort: number, window: number): void {
@@ -102,7 +68,7 @@ export class WsocksSocket extends TranscriptLog {
       },
       abort: () => this.close(),
     });
-    this.resolveOpened({ readable, writable, remoteAddress, remotePort });
+    this.openedD.resolve({ readable, writable, remoteAddress, remotePort });
   }
 
   handleData(data: Uint8Array): void {
@@ -112,25 +78,17 @@ export class WsocksSocket extends TranscriptLog {
     this.readable.enqueue(data.slice());
   }
 
-  handleCredit(bytes: number): void {
+  override handleCredit(bytes: number): void {
     this.credit += bytes;
     const waiters = this.creditWaiters;
     this.creditWaiters = [];
     for (const w of waiters) w();
   }
 
-  handleEnd(): void {
+  override handleEnd(): void {
     if (this.readableDone) return;
     this.readableDone = true;
     this.readable?.close();
-  }
-
-  handleClose(): void {
-    this.finish(undefined);
-  }
-
-  handleError(error: WsocksError): void {
-    this.finish(error);
   }
 
   // ---- internals ----
@@ -163,28 +121,20 @@ export class WsocksSocket extends TranscriptLog {
     }
   }
 
-  private finish(error: WsocksError | undefined): void {
-    if (this.settled) return;
-    this.settled = true;
-    this.transport.forget(this.id);
+  protected settle(error: WsocksError | undefined): void {
     const waiters = this.creditWaiters;
     this.creditWaiters = [];
     for (const w of waiters) w();
-    this.rejectBound(error ?? new WsocksError(WsocksErrorCode.SESSION_CLOSED, 'closed before a BIND reply'));
-    if (error) {
-      this.rejectOpened(error);
-      this.rejectClosed(error);
-      if (this.readable && !this.readableDone) this.readable.error(error);
-    } else {
-      this.rejectOpened(new WsocksError(WsocksErrorCode.SESSION_CLOSED, 'closed before it opened'));
-      if (this.readable && !this.readableDone) {
+    this.boundD.reject(error ?? new WsocksError(WsocksErrorCode.SESSION_CLOSED, 'closed before a BIND reply'));
+    if (this.readable && !this.readableDone) {
+      if (error) this.readable.error(error);
+      else {
         try {
           this.readable.close();
         } catch {
           // already closed by the consumer
         }
       }
-      this.resolveClosed();
     }
     this.readableDone = true;
   }

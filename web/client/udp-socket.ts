@@ -6,8 +6,8 @@
  */
 import { WsocksError, WsocksErrorCode } from '../../shared/protocol/errors.ts';
 import { decodeUdpDatagram, encodeUdpDatagram } from '../../shared/socks/udp.ts';
-import type { BytesSource, SocketTransport } from './socket.ts';
-import { TranscriptLog } from './transcript-log.ts';
+import type { BytesSource } from './socket.ts';
+import { ClientStream, type SocketTransport } from './client-stream.ts';
 
 export interface UdpMessage {
   data: Uint8Array;
@@ -35,41 +35,18 @@ export interface UdpOpenInfo {
 /** Datagrams a readable holds before new ones are dropped. */
 const QUEUE = 1024;
 
-export class WsocksUdpSocket extends TranscriptLog {
-  readonly opened: Promise<UdpOpenInfo>;
-  readonly closed: Promise<void>;
+export class WsocksUdpSocket extends ClientStream<UdpOpenInfo> {
   /** Datagrams dropped because the readable was full. */
   dropped = 0;
-  private resolveOpened!: (info: UdpOpenInfo) => void;
-  private rejectOpened!: (err: WsocksError) => void;
-  private resolveClosed!: () => void;
-  private rejectClosed!: (err: WsocksError) => void;
   private readable: ReadableStreamDefaultController<UdpMessage> | undefined;
-  private settled = false;
 
   constructor(
-    readonly id: number,
-    private readonly transport: SocketTransport,
+    id: number,
+    transport: SocketTransport,
     private readonly target: { host: string; port: number } | null,
     private readonly maxDatagramBytes: number,
   ) {
-    super();
-    this.opened = new Promise((resolve, reject) => {
-      this.resolveOpened = resolve;
-      this.rejectOpened = reject;
-    });
-    this.closed = new Promise((resolve, reject) => {
-      this.resolveClosed = resolve;
-      this.rejectClosed = reject;
-    });
-    this.opened.catch(() => {});
-    this.closed.catch(() => {});
-  }
-
-  close(): void {
-    if (this.settled) return;
-    this.transport.sendControl({ type: 'close', id: this.id });
-    this.finish(undefined);
+    super(id, transport);
   }
 
   handleOpened(relayAddress: string, relayPort: number): void {
@@ -82,7 +59,7 @@ export class WsocksUdpSocket extends TranscriptLog {
       close: () => this.close(),
       abort: () => this.close(),
     });
-    this.resolveOpened({
+    this.openedD.resolve({
       readable,
       writable,
       relayAddress,
@@ -103,18 +80,6 @@ export class WsocksUdpSocket extends TranscriptLog {
     this.readable.enqueue({ data: d.data.slice(), remoteAddress: d.host, remotePort: d.port });
   }
 
-  handleBound(): void {}
-  handleCredit(): void {}
-  handleEnd(): void {}
-
-  handleClose(): void {
-    this.finish(undefined);
-  }
-
-  handleError(error: WsocksError): void {
-    this.finish(error);
-  }
-
   private send(m: UdpMessageInit): void {
     if (this.settled) throw new WsocksError(WsocksErrorCode.SESSION_CLOSED, 'the UDP stream is closed');
     const host = m.remoteAddress ?? this.target?.host;
@@ -130,22 +95,14 @@ export class WsocksUdpSocket extends TranscriptLog {
     this.transport.sendData(this.id, encodeUdpDatagram({ host, port, data }));
   }
 
-  private finish(error: WsocksError | undefined): void {
-    if (this.settled) return;
-    this.settled = true;
-    this.transport.forget(this.id);
-    if (error) {
-      this.rejectOpened(error);
-      this.rejectClosed(error);
-      this.readable?.error(error);
-    } else {
-      this.rejectOpened(new WsocksError(WsocksErrorCode.SESSION_CLOSED, 'closed before it opened'));
+  protected settle(error: WsocksError | undefined): void {
+    if (error) this.readable?.error(error);
+    else {
       try {
         this.readable?.close();
       } catch {
         // already closed
       }
-      this.resolveClosed();
     }
   }
 }

@@ -192,7 +192,6 @@ function readForm(form: HTMLFormElement): FormData {
 }
 
 function openTab(session: Session, data: FormData, tabBar: HTMLElement, panels: HTMLElement): Tab {
-  panels.querySelector('.empty')?.remove();
   const id = nextTab++;
   const routeOptions = { ...(data.route ? { route: data.route } : {}), ...(data.via ? { via: data.via } : {}), inspect: data.inspect };
   const socket = data.kind === 'bind' ? session.bind(routeOptions) : session.open({ host: data.host, port: data.port }, routeOptions);
@@ -207,10 +206,7 @@ function openTab(session: Session, data: FormData, tabBar: HTMLElement, panels: 
   const modeToggle = h('button', { type: 'button' }, data.mode === 'line' ? 'switch to raw mode' : 'switch to line mode');
   const finButton = h('button', { type: 'button', disabled: true }, 'send FIN (half-close)');
   const closeButton = h('button', { type: 'button' }, 'close');
-  const panel = h('section', { class: 'panel', role: 'tabpanel', id: `panel-${id}`, hidden: true }, h('div', { class: 'toolbar' }, status, peerButton, modeToggle, finButton, closeButton), h('div', { class: 'split' }, termBox, inspector.element));
-  const button = h('button', { type: 'button', role: 'tab', class: 'tab', 'aria-controls': `panel-${id}`, title: data.label }, h('span', { class: 'dot' }), ` ${data.label} `, h('span', { class: 'x', 'aria-hidden': 'true' }, '×'));
-  tabBar.append(button);
-  panels.append(panel);
+  const { panel, button } = tabShell(id, data.label, [status, peerButton, modeToggle, finButton, closeButton], termBox, inspector, tabBar, panels);
   terminal.open(termBox);
   const observer = new ResizeObserver(() => {
     if (!panel.hidden) fit.fit();
@@ -236,21 +232,7 @@ function openTab(session: Session, data: FormData, tabBar: HTMLElement, panels: 
       panel.remove();
     },
   };
-  const setStatus = (s: string, kind: string) => {
-    tab.status = s;
-    status.textContent = s;
-    button.dataset.state = kind;
-  };
-  button.addEventListener('click', (ev) => {
-    if ((ev.target as HTMLElement).classList.contains('x')) return closeTab(tab);
-    select(tab);
-  });
-  button.addEventListener('keydown', (ev) => {
-    if (ev.key === 'Delete') closeTab(tab);
-  });
-  closeButton.addEventListener('click', () => closeTab(tab));
-  tabs.push(tab);
-  select(tab);
+  const setStatus = addTab(tab, status, closeButton);
 
   if (data.kind === 'bind') {
     socket.bound.then(
@@ -302,22 +284,68 @@ function openTab(session: Session, data: FormData, tabBar: HTMLElement, panels: 
     },
     () => {},
   );
-  socket.closed.then(
-    () => setStatus('closed', 'closed'),
-    (err: unknown) => {
-      const e = err as WsocksError;
-      inspector.fail(e);
-      const where = e.hop ? ` at hop ${e.hop}` : '';
-      setStatus(`error${where}: ${e.code}${e.replyCode !== undefined ? ` (${replyCodeText(e.replyCode)})` : ''}`, 'error');
-      terminal.writeln(`\x1b[31m[${e.code}${where}: ${e.message}]\x1b[0m`);
-    },
-  );
+  void settled(socket.closed, inspector, setStatus).then((e) => {
+    if (e) terminal.writeln(`\x1b[31m[${e.code}${e.hop ? ` at hop ${e.hop}` : ''}: ${e.message}]\x1b[0m`);
+  });
   return tab;
+}
+
+/**
+ * Shows how a stream ended: "closed", or the error with its hop and reply code in words (and in the inspector).
+ * Resolves with the error, if there was one.
+ */
+async function settled(closed: Promise<void>, inspector: Inspector, setStatus: (text: string, state: string) => void): Promise<WsocksError | undefined> {
+  try {
+    await closed;
+    setStatus('closed', 'closed');
+    return undefined;
+  } catch (err) {
+    const e = err as WsocksError;
+    inspector.fail(e);
+    setStatus(`error${e.hop ? ` at hop ${e.hop}` : ''}: ${e.code}${e.replyCode !== undefined ? ` (${replyCodeText(e.replyCode)})` : ''}`, 'error');
+    return e;
+  }
+}
+
+/** The tab button and its panel: a toolbar, the session's own view, and the inspector beside it. */
+function tabShell(
+  id: number,
+  label: string,
+  toolbar: HTMLElement[],
+  view: HTMLElement,
+  inspector: Inspector,
+  tabBar: HTMLElement,
+  panels: HTMLElement,
+): { panel: HTMLElement; button: HTMLButtonElement } {
+  panels.querySelector('.empty')?.remove();
+  const panel = h('section', { class: 'panel', role: 'tabpanel', id: `panel-${id}`, hidden: true }, h('div', { class: 'toolbar' }, ...toolbar), h('div', { class: 'split' }, view, inspector.element));
+  const button = h('button', { type: 'button', role: 'tab', class: 'tab', 'aria-controls': `panel-${id}`, title: label }, h('span', { class: 'dot' }), ` ${label} `, h('span', { class: 'x', 'aria-hidden': 'true' }, '×'));
+  tabBar.append(button);
+  panels.append(panel);
+  return { panel, button };
+}
+
+/** Shows a new tab and wires its close controls; returns the function that sets its status. */
+function addTab(tab: Tab, status: HTMLElement, closeButton: HTMLElement): (text: string, state: string) => void {
+  tab.button.addEventListener('click', (ev) => {
+    if ((ev.target as HTMLElement).classList.contains('x')) return closeTab(tab);
+    select(tab);
+  });
+  tab.button.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Delete') closeTab(tab);
+  });
+  closeButton.addEventListener('click', () => closeTab(tab));
+  tabs.push(tab);
+  select(tab);
+  return (text, state) => {
+    tab.status = text;
+    status.textContent = text;
+    tab.button.dataset.state = state;
+  };
 }
 
 /** A UDP tab: a datagram console (text or a DNS query) and the inspector with each datagram's RFC 1928 header. */
 function openUdpTab(session: Session, data: FormData, tabBar: HTMLElement, panels: HTMLElement): Tab {
-  panels.querySelector('.empty')?.remove();
   const id = nextTab++;
   const routeOptions = { ...(data.route ? { route: data.route } : {}), ...(data.via ? { via: data.via } : {}), inspect: data.inspect };
   const socket = session.openUdp({ host: data.host, port: data.port }, routeOptions);
@@ -339,10 +367,7 @@ function openUdpTab(session: Session, data: FormData, tabBar: HTMLElement, panel
     h('div', { class: 'dgram-send' }, dnsName, dnsButton),
     log,
   );
-  const panel = h('section', { class: 'panel', role: 'tabpanel', id: `panel-${id}`, hidden: true }, h('div', { class: 'toolbar' }, status, closeButton), h('div', { class: 'split' }, consoleBox, inspector.element));
-  const button = h('button', { type: 'button', role: 'tab', class: 'tab', 'aria-controls': `panel-${id}`, title: data.label }, h('span', { class: 'dot' }), ` ${data.label} `, h('span', { class: 'x', 'aria-hidden': 'true' }, '×'));
-  tabBar.append(button);
-  panels.append(panel);
+  const { panel, button } = tabShell(id, data.label, [status, closeButton], consoleBox, inspector, tabBar, panels);
   const datagrams: NonNullable<Tab['datagrams']> = [];
   const tab: Tab = {
     id,
@@ -360,24 +385,13 @@ function openUdpTab(session: Session, data: FormData, tabBar: HTMLElement, panel
       panel.remove();
     },
   };
-  const setStatus = (st: string, kind: string) => {
-    tab.status = st;
-    status.textContent = st;
-    button.dataset.state = kind;
-  };
+  const setStatus = addTab(tab, status, closeButton);
   const show = (direction: 'sent' | 'received', peer: { host: string; port: number }, bytes: Uint8Array) => {
     const shown = describePayload(bytes);
     datagrams.push({ direction, peer: `${peer.host}:${peer.port}`, text: shown });
     log.append(h('li', { class: direction }, `${direction === 'sent' ? '→' : '←'} ${peer.host}:${peer.port} (${bytes.length} bytes) ${shown}`));
     inspector.addDatagram(direction, peer, bytes);
   };
-  button.addEventListener('click', (ev) => {
-    if ((ev.target as HTMLElement).classList.contains('x')) return closeTab(tab);
-    select(tab);
-  });
-  closeButton.addEventListener('click', () => closeTab(tab));
-  tabs.push(tab);
-  select(tab);
   socket.opened.then(
     async (info) => {
       setStatus(`associated: datagrams leave from ${info.relayAddress}:${info.relayPort}`, 'open');
@@ -400,14 +414,7 @@ function openUdpTab(session: Session, data: FormData, tabBar: HTMLElement, panel
     },
     () => {},
   );
-  socket.closed.then(
-    () => setStatus('closed', 'closed'),
-    (err: unknown) => {
-      const e = err as WsocksError;
-      inspector.fail(e);
-      setStatus(`error${e.hop ? ` at hop ${e.hop}` : ''}: ${e.code}${e.replyCode !== undefined ? ` (${replyCodeText(e.replyCode)})` : ''}`, 'error');
-    },
-  );
+  void settled(socket.closed, inspector, setStatus);
   return tab;
 }
 
