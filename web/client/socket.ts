@@ -74,8 +74,8 @@ export class WsocksSocket extends ClientStream<SocketOpenInfo> {
   handleData(data: Uint8Array): void {
     if (this.readableDone || this.settled) return;
     this.outstanding -= data.length;
-    // A copy: the frame's buffer is the WebSocket's, and the consumer may keep the chunk.
-    this.readable.enqueue(data.slice());
+    // No copy: every WebSocket message arrives in an ArrayBuffer of its own, so the view is the consumer's to keep.
+    this.readable.enqueue(data);
   }
 
   override handleCredit(bytes: number): void {
