@@ -38,24 +38,26 @@ let nextTab = 1;
 
 async function main(): Promise<void> {
   const app = document.getElementById('app')!;
-  const config: DemoConfig = await fetch('/demo/config.json')
+  const configPromise: Promise<DemoConfig> = fetch('/demo/config.json')
     .then((r) => (r.ok ? r.json() : EMPTY_CONFIG))
     .catch(() => EMPTY_CONFIG);
+  // The page's frame is drawn at once; the form follows when the bridge has said hello.
   const statusLine = h('p', { class: 'session-status', role: 'status' }, 'connecting to the bridge…');
+  const sidebar = h('aside', { class: 'sidebar' }, h('h1', {}, 'wsocks'), h('p', { class: 'tagline' }, 'TCP for the browser, through SOCKS, byte by byte.'), statusLine);
+  const tabBar = h('nav', { class: 'tabs', role: 'tablist', 'aria-label': 'sessions' });
+  const panels = h('div', { class: 'panels' }, h('p', { class: 'empty' }, 'Open a session: pick a target and a route, then “Open”.'));
+  app.append(sidebar, h('main', {}, tabBar, panels));
   let session: Session;
   try {
     session = await connect(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/`);
     statusLine.textContent = `bridge: ${session.info!.routes.length} routes, client chains ${session.info!.clientChains ? 'allowed' : 'off'}`;
   } catch (err) {
     statusLine.textContent = `cannot reach the bridge: ${(err as Error).message}`;
-    app.append(statusLine);
     return;
   }
-
+  const config = await configPromise;
   const form = buildForm(config, session, statusLine);
-  const tabBar = h('nav', { class: 'tabs', role: 'tablist', 'aria-label': 'sessions' });
-  const panels = h('div', { class: 'panels' }, h('p', { class: 'empty' }, 'Open a session: pick a target and a route, then “Open”.'));
-  app.append(h('aside', { class: 'sidebar' }, h('h1', {}, 'wsocks'), h('p', { class: 'tagline' }, 'TCP for the browser, through SOCKS, byte by byte.'), statusLine, form), h('main', {}, tabBar, panels));
+  sidebar.append(form);
 
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
