@@ -76,7 +76,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
     const hmrPort = await freePort(options.host ?? '127.0.0.1');
     const vite = await createServer({
       configFile: join(ROOT, 'vite.config.ts'),
-      server: { middlewareMode: true, hmr: { host: options.host ?? '127.0.0.1', port: hmrPort } },
+      server: { middlewareMode: true, ws: { host: options.host ?? '127.0.0.1', port: hmrPort } },
       appType: 'spa',
       logLevel: 'warn',
     });
