@@ -10,6 +10,7 @@ import { h } from './dom.ts';
 import { decodeUdpDatagram, encodeUdpDatagram } from '../../shared/socks/udp.ts';
 import { toHex } from '../../shared/socks/address.ts';
 import { replyCodeAdvice, replyCodeText, STEPS } from './explain.ts';
+import { toText2pcap } from './text2pcap.ts';
 
 const DATA_CAP = 4096;
 
@@ -36,6 +37,7 @@ export class Inspector {
         h('button', { type: 'button', onclick: () => this.expandAll(true) }, 'open all'),
         h('button', { type: 'button', onclick: () => this.expandAll(false) }, 'close all'),
         h('button', { type: 'button', class: 'export', onclick: () => this.download() }, 'export JSON'),
+        h('button', { type: 'button', title: 'for Wireshark’s text2pcap', onclick: () => this.downloadText2pcap() }, 'text2pcap'),
       ),
       this.list,
       h(
@@ -94,10 +96,11 @@ export class Inspector {
   }
 
   private download(): void {
-    const blob = new Blob([JSON.stringify(this.toJSON(), null, 2)], { type: 'application/json' });
-    const a = h('a', { href: URL.createObjectURL(blob), download: `wsocks-transcript-${Date.now()}.json` });
-    a.click();
-    URL.revokeObjectURL(a.href);
+    save(JSON.stringify(this.toJSON(), null, 2), 'application/json', `wsocks-transcript-${Date.now()}.json`);
+  }
+
+  private downloadText2pcap(): void {
+    save(toText2pcap(this.entries, this.target), 'text/plain', `wsocks-handshake-${Date.now()}.txt`);
   }
 
   private expandAll(open: boolean): void {
@@ -161,6 +164,12 @@ export class Inspector {
       ),
     );
   }
+}
+
+function save(text: string, type: string, name: string): void {
+  const a = h('a', { href: URL.createObjectURL(new Blob([text], { type })), download: name });
+  a.click();
+  URL.revokeObjectURL(a.href);
 }
 
 function hexDump(bytes: number[]): string {
