@@ -204,6 +204,7 @@ function handshake(
     const cleanup = () => {
       socket.off('data', onData);
       socket.off('close', onClose);
+      socket.off('end', onClose);
       socket.off('error', onError);
       signal.removeEventListener('abort', onAbort);
       socket.pause();
@@ -238,6 +239,8 @@ function handshake(
       reject(new TargetError(TargetErrorCode.TIMEOUT, `no SOCKS reply within the handshake timeout`));
     };
     socket.on('data', onData);
+    // The socket is half-open capable: a proxy that hangs up mid-handshake shows as 'end', not 'close'.
+    socket.once('end', onClose);
     socket.once('close', onClose);
     socket.on('error', onError);
     signal.addEventListener('abort', onAbort, { once: true });

@@ -78,7 +78,14 @@ export class SocksConnection {
       socket.destroy();
     }, this.ctx.options.handshakeTimeoutMs);
     socket.on('data', this.onData);
+    socket.once('end', this.onEarlyEnd);
   }
+
+  /** The client half-closed before finishing its request: nothing can follow, so close instead of waiting. */
+  private readonly onEarlyEnd = (): void => {
+    this.log({ event: 'protocol-error', version: this.handshake.version, code: 'ERR_SOCKS_BAD_STATE', reason: 'client closed before its request was complete' });
+    this.finish();
+  };
 
   private readonly onData = (chunk: Buffer): void => {
     const hs = this.handshake;
@@ -112,6 +119,7 @@ export class SocksConnection {
         case 'request':
           clearTimeout(this.handshakeTimer);
           this.socket.off('data', this.onData);
+          this.socket.off('end', this.onEarlyEnd);
           this.socket.pause();
           void this.serve(ev.request, hs.takeRest());
           return;
@@ -300,6 +308,7 @@ export class SocksConnection {
   private finish(reply?: Uint8Array): void {
     clearTimeout(this.handshakeTimer);
     this.socket.off('data', this.onData);
+    this.socket.off('end', this.onEarlyEnd);
     if (this.socket.destroyed) return;
     if (reply) this.socket.end(reply, () => this.socket.destroy());
     else this.socket.destroy();

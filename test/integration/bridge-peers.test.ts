@@ -115,6 +115,21 @@ describe('bridge through real third-party proxies', () => {
     session.close();
   });
 
+  it('reports OpenSSH closing without a reply (its way of saying "refused") as a hop failure', async () => {
+    const session = await openSession(bridge.url);
+    const s = createServer().listen(0, '127.0.0.1');
+    await once(s, 'listening');
+    const port = (s.address() as { port: number }).port;
+    await new Promise<void>((r) => s.close(() => r()));
+    const socket = session.open({ host: '127.0.0.1', port }, { via: [{ type: 'socks5', host: '127.0.0.1', port: ssh.port }] });
+    await expect(socket.opened).rejects.toMatchObject({
+      code: 'ERR_HOP_FAILED',
+      hop: 1,
+      message: expect.stringMatching(/closed the connection during the handshake/),
+    });
+    session.close();
+  });
+
   it('keeps other streams flowing while one reader stalls, with bounded buffering', async () => {
     const total = 32 * 1024 * 1024;
     const source = await startSource(total);

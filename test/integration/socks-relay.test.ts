@@ -33,6 +33,27 @@ describe('relaying through our SOCKS server', () => {
     await server.whenIdle();
   });
 
+  it('serves a client that sends greeting, request, data and FIN in one go (where microsocks drops the answer)', async () => {
+    const c = await RawClient.connect(server.address.port);
+    c.socket.end(Buffer.concat([fromHex('05 01 00'), encodeSocks5Request({ command: 1, host: '127.0.0.1', port: counter.port }), Buffer.alloc(1234, 1)]));
+    const all = await c.readToEnd();
+    expect(toHex(all.subarray(0, 4))).toBe('05 00 05 00');
+    expect(String(all.subarray(12))).toBe('got 1234 bytes');
+    await c.closed;
+  });
+
+  it('closes at once on a client that half-closes mid-handshake', async () => {
+    const slow = await SocksServer.start({ port: 0, handshakeTimeoutMs: 60_000 });
+    try {
+      const c = await RawClient.connect(slow.address.port);
+      c.socket.end(fromHex('05 02 00'));
+      expect((await c.readToEnd()).length).toBe(0);
+      await slow.whenIdle();
+    } finally {
+      await slow.close();
+    }
+  });
+
   it('holds back a fast target while the client does not read, then delivers every byte', async () => {
     const total = 64 * 1024 * 1024;
     const chunk = Buffer.alloc(64 * 1024, 0xab);
