@@ -102,7 +102,8 @@ export class BridgeSession implements StreamHost {
 
   private async open(m: OpenMessage): Promise<void> {
     const { config } = this.ctx;
-    if (this.streams.has(m.id)) return this.error(WsocksErrorCode.STREAM_EXISTS, `stream ${m.id} is already open`, m.id);
+    // Without an id: an error naming the stream would end the stream that already has it.
+    if (this.streams.has(m.id)) return this.error(WsocksErrorCode.STREAM_EXISTS, `stream ${m.id} is already open`);
     if (this.streams.size >= config.limits.streamsPerSession) {
       return this.error(WsocksErrorCode.TOO_MANY_STREAMS, `at most ${config.limits.streamsPerSession} streams per session`, m.id);
     }

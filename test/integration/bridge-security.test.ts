@@ -143,7 +143,11 @@ describe('bridge security', () => {
     // Still serving: a good open works on the same WebSocket.
     ws.send(JSON.stringify({ type: 'open', id: 11, host: 'localhost', port: echo.port, window: 1024, via: [{ type: 'socks5', host: '127.0.0.1', port: socks.address.port }] }));
     expect(await next((m) => m.id === 11)).toMatchObject({ type: 'opened' });
-    expect(messages.filter((m) => m.type === 'error').length).toBe(5);
+    // Opening an id in use is refused without ending the stream that has it.
+    ws.send(JSON.stringify({ type: 'open', id: 11, host: 'localhost', port: echo.port, window: 1024, via: [{ type: 'socks5', host: '127.0.0.1', port: socks.address.port }] }));
+    expect(await next((m) => m.code === 'ERR_STREAM_EXISTS')).toMatchObject({ type: 'error', message: 'stream 11 is already open' });
+    expect(messages.find((m) => m.code === 'ERR_STREAM_EXISTS')).not.toHaveProperty('id');
+    expect(messages.filter((m) => m.type === 'error').length).toBe(6);
     ws.close();
   });
 
