@@ -48,7 +48,8 @@ process.stderr.write(`installing Debian packages: ${pkgs.join(' ')}\n`);
 const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
 try {
   execFileSync('apt-get', ['update', '-qq'], { stdio: ['ignore', 'ignore', 'inherit'], env });
-  execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...pkgs], {
+  // With recommends: Chromium's fonts (fonts-liberation) come that way, and xterm.js measures text with them.
+  execFileSync('apt-get', ['install', '-y', '-qq', ...pkgs], {
     stdio: ['ignore', 'ignore', 'inherit'],
     env,
   });
