@@ -11,6 +11,7 @@ import { toHex } from '../../shared/socks/address.ts';
 import { WsocksError, WsocksErrorCode } from '../../shared/protocol/errors.ts';
 import type { Hop, TranscriptEntry } from '../../shared/protocol/messages.ts';
 import { connectTcp, formatHostPort, resolveHost } from '../net/dial.ts';
+import { deadline } from '../net/deadline.ts';
 import { TargetError, TargetErrorCode } from '../net/target-error.ts';
 import type { TargetPolicy } from './policy.ts';
 
@@ -157,17 +158,13 @@ async function allowedAddresses(
 
 /** Runs `fn` with a signal that fires on the per-step deadline or when the stream is closed; maps failures. */
 async function withDeadline<T>(o: DialRouteOptions, hop: number | undefined, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
-  const ac = new AbortController();
-  const timer = setTimeout(() => ac.abort(), o.timeoutMs);
-  const onAbort = () => ac.abort();
-  o.signal.addEventListener('abort', onAbort, { once: true });
+  const { signal, done } = deadline(o.timeoutMs, o.signal);
   try {
-    return await fn(ac.signal);
+    return await fn(signal);
   } catch (err) {
     throw toWsocksError(err, hop, o.signal.aborted);
   } finally {
-    clearTimeout(timer);
-    o.signal.removeEventListener('abort', onAbort);
+    done();
   }
 }
 

@@ -10,6 +10,7 @@ import { AddressType, AuthMethod, Command, Socks5ReplyCode } from '../../shared/
 import type { Socks4Request } from '../../shared/socks/socks4.ts';
 import type { Socks5Request } from '../../shared/socks/socks5.ts';
 import { connectTcp, formatHostPort, resolveHost, unmapIPv4 } from '../net/dial.ts';
+import { deadline } from '../net/deadline.ts';
 import { relay } from '../net/relay.ts';
 import { TargetError, TargetErrorCode, targetErrorFrom } from '../net/target-error.ts';
 import type { Credentials } from './credentials.ts';
@@ -171,23 +172,8 @@ export class SocksConnection {
     return allowed;
   }
 
-  /** A signal that fires on the deadline or when the client leaves, and a function to stop its timer. */
-  private deadline(ms: number): { signal: AbortSignal; done: () => void } {
-    const ac = new AbortController();
-    const timer = setTimeout(() => ac.abort(), ms);
-    const onGone = () => ac.abort();
-    this.gone.signal.addEventListener('abort', onGone, { once: true });
-    return {
-      signal: ac.signal,
-      done: () => {
-        clearTimeout(timer);
-        this.gone.signal.removeEventListener('abort', onGone);
-      },
-    };
-  }
-
   private async connect(request: Request, rest: Uint8Array): Promise<void> {
-    const { signal, done } = this.deadline(this.ctx.options.connectTimeoutMs);
+    const { signal, done } = deadline(this.ctx.options.connectTimeoutMs, this.gone.signal);
     let target: Socket;
     try {
       const addresses = await this.allowedAddresses(request, 'connect', signal);
@@ -243,7 +229,7 @@ export class SocksConnection {
    * when it is unspecified (0.0.0.0 / ::). Rules are checked against it.
    */
   private async expectedPeer(request: Request): Promise<string | undefined> {
-    const { signal, done } = this.deadline(this.ctx.options.connectTimeoutMs);
+    const { signal, done } = deadline(this.ctx.options.connectTimeoutMs, this.gone.signal);
     try {
       const unspecified = request.host === '0.0.0.0' || request.host === '::';
       if (unspecified) {
@@ -258,7 +244,7 @@ export class SocksConnection {
   }
 
   private acceptOne(listener: Server): Promise<Socket> {
-    const { signal, done } = this.deadline(this.ctx.options.bindTimeoutMs);
+    const { signal, done } = deadline(this.ctx.options.bindTimeoutMs, this.gone.signal);
     return new Promise<Socket>((resolve, reject) => {
       signal.addEventListener('abort', () => {
         reject(new TargetError(TargetErrorCode.TIMEOUT, 'no connection arrived for BIND'));
