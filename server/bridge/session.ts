@@ -1,7 +1,8 @@
 /** One WebSocket on the bridge: parses and checks messages, opens streams through routes, keeps the session alive. */
 import type { WebSocket } from 'ws';
 import { WsocksError, WsocksErrorCode } from '../../shared/protocol/errors.ts';
-import { decodeDataFrame, encodeDataFrame } from '../../shared/protocol/frame.ts';
+import { decodeDataFrame, encodeDataFrame, FRAME_HEADER_BYTES } from '../../shared/protocol/frame.ts';
+import { udpPayloadRoom } from '../../shared/socks/udp.ts';
 import { ClientMessageSchema, type BridgeMessage, type OpenMessage, type TranscriptEntry } from '../../shared/protocol/messages.ts';
 import { formatZodError } from '../../shared/config/net-schemas.ts';
 import type { BridgeConfig } from './config.ts';
@@ -57,7 +58,7 @@ export class BridgeSession implements StreamHost {
 
   sendData(id: number, data: Uint8Array): void {
     // Frames stay under the message limit the client was told about.
-    const max = this.ctx.config.limits.maxMessageBytes - 4;
+    const max = this.ctx.config.limits.maxMessageBytes - FRAME_HEADER_BYTES;
     for (let at = 0; at < data.length; at += max) {
       if (this.ws.readyState === this.ws.OPEN) this.ws.send(encodeDataFrame(id, data.subarray(at, at + max)));
     }
@@ -142,9 +143,9 @@ export class BridgeSession implements StreamHost {
     const limit = config.limits.maxMessageBytes;
     const stream = new BridgeUdpStream(m.id, this, {
       policy: this.ctx.policy,
-      maxDatagramBytes: Math.min(config.limits.maxDatagramBytes, limit - 4 - 262),
+      maxDatagramBytes: Math.min(config.limits.maxDatagramBytes, udpPayloadRoom(limit - FRAME_HEADER_BYTES)),
       idleTimeoutMs: config.limits.idleTimeoutMs,
-      canSend: (bytes) => bytes + 4 <= limit && this.ws.bufferedAmount < config.limits.window,
+      canSend: (bytes) => bytes + FRAME_HEADER_BYTES <= limit && this.ws.bufferedAmount < config.limits.window,
       onDrop: (reason) => this.ctx.log(`stream ${m.id} from ${this.client}: dropped a datagram: ${reason}`),
     });
     this.streams.set(m.id, stream);

@@ -11,6 +11,14 @@ export interface UdpDatagram extends SocksAddress {
 
 const SPEC = 'RFC 1928 §7';
 
+/** The longest header: RSV (2) + FRAG (1) + ATYP (1) + a 255-byte name with its length (256) + PORT (2). */
+export const MAX_UDP_HEADER_BYTES = 262;
+
+/** The most payload that fits in `bytes` after the longest header. */
+export function udpPayloadRoom(bytes: number): number {
+  return bytes - MAX_UDP_HEADER_BYTES;
+}
+
 /**
  * Decodes one datagram. A datagram is complete by nature, so a "need" result means it was truncated: a relay
  * should drop it.

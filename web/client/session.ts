@@ -2,6 +2,7 @@
 import { WsocksError, WsocksErrorCode } from '../../shared/protocol/errors.ts';
 import { decodeDataFrame, encodeDataFrame, FRAME_HEADER_BYTES } from '../../shared/protocol/frame.ts';
 import { BridgeMessageSchema, PROTOCOL_VERSION, TOKEN_PROTOCOL_PREFIX, type Hop } from '../../shared/protocol/messages.ts';
+import { udpPayloadRoom } from '../../shared/socks/udp.ts';
 import { WsocksSocket, type SocketTransport } from './socket.ts';
 import { WsocksUdpSocket } from './udp-socket.ts';
 import type { WebSocketConstructor, WebSocketLike } from './websocket-like.ts';
@@ -111,7 +112,7 @@ export class Session implements SocketTransport {
    * decides each destination.
    */
   openUdp(target: { host: string; port: number } | null, options: OpenOptions = {}): WsocksUdpSocket {
-    const limit = Math.min(65507, (this.info?.limits.maxMessageBytes ?? 65536) - FRAME_HEADER_BYTES - 262);
+    const limit = Math.min(65507, udpPayloadRoom((this.info?.limits.maxMessageBytes ?? 65536) - FRAME_HEADER_BYTES));
     const socket = new WsocksUdpSocket(this.nextId++, this, target, limit);
     this.start(socket, 'udp', target ?? undefined, options);
     return socket;
