@@ -2,7 +2,8 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, kill, start, startDante as startDanteProcess, waitForPort, type Peer } from '../test/helpers/peers.ts';
+import { freePort } from '../server/net/listen.ts';
+import { kill, start, startDante as startDanteProcess, waitForPort, type Peer } from '../test/helpers/peers.ts';
 
 export interface NamedPeer extends Peer {
   name: string;

@@ -7,9 +7,8 @@ import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname, join, normalize } from 'node:path';
-import { createServer as createNetServer } from 'node:net';
 import { BridgeServer } from '../bridge/bridge-server.ts';
-import { boundAddress, listen } from '../net/listen.ts';
+import { freePort } from '../net/listen.ts';
 import { SocksServer } from '../socks/server.ts';
 import { connectDemoPeer, startDemoTargets, type DemoTargets } from './targets.ts';
 
@@ -125,14 +124,6 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
       await Promise.all([socksA.close(), socksB.close(), targets.close(), closeVite()]);
     },
   };
-}
-
-async function freePort(host: string): Promise<number> {
-  const server = createNetServer();
-  await listen(server, host, 0);
-  const { port } = boundAddress(server);
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 function json(res: ServerResponse, body: unknown): void {

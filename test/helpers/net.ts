@@ -76,13 +76,8 @@ export async function startCountThenReply(): Promise<Running> {
   return { port: await listen(server), close: closer(server, sockets) };
 }
 
-/** A server that is bound and then closed: connecting to its port is refused. */
-export async function refusedPort(): Promise<number> {
-  const server = createServer();
-  const port = await listen(server);
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+/** A port that was bound and released: connecting to it is refused. */
+export { freePort as refusedPort } from '../../server/net/listen.ts';
 
 /** A UDP echo server; it records who sent what. */
 export async function startUdpEcho(): Promise<Running & { socket: UdpSocket; seen: Array<{ from: string; data: string }> }> {

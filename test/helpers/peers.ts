@@ -5,7 +5,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, existsSync, mkdirSync } from 'node:fs';
 import { once } from 'node:events';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
+import { freePort } from '../../server/net/listen.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -19,14 +20,6 @@ export const DANTE_USER = 'wsocks-test';
 export const DANTE_PASSWORD = 'dante-pass-1';
 
 const sbin = (p: string) => ['/usr/sbin', '/usr/bin', '/sbin', '/bin'].map((d) => `${d}/${p}`).find((f) => existsSync(f));
-
-export async function freePort(): Promise<number> {
-  const s = createServer().listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 /** Waits until the port accepts a connection; these programs print nothing reliable when ready. */
 export async function waitForPort(port: number, child: ChildProcess, what: string, stderr: () => string): Promise<void> {

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BridgeServer } from '../../server/bridge/bridge-server.ts';
 import { SocksServer } from '../../server/socks/server.ts';
 import { openSession, readAll, roundTrip } from '../helpers/bridge.ts';
-import { startEcho, type Running } from '../helpers/net.ts';
+import { refusedPort, startEcho, type Running } from '../helpers/net.ts';
 import { DANTE_PASSWORD, DANTE_USER, startDante, startSshSocks, type Peer } from '../helpers/peers.ts';
 
 /** A target that sends `bytes` to every connection as fast as its socket lets it; `written` counts per connection. */
@@ -103,13 +103,7 @@ describe('bridge through real third-party proxies', () => {
 
   it('reports a failure inside the chain with the hop that gave it', async () => {
     const session = await openSession(bridge.url);
-    const closedPort = (await (async () => {
-      const s = createServer().listen(0, '127.0.0.1');
-      await once(s, 'listening');
-      const p = (s.address() as { port: number }).port;
-      await new Promise<void>((r) => s.close(() => r()));
-      return p;
-    })());
+    const closedPort = await refusedPort();
     const socket = session.open({ host: '127.0.0.1', port: closedPort }, { route: 'triple' });
     await expect(socket.opened).rejects.toMatchObject({ code: 'ERR_HOP_FAILED', hop: 3, replyCode: 5 });
     session.close();
@@ -117,10 +111,7 @@ describe('bridge through real third-party proxies', () => {
 
   it('reports OpenSSH closing without a reply (its way of saying "refused") as a hop failure', async () => {
     const session = await openSession(bridge.url);
-    const s = createServer().listen(0, '127.0.0.1');
-    await once(s, 'listening');
-    const port = (s.address() as { port: number }).port;
-    await new Promise<void>((r) => s.close(() => r()));
+    const port = await refusedPort();
     const socket = session.open({ host: '127.0.0.1', port }, { via: [{ type: 'socks5', host: '127.0.0.1', port: ssh.port }] });
     await expect(socket.opened).rejects.toMatchObject({
       code: 'ERR_HOP_FAILED',

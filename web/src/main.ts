@@ -3,7 +3,7 @@ import { Terminal } from '@xterm/xterm';
 import { FitAddon } from '@xterm/addon-fit';
 import '@xterm/xterm/css/xterm.css';
 import './style.css';
-import { connect, WsocksError, type Hop, type Session, type WsocksSocket } from '../client/index.ts';
+import { connect, WsocksError, type Hop, type Session } from '../client/index.ts';
 import { h } from './dom.ts';
 import { Inspector } from './inspector.ts';
 import { replyCodeText } from './explain.ts';
