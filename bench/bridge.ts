@@ -5,10 +5,9 @@ import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import WebSocket from 'ws';
 import { SocksClient } from 'socks';
-import { connect, type Session } from '../web/client/index.ts';
-import type { WebSocketConstructor } from '../web/client/websocket-like.ts';
+import type { Session } from '../web/client/index.ts';
+import { openSession } from '../test/helpers/bridge.ts';
 import type { Hop } from '../shared/protocol/messages.ts';
 
 export interface RunningBridge {
@@ -45,10 +44,6 @@ export async function startBridgeProcess(extra: Record<string, unknown> = {}): P
       rmSync(dir, { recursive: true, force: true });
     },
   };
-}
-
-export function openSession(url: string, window?: number): Promise<Session> {
-  return connect(url, { WebSocket: WebSocket as unknown as WebSocketConstructor, ...(window ? { window } : {}) });
 }
 
 /** Reads one stream from the source to its end through the bridge. */
@@ -110,7 +105,7 @@ export function rssKiB(pid: number): number {
 
 /** Opens `n` idle direct streams on one session and returns the bridge's RSS growth per stream, in KiB. */
 export async function memoryPerIdleStream(bridge: RunningBridge, port: number, n: number): Promise<number> {
-  const session = await openSession(bridge.url, 64 * 1024);
+  const session = await openSession(bridge.url, { window: 64 * 1024 });
   // Warm up code paths and buffers with a few streams first.
   const warm = Array.from({ length: 50 }, () => session.open({ host: '127.0.0.1', port }));
   await Promise.all(warm.map((s) => s.opened));

@@ -8,12 +8,12 @@ import { ensureBenchPeers, startDante, startMicrosocks, startOurs, type NamedPee
 import {
   directSocksOpenTime,
   memoryPerIdleStream,
-  openSession,
   openTime,
   startBridgeProcess,
   startSilentTarget,
   throughBridge,
 } from './bridge.ts';
+import { openSession } from '../test/helpers/bridge.ts';
 
 const MB = 1024 * 1024;
 const BYTES = Number(process.env.BENCH_MB ?? 256) * MB;
@@ -56,7 +56,7 @@ async function main(): Promise<void> {
   const bridge = await startBridgeProcess();
   const hop = await startOurs();
   try {
-    const session = await openSession(bridge.url, 1024 * 1024);
+    const session = await openSession(bridge.url, { window: 1024 * 1024 });
     const via = [{ type: 'socks5' as const, host: '127.0.0.1', port: hop.port }];
     const viaDirect = await measure(() => throughBridge(session, source.port));
     const viaHop = await measure(() => throughBridge(session, source.port, via));

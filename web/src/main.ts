@@ -3,7 +3,7 @@ import { Terminal } from '@xterm/xterm';
 import { FitAddon } from '@xterm/addon-fit';
 import '@xterm/xterm/css/xterm.css';
 import './style.css';
-import { connect, WsocksError, type Hop, type Session } from '../client/index.ts';
+import { connect, WsocksError, type Hop, type OpenOptions, type Session } from '../client/index.ts';
 import { h } from './dom.ts';
 import { Inspector } from './inspector.ts';
 import { replyCodeText } from './explain.ts';
@@ -73,9 +73,8 @@ interface FormData {
   kind: 'tcp' | 'udp' | 'bind';
   host: string;
   port: number;
-  route: string;
-  via: Hop[] | undefined;
-  inspect: boolean;
+  /** The route (named, or hops) and inspection, as `session.open()` takes them. */
+  options: OpenOptions;
   mode: 'line' | 'raw';
   label: string;
 }
@@ -184,9 +183,11 @@ function readForm(form: HTMLFormElement): FormData {
   return {
     host: get('host'),
     port: Number(get('port')),
-    route: route === CUSTOM ? '' : route,
-    via,
-    inspect: (form.elements.namedItem('inspect') as HTMLInputElement).checked,
+    options: {
+      ...(route !== CUSTOM && route !== '' ? { route } : {}),
+      ...(via ? { via } : {}),
+      inspect: (form.elements.namedItem('inspect') as HTMLInputElement).checked,
+    },
     mode: get('mode') as 'line' | 'raw',
     kind: get('kind') as FormData['kind'],
     label: get('kind') === 'bind' ? `BIND via ${routeLabel}` : `${get('kind') === 'udp' && !/^udp/i.test(name ?? '') ? 'UDP ' : ''}${name} via ${routeLabel}`,
@@ -195,8 +196,7 @@ function readForm(form: HTMLFormElement): FormData {
 
 function openTab(session: Session, data: FormData, tabBar: HTMLElement, panels: HTMLElement): Tab {
   const id = nextTab++;
-  const routeOptions = { ...(data.route ? { route: data.route } : {}), ...(data.via ? { via: data.via } : {}), inspect: data.inspect };
-  const socket = data.kind === 'bind' ? session.bind(routeOptions) : session.open({ host: data.host, port: data.port }, routeOptions);
+  const socket = data.kind === 'bind' ? session.bind(data.options) : session.open({ host: data.host, port: data.port }, data.options);
   const inspector = new Inspector(data.kind === 'bind' ? 'BIND' : `${data.host}:${data.port}`);
   socket.onTranscript((e) => inspector.add(e));
   const terminal = new Terminal({ convertEol: false, cursorBlink: true, fontSize: 14, scrollback: 5000, theme: { background: '#101418' } });
@@ -349,8 +349,7 @@ function addTab(tab: Tab, status: HTMLElement, closeButton: HTMLElement): (text:
 /** A UDP tab: a datagram console (text or a DNS query) and the inspector with each datagram's RFC 1928 header. */
 function openUdpTab(session: Session, data: FormData, tabBar: HTMLElement, panels: HTMLElement): Tab {
   const id = nextTab++;
-  const routeOptions = { ...(data.route ? { route: data.route } : {}), ...(data.via ? { via: data.via } : {}), inspect: data.inspect };
-  const socket = session.openUdp({ host: data.host, port: data.port }, routeOptions);
+  const socket = session.openUdp({ host: data.host, port: data.port }, data.options);
   const inspector = new Inspector(`udp ${data.host}:${data.port}`);
   socket.onTranscript((e) => inspector.add(e));
   const status = h('span', { class: 'status', role: 'status' }, 'associating…');
