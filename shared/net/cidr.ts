@@ -51,9 +51,3 @@ export function cidrContains(cidr: Cidr, ip: Uint8Array): boolean {
   }
   return true;
 }
-
-/** Whether an IP literal (text) falls in any of the blocks. */
-export function inAnyCidr(blocks: readonly Cidr[], address: string): boolean {
-  const ip = parseIp(address);
-  return ip !== null && blocks.some((b) => cidrContains(b, ip));
-}
