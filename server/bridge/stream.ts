@@ -36,7 +36,8 @@ export class BridgeStream {
   /** Bytes written to the target and not yet granted back. */
   private toGrant = 0;
   private pending: Buffer | undefined;
-  private targetEnded = false;
+  /** The target sent FIN; our `end` message waits until the bytes before it have been delivered. */
+  private endPending = false;
   private finished = false;
   /** Aborted when the client closes the stream or the session ends while connecting. */
   readonly abort = new AbortController();
@@ -62,7 +63,7 @@ export class BridgeStream {
     this.host.sendControl({ type: 'opened', id: this.id, remoteAddress: remote.address, remotePort: remote.port, window: this.window });
     socket.on('data', (chunk: Buffer) => this.fromTarget(chunk));
     socket.on('end', () => {
-      this.targetEnded = true;
+      this.endPending = true;
       this.flushEnd();
     });
     socket.on('error', (err: NodeJS.ErrnoException) =>
@@ -108,9 +109,9 @@ export class BridgeStream {
   }
 
   private flushEnd(): void {
-    if (this.targetEnded && !this.pending && !this.finished) {
+    if (this.endPending && !this.pending && !this.finished) {
       this.host.sendControl({ type: 'end', id: this.id });
-      this.targetEnded = false; // sent once
+      this.endPending = false;
     }
   }
 
