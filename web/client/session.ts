@@ -3,6 +3,7 @@ import { WsocksError, WsocksErrorCode } from '../../shared/protocol/errors.ts';
 import { decodeDataFrame, encodeDataFrame, FRAME_HEADER_BYTES } from '../../shared/protocol/frame.ts';
 import { BridgeMessageSchema, PROTOCOL_VERSION, TOKEN_PROTOCOL_PREFIX, type Hop } from '../../shared/protocol/messages.ts';
 import { udpPayloadRoom } from '../../shared/socks/udp.ts';
+import { deferred } from './client-stream.ts';
 import { WsocksSocket, type SocketTransport } from './socket.ts';
 import { WsocksUdpSocket } from './udp-socket.ts';
 import type { WebSocketConstructor, WebSocketLike } from './websocket-like.ts';
@@ -58,13 +59,8 @@ export class Session implements SocketTransport {
     private readonly ws: WebSocketLike,
     private readonly window: number,
   ) {
-    let ready!: (info: BridgeInfo) => void;
-    let fail!: (err: WsocksError) => void;
-    this.ready = new Promise((resolve, reject) => {
-      ready = resolve;
-      fail = reject;
-    });
-    this.ready.catch(() => {});
+    const { promise, resolve: ready, reject: fail } = deferred<BridgeInfo>();
+    this.ready = promise;
     this.closed = new Promise((resolve) => {
       ws.addEventListener('close', (ev) => {
         const err = new WsocksError(
