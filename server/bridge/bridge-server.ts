@@ -103,6 +103,8 @@ export class BridgeServer {
   }
 
   private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    // A reset at any point (refused, during the handshake, accepted) must reach no one but this socket.
+    socket.on('error', () => socket.destroy());
     const client = unmapIPv4(req.socket.remoteAddress ?? '');
     const refusal = this.check(req, client);
     if (refusal) {

@@ -228,7 +228,15 @@ function handshake(
         }
       }
     };
-    const onData = (d: Buffer) => handle(hs.receive(d));
+    const onData = (d: Buffer) => {
+      try {
+        handle(hs.receive(d));
+      } catch (err) {
+        // Nothing a proxy sends may throw past this handler: the stream fails, the bridge carries on.
+        cleanup();
+        reject(new WsocksError(WsocksErrorCode.HOP_FAILED, `hop ${hop} (${options.type} proxy): ${(err as Error).message}`, { hop }));
+      }
+    };
     const onClose = () => handle(hs.closed());
     const onError = () => {};
     const onAbort = () => {

@@ -30,7 +30,15 @@ export class BridgeSession implements StreamHost {
   ) {
     const { limits } = ctx.config;
     this.closed = new Promise((resolve) => ws.once('close', () => resolve()));
-    ws.on('message', (data: Buffer, isBinary: boolean) => this.onMessage(data, isBinary));
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      try {
+        this.onMessage(data, isBinary);
+      } catch (err) {
+        // A bug, never the peer's input: log it and end this session only.
+        ctx.log(`session from ${client}: internal error: ${(err as Error).stack ?? String(err)}`);
+        ws.close(1011, 'internal error');
+      }
+    });
     ws.on('error', () => ws.terminate());
     ws.on('pong', () => (this.alive = true));
     ws.once('close', () => this.onClosed());
@@ -93,7 +101,14 @@ export class BridgeSession implements StreamHost {
       return this.error(WsocksErrorCode.BAD_MESSAGE, formatZodError(parsed.error).replace(/\n/g, '; '), known);
     }
     const m = parsed.data;
-    if (m.type === 'open') return void this.open(m);
+    if (m.type === 'open') {
+      this.open(m).catch((err: unknown) => {
+        this.ctx.log(`stream ${m.id} from ${this.client}: internal error: ${(err as Error).stack ?? String(err)}`);
+        const stream = this.streams.get(m.id);
+        if (stream) stream.fail(new WsocksError(WsocksErrorCode.CONNECT_FAILED, 'internal error'));
+      });
+      return;
+    }
     const stream = this.streams.get(m.id);
     if (!stream) return; // closed meanwhile
     if (m.type === 'credit') stream.onCredit(m.bytes);

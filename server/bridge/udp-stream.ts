@@ -85,7 +85,8 @@ export class BridgeUdpStream {
       this.udp.send(frame, this.relay.port, this.relay.host);
       return;
     }
-    void this.sendDirect(d.host, d.port, d.data);
+    if (d.port === 0) return this.options.onDrop?.('datagram to port 0');
+    this.sendDirect(d.host, d.port, d.data).catch((err: unknown) => this.options.onDrop?.(`datagram to ${d.host}:${d.port}: ${(err as Error).message}`));
   }
 
   private async sendDirect(host: string, port: number, data: Uint8Array): Promise<void> {

@@ -89,6 +89,16 @@ export class SocksConnection {
   };
 
   private readonly onData = (chunk: Buffer): void => {
+    try {
+      this.handshakeData(chunk);
+    } catch (err) {
+      // Nothing a client sends may throw past this handler: that client is closed, the server carries on.
+      this.log({ event: 'protocol-error', version: this.handshake.version, code: (err as { code?: string }).code ?? 'ERR_SOCKS_BAD_STATE', reason: (err as Error).message });
+      this.finish();
+    }
+  };
+
+  private handshakeData(chunk: Buffer): void {
     const hs = this.handshake;
     hs.receive(chunk);
     for (;;) {
@@ -122,11 +132,14 @@ export class SocksConnection {
           this.socket.off('data', this.onData);
           this.socket.off('end', this.onEarlyEnd);
           this.socket.pause();
-          void this.serve(ev.request, hs.takeRest());
+          this.serve(ev.request, hs.takeRest()).catch((err: unknown) => {
+            this.log({ event: 'failed', version: hs.version, code: 'ERR_SOCKS_INTERNAL', reason: (err as Error).message });
+            this.finish();
+          });
           return;
       }
     }
-  };
+  }
 
   private async serve(request: Request, rest: Uint8Array): Promise<void> {
     const version = request.version;

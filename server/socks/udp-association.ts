@@ -44,7 +44,9 @@ export class UdpAssociation {
     const family = isIP(this.options.bindAddress) === 6 ? 'udp6' : 'udp4';
     const socket = createSocket({ type: family });
     this.clientSide = socket;
-    socket.on('message', (msg, rinfo) => void this.fromClient(msg, rinfo));
+    socket.on('message', (msg, rinfo) => {
+      this.fromClient(msg, rinfo).catch((err: unknown) => this.drop(`datagram from the client: ${(err as Error).message}`));
+    });
     socket.on('error', () => this.close());
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
@@ -80,6 +82,7 @@ export class UdpAssociation {
     if (decoded.status !== 'done') return this.drop('malformed datagram header');
     const d = decoded.message;
     if (d.frag !== 0) return this.drop(`fragment ${d.frag} (fragmentation is not supported)`);
+    if (d.port === 0) return this.drop('datagram to port 0');
     if (d.data.length > this.options.maxDatagramBytes) return this.drop(`datagram of ${d.data.length} bytes`);
     let addresses: string[];
     try {

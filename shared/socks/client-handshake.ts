@@ -7,8 +7,10 @@
  */
 import { AuthMethod, Command, Socks4ReplyCode, Socks5ReplyCode, socks4ReplyText, socks5ReplyText } from './constants.ts';
 import { SocksError, SocksErrorCode } from './errors.ts';
-import { concatBytes, parseIPv4 } from './address.ts';
+import { concatBytes, isValidHostname, parseIPv4 } from './address.ts';
 import type { DecodeResult, Field } from './reader.ts';
+import { encodeWith } from './encode-result.ts';
+import { socks5AddressError } from './socks5-address.ts';
 import { decodeSocks4Reply, decodeSocks4Request, encodeSocks4Request } from './socks4.ts';
 import {
   decodeSocks5Greeting,
@@ -79,34 +81,37 @@ export class ClientHandshake {
     return this.options.command ?? Command.CONNECT;
   }
 
-  /** The first message to write. */
+  /**
+   * The first message to write. Options SOCKS cannot carry (a host such as " 127.0.0.1", a port out of range, an
+   * over-long user name) give an `error` step here, before anything is written: the machine never throws for them.
+   */
   start(): ClientStep[] {
     if (this.state !== 'idle') throw new SocksError(SocksErrorCode.BAD_STATE, 'handshake already started');
     const o = this.options;
-    try {
-      if (o.type === 'socks5') {
-        this.state = 'method';
-        const methods = o.username !== undefined ? [AuthMethod.NO_AUTH, AuthMethod.USERNAME_PASSWORD] : [AuthMethod.NO_AUTH];
-        return [this.write('socks5.greeting', encodeSocks5Greeting(methods), decodeSocks5Greeting)];
-      }
-      if (o.type === 'socks4' && !parseIPv4(o.host)) {
-        throw new SocksError(SocksErrorCode.BAD_ADDRESS, `plain SOCKS4 carries IPv4 addresses only, not ${JSON.stringify(o.host)}`);
-      }
-      if (this.command === Command.UDP_ASSOCIATE) {
-        throw new SocksError(SocksErrorCode.BAD_COMMAND, 'UDP ASSOCIATE needs SOCKS5');
-      }
-      this.state = 'socks4-reply';
-      const bytes = encodeSocks4Request({
-        command: this.command,
-        host: o.host,
-        port: o.port,
-        userId: o.username ?? '',
-        socks4a: o.type === 'socks4a',
-      });
-      return [this.write('socks4.request', bytes, decodeSocks4Request)];
-    } catch (err) {
-      return [this.fail(err as SocksError)];
+    const problem = this.optionsError();
+    if (problem) return [this.fail(problem)];
+    if (o.type === 'socks5') {
+      this.state = 'method';
+      const methods = o.username !== undefined ? [AuthMethod.NO_AUTH, AuthMethod.USERNAME_PASSWORD] : [AuthMethod.NO_AUTH];
+      return [this.write('socks5.greeting', () => encodeSocks5Greeting(methods), decodeSocks5Greeting)];
     }
+    this.state = 'socks4-reply';
+    const request = { command: this.command, host: o.host, port: o.port, userId: o.username ?? '', socks4a: o.type === 'socks4a' };
+    return [this.write('socks4.request', () => encodeSocks4Request(request), decodeSocks4Request)];
+  }
+
+  /** Why these options cannot make a handshake, or undefined. */
+  private optionsError(): SocksError | undefined {
+    const o = this.options;
+    if (o.type === 'socks5') return socks5AddressError(o.host, o.port);
+    if (this.command === Command.UDP_ASSOCIATE) return new SocksError(SocksErrorCode.BAD_COMMAND, 'UDP ASSOCIATE needs SOCKS5');
+    if (o.type === 'socks4' && !parseIPv4(o.host)) {
+      return new SocksError(SocksErrorCode.BAD_ADDRESS, `plain SOCKS4 carries IPv4 addresses only, not ${JSON.stringify(o.host)}`);
+    }
+    if (!parseIPv4(o.host) && !isValidHostname(o.host)) {
+      return new SocksError(SocksErrorCode.BAD_HOSTNAME, `not a host name SOCKS4a can carry: ${JSON.stringify(o.host.slice(0, 300))}`);
+    }
+    return undefined;
   }
 
   /** Bytes from the proxy. After `done`, any bytes past the reply belong to the tunnel: see `takeRest`. */
@@ -158,8 +163,8 @@ export class ClientHandshake {
           steps.push(this.request());
         } else if (r.method === AuthMethod.USERNAME_PASSWORD && o.username !== undefined) {
           this.state = 'auth-reply';
-          const bytes = encodeUserPassRequest(o.username, o.password ?? '');
-          steps.push(this.write('socks5.auth', bytes, (b) => decodeUserPassRequest(b, o.maskPassword === true)));
+          const encode = () => encodeUserPassRequest(o.username!, o.password ?? '');
+          steps.push(this.write('socks5.auth', encode, (b) => decodeUserPassRequest(b, o.maskPassword === true)));
         } else {
           const why =
             r.method === AuthMethod.NO_ACCEPTABLE
@@ -197,7 +202,7 @@ export class ClientHandshake {
 
   private request(): ClientStep {
     const o = this.options;
-    return this.write('socks5.request', encodeSocks5Request({ command: this.command, host: o.host, port: o.port }), decodeSocks5Request);
+    return this.write('socks5.request', () => encodeSocks5Request({ command: this.command, host: o.host, port: o.port }), decodeSocks5Request);
   }
 
   /** A success reply: the end, except for BIND's first reply. */
@@ -209,7 +214,11 @@ export class ClientHandshake {
     return this.finish(host, port);
   }
 
-  private write(kind: MessageKind, bytes: Uint8Array, decode: (b: Uint8Array) => DecodeResult<unknown>): ClientStep {
+  /** Encodes a message to write; an encoder's error becomes the handshake's `error` step instead of a throw. */
+  private write(kind: MessageKind, encode: () => Uint8Array, decode: (b: Uint8Array) => DecodeResult<unknown>): ClientStep {
+    const encoded = encodeWith(encode);
+    if (encoded.status === 'error') return this.fail(encoded.error);
+    const bytes = encoded.bytes;
     const described = decode(bytes);
     const fields = described.status === 'done' ? described.fields : [];
     let shown = bytes;

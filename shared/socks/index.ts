@@ -3,6 +3,7 @@ export * from './constants.ts';
 export * from './errors.ts';
 export * from './address.ts';
 export * from './reader.ts';
+export * from './encode-result.ts';
 export * from './socks5-address.ts';
 export * from './socks4.ts';
 export * from './socks5.ts';

@@ -13,6 +13,7 @@ import {
   stripBrackets,
 } from './address.ts';
 import type { Reader } from './reader.ts';
+import type { EncodeResult } from './encode-result.ts';
 
 /** A destination or bound address: an IP literal (IPv6 without brackets) or a host name, and a port. */
 export interface SocksAddress {
@@ -71,9 +72,14 @@ function ipMeaning(text: string, role: AddressRole): { value: string; meaning: s
   return { value: text, meaning };
 }
 
-/** Bytes of ATYP + ADDR + PORT for a host (IP literal or name) and port. */
-export function encodeSocks5Address(host: string, port: number): Uint8Array {
-  checkPort(port);
+/**
+ * Bytes of ATYP + ADDR + PORT for a host (IP literal or name) and port, or a coded error (ERR_SOCKS_BAD_PORT,
+ * ERR_SOCKS_BAD_HOSTNAME for a name that is not 1-255 bytes of visible ASCII: " 127.0.0.1", full-width digits,
+ * non-ASCII names). Never throws.
+ */
+export function encodeSocks5Address(host: string, port: number): EncodeResult {
+  const problem = socks5AddressError(host, port);
+  if (problem) return { status: 'error', error: problem };
   const bare = stripBrackets(host);
   const kind = hostKind(bare);
   let head: Uint8Array;
@@ -86,9 +92,6 @@ export function encodeSocks5Address(host: string, port: number): Uint8Array {
     head[0] = AddressType.IPV6;
     head.set(parseIPv6(bare)!, 1);
   } else {
-    if (!isValidHostname(host)) {
-      throw new SocksError(SocksErrorCode.BAD_HOSTNAME, `not a host name SOCKS can carry: ${JSON.stringify(host)}`);
-    }
     head = new Uint8Array(2 + host.length);
     head[0] = AddressType.DOMAIN;
     head[1] = host.length;
@@ -98,11 +101,23 @@ export function encodeSocks5Address(host: string, port: number): Uint8Array {
   out.set(head);
   out[head.length] = port >> 8;
   out[head.length + 1] = port & 0xff;
-  return out;
+  return { status: 'done', bytes: out };
+}
+
+/** Why a host and port cannot travel as a SOCKS5 address, or undefined when they can. */
+export function socks5AddressError(host: string, port: number): SocksError | undefined {
+  if (!isValidPort(port)) return new SocksError(SocksErrorCode.BAD_PORT, `port out of range: ${port}`);
+  if (typeof host !== 'string') return new SocksError(SocksErrorCode.BAD_HOSTNAME, 'host is not a string');
+  if (hostKind(stripBrackets(host)) !== 'domain' || isValidHostname(host)) return undefined;
+  return new SocksError(SocksErrorCode.BAD_HOSTNAME, `not a host name SOCKS can carry: ${JSON.stringify(host.slice(0, 300))}`);
+}
+
+function isValidPort(port: number): boolean {
+  return Number.isInteger(port) && port >= 0 && port <= 65535;
 }
 
 export function checkPort(port: number): void {
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+  if (!isValidPort(port)) {
     throw new SocksError(SocksErrorCode.BAD_PORT, `port out of range: ${port}`);
   }
 }

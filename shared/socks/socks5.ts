@@ -3,6 +3,7 @@ import { AuthMethod, commandText, methodText, SOCKS5_VERSION, socks5ReplyText } 
 import { SocksError, SocksErrorCode } from './errors.ts';
 import { decodeWith, type DecodeResult, type Reader } from './reader.ts';
 import { encodeSocks5Address, hex2, readSocks5Address, type SocksAddress } from './socks5-address.ts';
+import { bytesOrThrow } from './encode-result.ts';
 
 export interface Socks5Greeting {
   methods: number[];
@@ -80,8 +81,9 @@ export function decodeSocks5Request(bytes: Uint8Array): DecodeResult<Socks5Reque
   });
 }
 
+/** Throws a SocksError for a host or port SOCKS5 cannot carry; `encodeWith` turns that into a result. */
 export function encodeSocks5Request(request: { command: number; host: string; port: number }): Uint8Array {
-  const address = encodeSocks5Address(request.host, request.port);
+  const address = bytesOrThrow(encodeSocks5Address(request.host, request.port));
   const out = new Uint8Array(3 + address.length);
   out.set([SOCKS5_VERSION, request.command, 0]);
   out.set(address, 3);
@@ -99,7 +101,7 @@ export function decodeSocks5Reply(bytes: Uint8Array): DecodeResult<Socks5Reply> 
 
 /** A reply; failures carry the unspecified address 0.0.0.0:0 unless told otherwise. */
 export function encodeSocks5Reply(reply: { reply: number; host?: string; port?: number }): Uint8Array {
-  const address = encodeSocks5Address(reply.host ?? '0.0.0.0', reply.port ?? 0);
+  const address = bytesOrThrow(encodeSocks5Address(reply.host ?? '0.0.0.0', reply.port ?? 0));
   const out = new Uint8Array(3 + address.length);
   out.set([SOCKS5_VERSION, reply.reply, 0]);
   out.set(address, 3);

@@ -2,6 +2,7 @@
 import { printable } from './address.ts';
 import { decodeWith, type DecodeResult } from './reader.ts';
 import { encodeSocks5Address, readSocks5Address, type SocksAddress } from './socks5-address.ts';
+import { bytesOrThrow } from './encode-result.ts';
 
 export interface UdpDatagram extends SocksAddress {
   /** Fragment number; 0 means a whole datagram. Servers that do not reassemble drop the others. */
@@ -38,8 +39,9 @@ export function decodeUdpDatagram(bytes: Uint8Array): DecodeResult<UdpDatagram> 
   });
 }
 
+/** Throws a SocksError for a host or port SOCKS5 cannot carry; `encodeWith` turns that into a result. */
 export function encodeUdpDatagram(datagram: { host: string; port: number; data: Uint8Array; frag?: number }): Uint8Array {
-  const address = encodeSocks5Address(datagram.host, datagram.port);
+  const address = bytesOrThrow(encodeSocks5Address(datagram.host, datagram.port));
   const out = new Uint8Array(3 + address.length + datagram.data.length);
   out[2] = datagram.frag ?? 0;
   out.set(address, 3);

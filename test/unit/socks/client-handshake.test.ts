@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { ClientHandshake, fromHex, toHex, type ClientStep, type ClientHandshakeOptions } from '../../../shared/socks/index.ts';
+import {
+  ClientHandshake,
+  encodeSocks5Address,
+  encodeSocks5Request,
+  encodeWith,
+  fromHex,
+  toHex,
+  type ClientStep,
+  type ClientHandshakeOptions,
+} from '../../../shared/socks/index.ts';
 
 /** Plays a proxy's replies at the handshake, `chunk` bytes at a time; returns a readable log of what happened. */
 function play(options: ClientHandshakeOptions, replies: string[], chunk = Infinity): string[] {
@@ -73,6 +82,26 @@ describe('ClientHandshake', () => {
   it('refuses a name for plain SOCKS4, and garbage replies, with coded errors', () => {
     expect(play({ type: 'socks4', host: 'example.com', port: 80 }, [])).toEqual(['error ERR_SOCKS_BAD_ADDRESS']);
     expect(play({ type: 'socks5', host: 'h', port: 1 }, ['04 00']).at(-1)).toBe('error ERR_SOCKS_BAD_VERSION');
+  });
+
+  it.each([' 127.0.0.1', '\t127.0.0.1', '\uff11\uff12\uff17.\uff10.\uff10.\uff11', 'b\u00fccher.example', 'a'.repeat(256), ''])(
+    'refuses the host %j before writing anything, as an error step, for every proxy type',
+    (host) => {
+      for (const type of ['socks5', 'socks4a'] as const) {
+        expect(play({ type, host, port: 80 }, [])).toEqual(['error ERR_SOCKS_BAD_HOSTNAME']);
+      }
+      expect(play({ type: 'socks5', host: '127.0.0.1', port: 65536 }, [])).toEqual(['error ERR_SOCKS_BAD_PORT']);
+      // A user name too long for RFC 1929 fails at the auth step, as a step.
+      expect(play({ type: 'socks5', host: 'h', port: 1, username: 'u'.repeat(300) }, ['05 02']).at(-1)).toBe('error ERR_SOCKS_FIELD_TOO_LONG');
+    },
+  );
+
+  it('encodes addresses without throwing: bytes or a coded error', () => {
+    expect(encodeSocks5Address(' 127.0.0.1', 80)).toMatchObject({ status: 'error', error: { code: 'ERR_SOCKS_BAD_HOSTNAME' } });
+    expect(encodeSocks5Address('x', -1)).toMatchObject({ status: 'error', error: { code: 'ERR_SOCKS_BAD_PORT' } });
+    const ok = encodeSocks5Address('[::1]', 80);
+    expect(ok.status === 'done' && toHex(ok.bytes)).toBe('04 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 01 00 50');
+    expect(encodeWith(() => encodeSocks5Request({ command: 1, host: '\u00e9', port: 1 }))).toMatchObject({ status: 'error', error: { code: 'ERR_SOCKS_BAD_HOSTNAME' } });
   });
 
   it('keeps tunnel bytes that arrive with the reply, and reports a proxy that closes early', () => {
