@@ -7,6 +7,7 @@ import { unmapIPv4 } from '../net/dial.ts';
 import { boundAddress, listen } from '../net/listen.ts';
 import { parseBridgeConfig, type BridgeConfig, type BridgeConfigInput } from './config.ts';
 import { TargetPolicy } from './policy.ts';
+import { makeResolver, type Resolve } from '../net/resolver.ts';
 import { BridgeSession } from './session.ts';
 import { originAccepted, presentedToken, refuse, tokenAccepted, WsocksErrorCode, type Refusal } from './upgrade-checks.ts';
 
@@ -25,6 +26,7 @@ export class BridgeServer {
   private readonly sessions = new Set<BridgeSession>();
   private readonly perClient = new Map<string, number>();
   private readonly policy: TargetPolicy;
+  private readonly resolve: Resolve;
 
   private constructor(
     readonly config: BridgeConfig,
@@ -32,6 +34,7 @@ export class BridgeServer {
     onRequest: BridgeStartOptions['onRequest'],
   ) {
     this.policy = new TargetPolicy(config.policy);
+    this.resolve = makeResolver(config.dns?.servers);
     this.wss = new WebSocketServer({
       noServer: true,
       maxPayload: config.limits.maxMessageBytes,
@@ -118,7 +121,7 @@ export class BridgeServer {
     }
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       this.perClient.set(client, (this.perClient.get(client) ?? 0) + 1);
-      const session = new BridgeSession(ws, { config: this.config, policy: this.policy, log: this.log }, client);
+      const session = new BridgeSession(ws, { config: this.config, policy: this.policy, resolve: this.resolve, log: this.log }, client);
       this.sessions.add(session);
       void session.closed.then(() => {
         this.sessions.delete(session);

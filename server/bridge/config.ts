@@ -17,6 +17,19 @@ const PolicyEntrySchema = z
   .transform((e) => ({ ...e, ports: e.ports === undefined ? undefined : Array.isArray(e.ports) ? e.ports : [e.ports] }));
 export type PolicyEntry = z.output<typeof PolicyEntrySchema>;
 
+const HopsSchema = z.array(HopSchema).min(1).max(8);
+/**
+ * A named chain: its hops, or `{hops, names}`. `names: "bridge"` (default): the bridge resolves a target name and
+ * judges every address before the last hop sees it; `"proxy"`: the last hop resolves names and is the policy
+ * boundary (docs/security.md).
+ */
+const RouteSchema = z
+  .union([HopsSchema, z.object({ hops: HopsSchema, names: z.enum(['bridge', 'proxy']).default('bridge') }).strict()])
+  .transform((r) => (Array.isArray(r) ? { hops: r, names: 'bridge' as const } : r));
+
+/** "127.0.0.1:5353", "[::1]:53" or a bare IP (port 53). */
+const DnsServerSchema = z.string().regex(/^(?:\[[0-9a-fA-F:]+\](?::[0-9]{1,5})?|[0-9.]+(?::[0-9]{1,5})?|[0-9a-fA-F:]+)$/, 'expected IP or IP:PORT (IPv6 in brackets)');
+
 export const BridgeConfigSchema = z
   .object({
     listen: ListenSchema.default({ host: '127.0.0.1', port: 8080 }),
@@ -34,7 +47,9 @@ export const BridgeConfigSchema = z
     /** Whether clients may describe their own chains with `via`. */
     clientChains: z.boolean().default(false),
     /** Named chains; their credentials never leave the bridge. */
-    routes: z.record(z.string().min(1).max(100), z.array(HopSchema).min(1).max(8)).default({}),
+    routes: z.record(z.string().min(1).max(100), RouteSchema).default({}),
+    /** The resolvers the bridge asks for names ("host:port", IPv6 in brackets); none: the system's (getaddrinfo). */
+    dns: z.object({ servers: z.array(DnsServerSchema).min(1).max(8) }).strict().optional(),
     limits: z
       .object({
         streamsPerSession: z.number().int().positive().default(256),

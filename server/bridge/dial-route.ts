@@ -8,9 +8,11 @@ import { isIP } from 'node:net';
 import { ClientHandshake, type ClientStep } from '../../shared/socks/client-handshake.ts';
 import { Command } from '../../shared/socks/constants.ts';
 import { toHex } from '../../shared/socks/address.ts';
+import { requireCanonicalTarget, type CanonicalTarget } from '../../shared/net/canonical-target.ts';
 import { WsocksError, WsocksErrorCode } from '../../shared/protocol/errors.ts';
 import type { Hop, TranscriptEntry } from '../../shared/protocol/messages.ts';
 import { connectTcp, formatHostPort, resolveHost } from '../net/dial.ts';
+import type { Resolve } from '../net/resolver.ts';
 import { deadline } from '../net/deadline.ts';
 import { TargetError, TargetErrorCode } from '../net/target-error.ts';
 import type { TargetPolicy } from './policy.ts';
@@ -27,6 +29,10 @@ export interface DialRouteOptions {
   /** Whether the first hop's address is checked by policy (yes for chains the client described). */
   checkFirstHop: boolean;
   policy: TargetPolicy;
+  /** The bridge's resolver (config `dns`); getaddrinfo when absent. */
+  resolve?: Resolve | undefined;
+  /** A configured route marked `names: "proxy"`: its last hop resolves names and is the policy boundary. */
+  namesAtProxy?: boolean | undefined;
   /** Connect plus handshake, for each hop and for a direct target. */
   timeoutMs: number;
   /** Aborts everything (the stream was closed by the client). */
@@ -65,36 +71,39 @@ export async function dialRoute(o: DialRouteOptions): Promise<DialedRoute> {
     throw new WsocksError(WsocksErrorCode.ROUTE_REQUIRED, 'UDP ASSOCIATE needs a SOCKS5 proxy as the last hop');
   }
 
+  // Rules, transcripts and logs see only the canonical form (shared/net/canonical-target.ts).
+  const target = requireCanonicalTarget(o.host);
+  const targetHost = target.host;
+
   if (o.hops.length === 0) {
-    const addresses = await withDeadline(o, undefined, (signal) => allowedAddresses(o, o.host, o.port, signal, local));
+    const addresses = await withDeadline(o, undefined, (signal) => allowedAddresses(o, targetHost, o.port, signal, local));
     const socket = await withDeadline(o, undefined, (signal) => connectTcp(addresses, o.port, signal));
     local('connect', `connected to ${formatHostPort(socket.remoteAddress ?? '', socket.remotePort ?? 0)}`);
-    return { socket, remoteAddress: socket.remoteAddress ?? o.host, remotePort: socket.remotePort ?? o.port, rest: new Uint8Array(0) };
+    return { socket, remoteAddress: socket.remoteAddress ?? targetHost, remotePort: socket.remotePort ?? o.port, rest: new Uint8Array(0) };
   }
 
-  if (command === 'connect') {
-    const verdict = o.policy.checkThroughChain(o.host, o.port);
-    local('policy', `target ${formatHostPort(o.host, o.port)}: ${verdict.reason}`);
-    if (!verdict.allow) throw new WsocksError(WsocksErrorCode.POLICY_DENIED, `${formatHostPort(o.host, o.port)}: ${verdict.reason}`);
-  }
-
+  // The first hop is judged (for client chains) before the target's name is looked up, and both before any connect.
   const first = o.hops[0]!;
-  const socket = await withDeadline(o, 1, async (signal) => {
-    const addresses = o.checkFirstHop
-      ? await allowedAddresses(o, first.host, first.port, signal, local)
-      : await resolveHost(first.host, signal);
-    return connectTcp(addresses, first.port, signal);
-  });
+  const firstAddresses = await withDeadline(o, 1, (signal) =>
+    o.checkFirstHop ? allowedAddresses(o, requireCanonicalTarget(first.host).host, first.port, signal, local) : (o.resolve ?? resolveHost)(first.host, signal),
+  );
+  // What the last hop is asked for: the checked address, or the name once every address it has was checked.
+  const lastHop = o.hops.at(-1)!;
+  const lastHost = await withDeadline(o, undefined, (signal) =>
+    command === 'connect' ? targetForRoute(o, target, lastHop, signal, local) : nameForHop(o, lastHop, targetHost, signal, o.hops.length, local),
+  );
+  const socket = await withDeadline(o, 1, (signal) => connectTcp(firstAddresses, first.port, signal));
   local('connect', `connected to hop 1, ${first.type} proxy at ${formatHostPort(socket.remoteAddress ?? '', first.port)}`);
   try {
-    let result: HandshakeResult = { rest: new Uint8Array(0), bound: { host: o.host, port: o.port } };
+    let result: HandshakeResult = { rest: new Uint8Array(0), bound: { host: targetHost, port: o.port } };
     for (let i = 0; i < o.hops.length; i++) {
       const hop = o.hops[i]!;
       const last = i === o.hops.length - 1;
-      const next = o.hops[i + 1] ?? { host: o.host, port: o.port };
-      const host = await withDeadline(o, i + 1, (signal) => nameForHop(hop, next.host, signal, i + 1, local));
+      const next = o.hops[i + 1];
+      const host = next ? await withDeadline(o, i + 1, (signal) => nameForHop(o, hop, next.host, signal, i + 1, local)) : lastHost;
+      const port = next ? next.port : o.port;
       const code = !last || command === 'connect' ? Command.CONNECT : command === 'bind' ? Command.BIND : Command.UDP_ASSOCIATE;
-      const options = { type: hop.type, host, port: next.port, username: hop.username, password: hop.password, maskPassword: hop.secret, command: code };
+      const options = { type: hop.type, host, port, username: hop.username, password: hop.password, maskPassword: hop.secret, command: code };
       const timeout = code === Command.BIND ? o.timeoutMs + (o.bindTimeoutMs ?? 60_000) : o.timeoutMs;
       result = await withDeadline({ ...o, timeoutMs: timeout }, i + 1, (signal) =>
         handshake(socket, i + 1, options, signal, (e) => o.onEntry?.({ ...e, at: performance.now() - started }), (b) => {
@@ -103,7 +112,7 @@ export async function dialRoute(o: DialRouteOptions): Promise<DialedRoute> {
         }),
       );
     }
-    if (command === 'connect') return { socket, remoteAddress: o.host, remotePort: o.port, rest: result.rest };
+    if (command === 'connect') return { socket, remoteAddress: targetHost, remotePort: o.port, rest: result.rest };
     let { host, port } = result.bound;
     // A relay or listener at 0.0.0.0 / :: means "the address you reached me at".
     if (command === 'udp' && (host === '0.0.0.0' || host === '::')) host = socket.remoteAddress ?? o.hops.at(-1)!.host;
@@ -119,6 +128,7 @@ export async function dialRoute(o: DialRouteOptions): Promise<DialedRoute> {
  * SOCKS4a and SOCKS5 pass the name on unless the hop says `resolve: "local"`.
  */
 async function nameForHop(
+  o: DialRouteOptions,
   hopConfig: RouteHop,
   host: string,
   signal: AbortSignal,
@@ -130,13 +140,44 @@ async function nameForHop(
     if (isIP(host) === 0) local('resolve', `${host} is passed to hop ${hop}, which resolves it`);
     return host;
   }
-  const addresses = await resolveHost(host, signal);
+  const addresses = await (o.resolve ?? resolveHost)(host, signal);
   const picked = socks4 ? addresses.find((a) => isIP(a) === 4) : addresses[0];
   if (!picked) throw new WsocksError(WsocksErrorCode.HOP_FAILED, `hop ${hop} is SOCKS4, which needs IPv4, and ${host} has no IPv4 address`, { hop });
   local('resolve', `${host} resolved to ${picked} by the bridge for hop ${hop}${socks4 ? ' (SOCKS4 carries addresses only)' : ''}`);
   return picked;
 }
 
+/** Resolves `host` (canonical) with the bridge's resolver and judges every address; returns the allowed ones. */
+async function judgeAddresses(
+  o: DialRouteOptions,
+  host: string,
+  port: number,
+  signal: AbortSignal,
+  local: (kind: string, note: string) => void,
+): Promise<{ allowed: string[]; denied: { address: string; reason: string }[] }> {
+  if (isIP(host) === 0) {
+    // Deny entries by name or port decide without a DNS query.
+    const byName = o.policy.checkNameOnly(host, port);
+    if (!byName.allow) {
+      local('policy', `${formatHostPort(host, port)}: denied, ${byName.reason}`);
+      return { allowed: [], denied: [{ address: host, reason: byName.reason }] };
+    }
+  }
+  const addresses = isIP(host) === 0 ? await (o.resolve ?? resolveHost)(host, signal) : [host];
+  if (isIP(host) === 0) local('resolve', `${host} resolved to ${addresses.join(', ')} by the bridge`);
+  const name = isIP(host) === 0 ? host : undefined;
+  const allowed: string[] = [];
+  const denied: { address: string; reason: string }[] = [];
+  for (const a of addresses) {
+    const v = o.policy.checkAddress(a, port, name);
+    local('policy', `${formatHostPort(a, port)}: ${v.allow ? 'allowed' : 'denied'}, ${v.reason}`);
+    if (v.allow) allowed.push(a);
+    else denied.push({ address: a, reason: v.reason });
+  }
+  return { allowed, denied };
+}
+
+/** The addresses the bridge may dial for `host` (canonical); throws POLICY_DENIED when none is left. */
 async function allowedAddresses(
   o: DialRouteOptions,
   host: string,
@@ -144,16 +185,55 @@ async function allowedAddresses(
   signal: AbortSignal,
   local: (kind: string, note: string) => void,
 ): Promise<string[]> {
-  const addresses = await resolveHost(host, signal);
-  if (isIP(host) === 0) local('resolve', `${host} resolved to ${addresses.join(', ')}`);
-  const name = isIP(host) === 0 ? host : undefined;
-  const verdicts = addresses.map((a) => ({ a, v: o.policy.checkAddress(a, port, name) }));
-  for (const { a, v } of verdicts) local('policy', `${formatHostPort(a, port)}: ${v.allow ? 'allowed' : 'denied'}, ${v.reason}`);
-  const allowed = verdicts.filter((x) => x.v.allow).map((x) => x.a);
+  const { allowed, denied } = await judgeAddresses(o, host, port, signal, local);
   if (allowed.length === 0) {
-    throw new WsocksError(WsocksErrorCode.POLICY_DENIED, `${formatHostPort(host, port)}: ${verdicts[0]?.v.reason ?? 'no address'}`);
+    throw new WsocksError(WsocksErrorCode.POLICY_DENIED, `${formatHostPort(host, port)}: ${denied[0]?.reason ?? 'no address'}`);
   }
   return allowed;
+}
+
+/**
+ * What the last hop of a route is asked to CONNECT to. A literal is judged and passed on. A name is passed on
+ * unjudged only through a configured route marked `names: "proxy"` (that proxy is the policy boundary; host rules
+ * still apply). Otherwise the bridge resolves it and judges every address: with the last hop's `resolve: "local"`
+ * (and always for SOCKS4) the checked address is passed on; else the name is, and only if every address passed.
+ */
+async function targetForRoute(
+  o: DialRouteOptions,
+  target: CanonicalTarget,
+  last: RouteHop,
+  signal: AbortSignal,
+  local: (kind: string, note: string) => void,
+): Promise<string> {
+  const where = formatHostPort(target.host, o.port);
+  const deny = (reason: string) => new WsocksError(WsocksErrorCode.POLICY_DENIED, `${where}: ${reason}`);
+  const socks4 = last.type === 'socks4';
+  if (target.kind === 'domain' && o.namesAtProxy && !socks4) {
+    const v = o.policy.checkNameOnly(target.host, o.port);
+    local('policy', `target ${where}: ${v.reason}`);
+    if (!v.allow) throw deny(v.reason);
+    local('resolve', `${target.host} is passed to the last hop, which resolves it (route names: "proxy")`);
+    return target.host;
+  }
+  const { allowed, denied } = await judgeAddresses(o, target.host, o.port, signal, local);
+  if (target.kind !== 'domain') {
+    if (denied.length > 0) throw deny(denied[0]!.reason);
+    if (socks4 && target.kind === 'ipv6') throw new WsocksError(WsocksErrorCode.HOP_FAILED, `hop ${o.hops.length} is SOCKS4, which cannot carry the IPv6 address ${target.host}`, { hop: o.hops.length });
+    return target.host;
+  }
+  const passName = !socks4 && last.resolve !== 'local';
+  if (passName) {
+    if (denied.length > 0) throw deny(`${denied[0]!.address}: ${denied[0]!.reason}`);
+    local('resolve', `${target.host} is passed to the last hop, which resolves it (every address it had here was allowed)`);
+    return target.host;
+  }
+  const picked = socks4 ? allowed.find((a) => isIP(a) === 4) : allowed[0];
+  if (picked === undefined) {
+    if (denied.length > 0) throw deny(denied[0]!.reason);
+    throw new WsocksError(WsocksErrorCode.HOP_FAILED, `hop ${o.hops.length} is SOCKS4, which needs IPv4, and ${target.host} has no allowed IPv4 address`, { hop: o.hops.length });
+  }
+  local('resolve', `${target.host}: the last hop is asked for ${picked}, the address the bridge checked${socks4 ? ' (SOCKS4 carries addresses only)' : ''}`);
+  return picked;
 }
 
 /** Runs `fn` with a signal that fires on the per-step deadline or when the stream is closed; maps failures. */

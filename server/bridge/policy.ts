@@ -1,70 +1,63 @@
 /**
- * The bridge's target policy: which addresses and names a browser may reach. Loopback, private, link-local,
- * unique-local, multicast, reserved and unspecified addresses (and their IPv4-mapped IPv6 forms) are denied unless
- * an allow entry names them; deny entries always win. Addresses are checked after DNS resolution, and the bridge
- * connects to the address that was checked.
+ * The bridge's target policy: which addresses and names a browser may reach. Every block of the IANA
+ * special-purpose registries that is not globally reachable (shared/net/special-purpose.ts) is denied unless an
+ * allow entry names it; deny entries always win. An address is judged together with every IPv4 address it embeds
+ * (NAT64, 6to4, Teredo, IPv4-compatible, SIIT, mapped) and, when unspecified (0.0.0.0, ::), as loopback: it is
+ * allowed only when each of them is. Hosts reach this module in canonical form (shared/net/canonical-target.ts).
  */
-import { cidrContains, parseCidr, parseIp, type Cidr } from '../../shared/net/cidr.ts';
+import { cidrContains, parseIp } from '../../shared/net/cidr.ts';
 import { hostPatternMatches } from '../../shared/net/host-pattern.ts';
 import { inAnyPortRange } from '../../shared/net/ports.ts';
+import { judgedAddresses, nonGlobalBlock } from '../../shared/net/special-purpose.ts';
+import { formatIPv4, formatIPv6 } from '../../shared/socks/address.ts';
 import type { PolicyEntry } from './config.ts';
 
-/** Blocks a public relay must not reach by default. */
-export const NON_PUBLIC_BLOCKS: readonly Cidr[] = [
-  '0.0.0.0/8',
-  '10.0.0.0/8',
-  '100.64.0.0/10',
-  '127.0.0.0/8',
-  '169.254.0.0/16',
-  '172.16.0.0/12',
-  '192.0.0.0/24',
-  '192.168.0.0/16',
-  '198.18.0.0/15',
-  '224.0.0.0/4',
-  '240.0.0.0/4',
-  '::/128',
-  '::1/128',
-  'fc00::/7',
-  'fe80::/10',
-  'ff00::/8',
-  '64:ff9b:1::/48',
-  '2001:db8::/32',
-].map((t) => parseCidr(t)!);
-
 export type Verdict = { allow: true; reason: string } | { allow: false; reason: string };
+
+const formatIp = (b: Uint8Array) => (b.length === 4 ? formatIPv4(b) : formatIPv6(b));
 
 export class TargetPolicy {
   constructor(private readonly config: { allow: PolicyEntry[]; deny: PolicyEntry[] }) {}
 
-  /** A resolved address the bridge is about to connect to, and the name it came from (if any). */
+  /** A resolved (or literal) address the bridge is about to connect to, and the name it came from (if any). */
   checkAddress(address: string, port: number, name?: string): Verdict {
     const ip = parseIp(address);
     if (!ip) return { allow: false, reason: `not an IP address: ${address}` };
-    const matches = (e: PolicyEntry) =>
+    const matches = (a: Uint8Array) => (e: PolicyEntry) =>
       (e.ports === undefined || inAnyPortRange(e.ports, port)) &&
-      (e.cidr ? cidrContains(e.cidr, ip) : e.host ? name !== undefined && hostPatternMatches(e.host, name) : true);
-    const denied = this.config.deny.findIndex(matches);
-    if (denied !== -1) return { allow: false, reason: `denied by policy.deny[${denied}]` };
-    const allowed = this.config.allow.findIndex(matches);
-    if (allowed !== -1) return { allow: true, reason: `allowed by policy.allow[${allowed}]` };
-    const blocked = NON_PUBLIC_BLOCKS.find((b) => cidrContains(b, ip));
-    if (blocked) return { allow: false, reason: `${address} is in ${blocked.text}, which is not public` };
-    return { allow: true, reason: 'public address' };
+      (e.cidr ? cidrContains(e.cidr, a) : e.host ? name !== undefined && hostPatternMatches(e.host, name) : true);
+    const judged = judgedAddresses(ip);
+    for (const a of judged) {
+      const denied = this.config.deny.findIndex(matches(a));
+      if (denied !== -1) return { allow: false, reason: `denied by policy.deny[${denied}]${a === ip ? '' : ` (as ${formatIp(a)})`}` };
+    }
+    let reason = 'public address';
+    for (const a of judged) {
+      const allowed = this.config.allow.findIndex(matches(a));
+      if (allowed !== -1) {
+        reason = `allowed by policy.allow[${allowed}]`;
+        continue;
+      }
+      const blocked = nonGlobalBlock(a);
+      if (blocked) {
+        const as = a === ip ? '' : `, as ${formatIp(a)}`;
+        return { allow: false, reason: `${address}${as} is in ${blocked.cidr.text} (${blocked.name}, ${blocked.rfc}), which is not globally reachable` };
+      }
+    }
+    return { allow: true, reason };
   }
 
   /**
-   * A target reached through a chain: the bridge does not see the address it resolves to, so host patterns, port
-   * ranges and literal addresses are checked against what the client asked for. Deny entries apply; an IP literal
-   * in a non-public block is still denied unless allowed.
+   * A name passed to a proxy that is the policy boundary (a route marked `names: "proxy"`): the bridge does not
+   * see the address it resolves to, so host patterns and port ranges are checked against the name. IP literals
+   * never come here (they are judged by checkAddress).
    */
-  checkThroughChain(host: string, port: number): Verdict {
-    const ip = parseIp(host);
-    if (ip) return this.checkAddress(host, port);
+  checkNameOnly(host: string, port: number): Verdict {
     const matches = (e: PolicyEntry) =>
       (e.ports === undefined || inAnyPortRange(e.ports, port)) &&
       (e.host ? hostPatternMatches(e.host, host) : e.cidr === undefined);
     const denied = this.config.deny.findIndex(matches);
     if (denied !== -1) return { allow: false, reason: `denied by policy.deny[${denied}]` };
-    return { allow: true, reason: 'name passed to the proxy' };
+    return { allow: true, reason: 'name passed to the proxy, which is the policy boundary for this route' };
   }
 }

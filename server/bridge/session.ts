@@ -8,12 +8,15 @@ import { formatZodError } from '../../shared/config/net-schemas.ts';
 import type { BridgeConfig } from './config.ts';
 import { dialRoute, type RouteHop } from './dial-route.ts';
 import type { TargetPolicy } from './policy.ts';
+import type { Resolve } from '../net/resolver.ts';
 import { BridgeStream, type StreamHost } from './stream.ts';
 import { BridgeUdpStream } from './udp-stream.ts';
 
 export interface SessionContext {
   config: BridgeConfig;
   policy: TargetPolicy;
+  /** The bridge's resolver (config `dns`). */
+  resolve: Resolve;
   log: (line: string) => void;
 }
 
@@ -127,7 +130,7 @@ export class BridgeSession implements StreamHost {
     if (m.route !== undefined) {
       const route = Object.hasOwn(config.routes, m.route) ? config.routes[m.route] : undefined;
       if (!route) return this.error(WsocksErrorCode.UNKNOWN_ROUTE, `no route named ${JSON.stringify(m.route)}`, m.id);
-      hops = route.map((h) => ({ ...h, secret: true }));
+      hops = route.hops.map((h) => ({ ...h, secret: true }));
     } else if (m.via !== undefined) {
       if (!config.clientChains) {
         return this.error(WsocksErrorCode.CLIENT_CHAINS_DISABLED, 'this bridge does not accept client-described chains', m.id);
@@ -158,6 +161,9 @@ export class BridgeSession implements StreamHost {
     const limit = config.limits.maxMessageBytes;
     const stream = new BridgeUdpStream(m.id, this, {
       policy: this.ctx.policy,
+      resolve: this.ctx.resolve,
+      namesAtProxy: m.route !== undefined && config.routes[m.route]?.names === 'proxy',
+      target: m.host !== undefined && m.port !== undefined ? { host: m.host, port: m.port } : undefined,
       maxDatagramBytes: Math.min(config.limits.maxDatagramBytes, udpPayloadRoom(limit - FRAME_HEADER_BYTES)),
       idleTimeoutMs: config.limits.idleTimeoutMs,
       canSend: (bytes) => bytes + FRAME_HEADER_BYTES <= limit && this.ws.bufferedAmount < config.limits.window,
@@ -166,6 +172,7 @@ export class BridgeSession implements StreamHost {
     this.streams.set(m.id, stream);
     try {
       let via: Parameters<BridgeUdpStream['start']>[0];
+      await stream.judgeTarget(hops.length === 0);
       if (hops.length > 0) {
         // UDP ASSOCIATE with DST 0.0.0.0:0: the bridge's UDP address is not known to it in advance.
         const dialed = await dialRoute({ ...this.dialOptions(m, hops, stream.abort.signal), host: '0.0.0.0', port: 0, command: 'udp' });
@@ -184,6 +191,8 @@ export class BridgeSession implements StreamHost {
       hops,
       checkFirstHop: m.via !== undefined,
       policy: this.ctx.policy,
+      resolve: this.ctx.resolve,
+      namesAtProxy: m.route !== undefined && this.ctx.config.routes[m.route]?.names === 'proxy',
       timeoutMs: this.ctx.config.limits.handshakeTimeoutMs,
       signal,
       onEntry: m.inspect ? (entry: TranscriptEntry) => this.sendControl({ type: 'transcript', id: m.id, entry }) : undefined,

@@ -9,13 +9,21 @@
 import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dgram';
 import { isIP, type Socket } from 'node:net';
 import { decodeUdpDatagram, encodeUdpDatagram } from '../../shared/socks/udp.ts';
-import { WsocksError, WsocksErrorCode } from '../../shared/protocol/errors.ts';
-import { resolveHost, unmapIPv4 } from '../net/dial.ts';
+import { canonicalTarget, requireCanonicalTarget, type CanonicalTarget } from '../../shared/net/canonical-target.ts';
+import { WsocksError, WsocksErrorCode, type WsocksErrorCodeValue } from '../../shared/protocol/errors.ts';
+import { formatHostPort, resolveHost, unmapIPv4 } from '../net/dial.ts';
+import type { Resolve } from '../net/resolver.ts';
 import type { TargetPolicy } from './policy.ts';
 import { errorMessage, type StreamHost } from './stream.ts';
 
 export interface UdpStreamOptions {
   policy: TargetPolicy;
+  /** The bridge's resolver (config `dns`); getaddrinfo when absent. */
+  resolve?: Resolve | undefined;
+  /** Through a route marked `names: "proxy"`: names go to the relay judged by host rules only. */
+  namesAtProxy?: boolean | undefined;
+  /** The target the stream was opened with, if any: every datagram must name it. */
+  target?: { host: string; port: number } | undefined;
   /** Largest payload (after the header) accepted from the client. */
   maxDatagramBytes: number;
   idleTimeoutMs: number;
@@ -24,12 +32,18 @@ export interface UdpStreamOptions {
   onDrop?: (reason: string) => void;
 }
 
+/** Where a datagram goes: the address to send to (direct) or the canonical host for the relay's header. */
+type Decision = { ok: true; host: string } | { ok: false; code: WsocksErrorCodeValue; message: string };
+
 export class BridgeUdpStream {
   private udp: UdpSocket | undefined;
   private control: Socket | undefined;
   private relay: { host: string; port: number } | undefined;
   /** Direct mode: addresses we sent to; replies from anywhere else are dropped. */
   private readonly contacted = new Set<string>();
+  /** The target, canonical, and (once judged) where its datagrams go. */
+  private target: { canonical: CanonicalTarget; port: number; sendTo: string | undefined } | undefined;
+  private droppedCount = 0;
   private finished = false;
   private idle: NodeJS.Timeout | undefined;
   readonly abort = new AbortController();
@@ -40,14 +54,27 @@ export class BridgeUdpStream {
     private readonly options: UdpStreamOptions,
   ) {}
 
+  /**
+   * Judges the target the stream is opened with, before anything is dialed: ERR_BAD_TARGET or ERR_POLICY_DENIED
+   * make the open fail. `direct`: the bridge resolves a name once here and sends every datagram to the address it
+   * checked. Through a relay, the canonical host goes in each header.
+   */
+  async judgeTarget(direct: boolean): Promise<void> {
+    const t = this.options.target;
+    if (!t) return;
+    const canonical = requireCanonicalTarget(t.host);
+    const decision = await this.decide(canonical, t.port, direct);
+    if (!decision.ok) throw new WsocksError(decision.code, decision.message);
+    this.target = { canonical, port: t.port, sendTo: decision.host };
+  }
+
   /** Starts the stream: through a relay (with its control connection) or directly. */
   async start(via?: { control: Socket; relay: { host: string; port: number } }): Promise<{ address: string; port: number }> {
-    const family = via && isIP(via.relay.host) === 6 ? 'udp6' : 'udp4';
-    const udp = createSocket({ type: family });
+    // Direct: one dual-stack socket for IPv4 and IPv6 destinations, IPv4 only where the host has no IPv6.
+    const udp = via ? await bound(isIP(via.relay.host) === 6 ? 'udp6' : 'udp4') : await bound('udp6').catch(() => bound('udp4'));
     this.udp = udp;
     udp.on('message', (msg, rinfo) => this.fromNetwork(msg, rinfo));
     udp.on('error', (err) => this.fail(new WsocksError(WsocksErrorCode.STREAM_FAILED, `UDP socket failed: ${err.message}`)));
-    await new Promise<void>((resolve) => udp.bind(0, family === 'udp6' ? '::' : '0.0.0.0', () => resolve()));
     if (via) {
       this.relay = via.relay;
       this.control = via.control;
@@ -68,43 +95,93 @@ export class BridgeUdpStream {
     else this.idle = setTimeout(() => this.fail(new WsocksError(WsocksErrorCode.IDLE_TIMEOUT, 'no datagrams for a while')), this.options.idleTimeoutMs);
   }
 
+  /** Tells the client a datagram it sent was not sent (a `dropped` message), and logs it. */
+  private dropped(code: WsocksErrorCodeValue, message: string): void {
+    this.options.onDrop?.(message);
+    if (this.finished) return;
+    this.droppedCount++;
+    this.host.sendControl({ type: 'dropped', id: this.id, code, message, dropped: this.droppedCount });
+  }
+
   /** A datagram from the client: RFC 1928 header + payload. */
   onData(frame: Uint8Array): void {
     if (this.finished || !this.udp) return;
     const decoded = decodeUdpDatagram(frame);
-    if (decoded.status !== 'done') return this.options.onDrop?.('malformed datagram header from the client');
+    if (decoded.status !== 'done') return this.dropped(WsocksErrorCode.BAD_FRAME, 'malformed datagram header from the client');
     const d = decoded.message;
-    if (d.frag !== 0) return this.options.onDrop?.('fragmented datagram from the client');
+    if (d.frag !== 0) return this.dropped(WsocksErrorCode.BAD_FRAME, 'fragmented datagram from the client');
     if (d.data.length > this.options.maxDatagramBytes) {
       return this.fail(new WsocksError(WsocksErrorCode.DATAGRAM_TOO_LARGE, `datagram of ${d.data.length} bytes; the limit is ${this.options.maxDatagramBytes}`));
     }
     this.touch();
-    if (this.relay) {
-      const verdict = this.options.policy.checkThroughChain(d.host, d.port);
-      if (!verdict.allow) return this.options.onDrop?.(`datagram to ${d.host}:${d.port}: ${verdict.reason}`);
-      this.udp.send(frame, this.relay.port, this.relay.host);
-      return;
+    const c = canonicalTarget(d.host);
+    if (!c.ok) return this.dropped(WsocksErrorCode.BAD_TARGET, c.message);
+    const where = formatHostPort(c.target.host, d.port);
+    if (this.target) {
+      if (c.target.host !== this.target.canonical.host || d.port !== this.target.port) {
+        const t = formatHostPort(this.target.canonical.host, this.target.port);
+        return this.dropped(WsocksErrorCode.POLICY_DENIED, `datagram to ${where}: this stream is held to its target ${t}`);
+      }
+      return this.send(this.target.sendTo!, d.port, d.data);
     }
-    if (d.port === 0) return this.options.onDrop?.('datagram to port 0');
-    this.sendDirect(d.host, d.port, d.data).catch((err: unknown) => this.options.onDrop?.(`datagram to ${d.host}:${d.port}: ${(err as Error).message}`));
+    this.decide(c.target, d.port, !this.relay).then(
+      (decision) => {
+        if (!decision.ok) return this.dropped(decision.code, `datagram to ${decision.message}`);
+        this.send(decision.host, d.port, d.data);
+      },
+      (err: unknown) => this.dropped(WsocksErrorCode.CONNECT_FAILED, `datagram to ${where}: ${(err as Error).message}`),
+    );
   }
 
-  private async sendDirect(host: string, port: number, data: Uint8Array): Promise<void> {
+  /**
+   * Judges a destination. Direct: the address to send to (a name resolved by the bridge, an allowed address of
+   * it). Relay: the canonical host for the header (a literal judged; a name resolved and every address judged,
+   * unless the route leaves names to its proxy).
+   */
+  private async decide(t: CanonicalTarget, port: number, direct: boolean): Promise<Decision> {
+    const where = formatHostPort(t.host, port);
+    const denied = (message: string): Decision => ({ ok: false, code: WsocksErrorCode.POLICY_DENIED, message });
+    if (!direct && t.kind === 'domain' && this.options.namesAtProxy) {
+      const v = this.options.policy.checkNameOnly(t.host, port);
+      return v.allow ? { ok: true, host: t.host } : denied(`${where}: ${v.reason}`);
+    }
     let addresses: string[];
     try {
-      addresses = await resolveHost(host);
-    } catch {
-      return this.options.onDrop?.(`cannot resolve ${host}`);
+      addresses = t.kind === 'domain' ? await (this.options.resolve ?? resolveHost)(t.host, this.abort.signal) : [t.host];
+    } catch (err) {
+      return { ok: false, code: WsocksErrorCode.CONNECT_FAILED, message: `${where}: ${(err as Error).message}` };
     }
-    const name = isIP(host) === 0 ? host : undefined;
-    const wanted = this.udp?.address().family === 'IPv6' ? 6 : 4;
-    const address = addresses.find((a) => isIP(unmapIPv4(a)) === wanted && this.options.policy.checkAddress(a, port, name).allow);
-    if (address === undefined) return this.options.onDrop?.(`datagram to ${host}:${port} denied by policy`);
-    if (this.finished || !this.udp) return;
-    this.contacted.add(unmapIPv4(address));
-    this.udp.send(data, port, address);
+    const name = t.kind === 'domain' ? t.host : undefined;
+    const verdicts = addresses.map((a) => ({ a, v: this.options.policy.checkAddress(a, port, name) }));
+    const allowed = verdicts.find((x) => x.v.allow);
+    const refused = verdicts.find((x) => !x.v.allow);
+    if (direct) return allowed ? { ok: true, host: allowed.a } : denied(`${where}: ${refused?.v.reason ?? 'no address'}`);
+    return refused ? denied(`${where}: ${refused.a}: ${refused.v.reason}`) : { ok: true, host: t.host };
   }
 
+  /** Sends a judged datagram: to the relay with a header naming `host`, or directly to the address `host`. */
+  private send(host: string, port: number, data: Uint8Array): void {
+    if (this.finished || !this.udp) return;
+    if (this.relay) {
+      this.udp.send(encodeUdpDatagram({ host, port, data }), this.relay.port, this.relay.host);
+      return;
+    }
+    const address = unmapIPv4(host);
+    const dual = this.udp.address().family === 'IPv6';
+    if (!dual && isIP(address) === 6) {
+      return this.dropped(WsocksErrorCode.CONNECT_FAILED, `datagram to ${formatHostPort(address, port)}: the bridge has no IPv6 UDP socket`);
+    }
+    // dgram throws (not calls back) for port 0 and other bad arguments.
+    if (port === 0) return this.dropped(WsocksErrorCode.CONNECT_FAILED, `datagram to ${formatHostPort(address, port)}: port 0`);
+    this.contacted.add(address);
+    try {
+      this.udp.send(data, port, dual && isIP(address) === 4 ? `::ffff:${address}` : address, (err) => {
+        if (err) this.dropped(WsocksErrorCode.CONNECT_FAILED, `datagram to ${formatHostPort(address, port)}: ${err.message}`);
+      });
+    } catch (err) {
+      this.dropped(WsocksErrorCode.CONNECT_FAILED, `datagram to ${formatHostPort(address, port)}: ${(err as Error).message}`);
+    }
+  }
   private fromNetwork(msg: Buffer, rinfo: RemoteInfo): void {
     if (this.finished) return;
     const from = unmapIPv4(rinfo.address);
@@ -154,4 +231,19 @@ export class BridgeUdpStream {
     this.control?.destroy();
     this.host.removed(this.id);
   }
+}
+
+/** A UDP socket bound to an ephemeral port on every address of its family (udp6: dual-stack). */
+function bound(type: 'udp4' | 'udp6'): Promise<UdpSocket> {
+  const udp = createSocket({ type, ipv6Only: false });
+  return new Promise((resolve, reject) => {
+    udp.once('error', (err) => {
+      udp.close();
+      reject(err);
+    });
+    udp.bind(0, type === 'udp6' ? '::' : '0.0.0.0', () => {
+      udp.removeAllListeners('error');
+      resolve(udp);
+    });
+  });
 }

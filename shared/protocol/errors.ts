@@ -11,6 +11,11 @@ export const WsocksErrorCode = {
   TOO_MANY_STREAMS: 'ERR_TOO_MANY_STREAMS',
   /** More data sent than the receiver granted credit for. */
   FLOW_CONTROL: 'ERR_FLOW_CONTROL',
+  /**
+   * The target host is not a host: control characters, NUL, whitespace, an empty or over-long label, an IPv6 zone
+   * id, a bad IP literal. The message ends with the reason in parentheses (shared/net/canonical-target.ts).
+   */
+  BAD_TARGET: 'ERR_BAD_TARGET',
   /** The target (or, through a chain, its name and port) is denied by the bridge's policy. */
   POLICY_DENIED: 'ERR_POLICY_DENIED',
   UNKNOWN_ROUTE: 'ERR_UNKNOWN_ROUTE',

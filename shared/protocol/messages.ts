@@ -132,6 +132,15 @@ export const ErrorMessageSchema = z
   })
   .strict();
 
+/**
+ * A datagram the client sent on a UDP stream was not sent: `code` says why (ERR_POLICY_DENIED: its destination is
+ * denied, or is not the stream's target; ERR_BAD_TARGET; ERR_CONNECT_FAILED: it could not be resolved or sent).
+ * The stream stays open. `dropped` counts the stream's dropped datagrams so far.
+ */
+export const DroppedSchema = z
+  .object({ type: z.literal('dropped'), id: StreamIdSchema, code: z.string(), message: z.string(), dropped: z.number().int().min(1) })
+  .strict();
+
 export const TranscriptMessageSchema = z.object({ type: z.literal('transcript'), id: StreamIdSchema, entry: TranscriptEntrySchema }).strict();
 
 /** Messages the bridge sends. */
@@ -144,5 +153,6 @@ export const BridgeMessageSchema = z.union([
   CloseSchema,
   ErrorMessageSchema,
   TranscriptMessageSchema,
+  DroppedSchema,
 ]);
 export type BridgeMessage = z.infer<typeof BridgeMessageSchema>;

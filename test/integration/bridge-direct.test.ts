@@ -161,7 +161,7 @@ describe('bridge: name resolution, timeouts and keepalive', () => {
     await echo.close();
   });
 
-  it('resolves names where the hop type says: locally for socks4 and resolve "local", else at the proxy', async () => {
+  it('judges names itself, then passes on the checked address (socks4, resolve "local") or the name', async () => {
     const bridge = await BridgeServer.start({ listen: '127.0.0.1:0', clientChains: true, policy: loopbackAllowed });
     try {
       const session = await openSession(bridge.url);
@@ -177,8 +177,10 @@ describe('bridge: name resolution, timeouts and keepalive', () => {
         await socket.opened;
         const request = socket.transcript.find((e) => e.kind.endsWith('.request'))!;
         expect(request.fields.map((f) => f.name), JSON.stringify(c)).toContain(field);
-        const note = socket.transcript.find((e) => e.kind === 'resolve')?.note ?? '';
-        expect(note).toMatch(local ? /resolved to .* by the bridge/ : /passed to hop 1, which resolves it/);
+        // The bridge always resolves and judges the name first; then it passes on the checked address or the name.
+        const notes = socket.transcript.filter((e) => e.kind === 'resolve').map((e) => e.note ?? '');
+        expect(notes[0]).toMatch(/^localhost resolved to .* by the bridge$/);
+        expect(notes[1]).toMatch(local ? /the last hop is asked for .*, the address the bridge checked/ : /passed to the last hop, which resolves it/);
         socket.close();
       }
       session.close();

@@ -59,6 +59,8 @@ describe('bridge security', () => {
       listen: '127.0.0.1:0',
       clientChains: true,
       policy: { allow: [{ cidr: '127.0.0.1', ports: String(socks.address.port) }], deny: [{ host: '*.blocked.test' }, { ports: '25' }] },
+      // A route whose proxy is the policy boundary for names: localhost reaches the proxy's own loopback.
+      routes: { proxied: { hops: [{ type: 'socks5', host: '127.0.0.1', port: socks.address.port }], names: 'proxy' } },
       limits: { streamsPerSession: 3, maxMessageBytes: 4096, window: 1024 },
     });
     locked = await BridgeServer.start({
@@ -98,8 +100,11 @@ describe('bridge security', () => {
     await expect(byName.opened).rejects.toMatchObject({ code: 'ERR_POLICY_DENIED' });
     const byPort = session.open({ host: 'mail.example', port: 25 }, { via: [{ type: 'socks5', host: '127.0.0.1', port: socks.address.port }] });
     await expect(byPort.opened).rejects.toMatchObject({ code: 'ERR_POLICY_DENIED' });
-    // Through the allowed hop, the target's name goes to the proxy, which may reach loopback itself.
-    const ok = session.open({ host: 'localhost', port: echo.port }, { via: [{ type: 'socks5', host: '127.0.0.1', port: socks.address.port }] });
+    // Through the allowed hop, the bridge still resolves and judges the target's name: localhost is loopback.
+    const judged = session.open({ host: 'localhost', port: echo.port }, { via: [{ type: 'socks5', host: '127.0.0.1', port: socks.address.port }] });
+    await expect(judged.opened).rejects.toMatchObject({ code: 'ERR_POLICY_DENIED' });
+    // A route marked names: "proxy" hands the name to its proxy, which may reach loopback itself.
+    const ok = session.open({ host: 'localhost', port: echo.port }, { route: 'proxied' });
     expect(await roundTrip(await ok.opened, 'through')).toBe('through');
     session.close();
   });
@@ -141,10 +146,10 @@ describe('bridge security', () => {
     ws.send(JSON.stringify({ type: 'open', id: 9, host: 'a.test', port: 80, route: 'nope', window: 1024 }));
     expect(await next((m) => m.id === 9)).toMatchObject({ code: 'ERR_UNKNOWN_ROUTE' });
     // Still serving: a good open works on the same WebSocket.
-    ws.send(JSON.stringify({ type: 'open', id: 11, host: 'localhost', port: echo.port, window: 1024, via: [{ type: 'socks5', host: '127.0.0.1', port: socks.address.port }] }));
+    ws.send(JSON.stringify({ type: 'open', id: 11, host: 'localhost', port: echo.port, window: 1024, route: 'proxied' }));
     expect(await next((m) => m.id === 11)).toMatchObject({ type: 'opened' });
     // Opening an id in use is refused without ending the stream that has it.
-    ws.send(JSON.stringify({ type: 'open', id: 11, host: 'localhost', port: echo.port, window: 1024, via: [{ type: 'socks5', host: '127.0.0.1', port: socks.address.port }] }));
+    ws.send(JSON.stringify({ type: 'open', id: 11, host: 'localhost', port: echo.port, window: 1024, route: 'proxied' }));
     expect(await next((m) => m.code === 'ERR_STREAM_EXISTS')).toMatchObject({ type: 'error', message: 'stream 11 is already open' });
     expect(messages.find((m) => m.code === 'ERR_STREAM_EXISTS')).not.toHaveProperty('id');
     expect(messages.filter((m) => m.type === 'error').length).toBe(6);
@@ -153,13 +158,12 @@ describe('bridge security', () => {
 
   it('stops a stream that sends beyond its credit, and refuses streams past the limit', async () => {
     const { ws, next } = await rawSession(open.url);
-    const via = [{ type: 'socks5', host: '127.0.0.1', port: socks.address.port }];
-    ws.send(JSON.stringify({ type: 'open', id: 1, host: 'localhost', port: echo.port, window: 1024, via }));
+    ws.send(JSON.stringify({ type: 'open', id: 1, host: 'localhost', port: echo.port, window: 1024, route: 'proxied' }));
     const opened = await next((m) => m.id === 1 && m.type === 'opened');
     expect(opened.window).toBe(1024);
     ws.send(encodeDataFrame(1, new Uint8Array(2000)));
     expect(await next((m) => m.id === 1 && m.type === 'error')).toMatchObject({ code: 'ERR_FLOW_CONTROL' });
-    for (const id of [2, 3, 4, 5]) ws.send(JSON.stringify({ type: 'open', id, host: 'localhost', port: echo.port, window: 1024, via }));
+    for (const id of [2, 3, 4, 5]) ws.send(JSON.stringify({ type: 'open', id, host: 'localhost', port: echo.port, window: 1024, route: 'proxied' }));
     expect(await next((m) => m.id === 5 && m.type === 'error')).toMatchObject({ code: 'ERR_TOO_MANY_STREAMS' });
     ws.close();
   });
@@ -170,7 +174,7 @@ describe('bridge security', () => {
     ws.send(new Uint8Array(10_000));
     const [code] = await once(ws, 'close');
     expect(code).toBe(1009);
-    const ok = bystander.open({ host: 'localhost', port: echo.port }, { via: [{ type: 'socks4a', host: '127.0.0.1', port: socks.address.port }] });
+    const ok = bystander.open({ host: 'localhost', port: echo.port }, { route: 'proxied' });
     expect(await roundTrip(await ok.opened, 'unharmed')).toBe('unharmed');
     bystander.close();
     await open.whenIdle();

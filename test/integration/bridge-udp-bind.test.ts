@@ -202,18 +202,20 @@ describe('UDP and BIND through the bridge', () => {
 });
 
 describe('UDP direct is denied by the default policy', () => {
-  it('drops datagrams to loopback and says so in its log', async () => {
+  it('refuses to open a UDP stream to loopback, and reports datagrams to loopback on an open stream', async () => {
     const echo = await startUdpEcho();
     let sawDrop!: (line: string) => void;
     const dropped = new Promise<string>((resolve) => (sawDrop = resolve));
     const bridge = await BridgeServer.start({ listen: '127.0.0.1:0' }, { log: (line) => /dropped a datagram/.test(line) && sawDrop(line) });
     const session = await openSession(bridge.url);
     try {
-      const socket = session.openUdp({ host: '127.0.0.1', port: echo.port });
+      const held = session.openUdp({ host: '127.1', port: echo.port });
+      await expect(held.opened).rejects.toMatchObject({ code: 'ERR_POLICY_DENIED', message: expect.stringMatching(/^127\.0\.0\.1:\d+: 127\.0\.0\.1 is in 127\.0\.0\.0\/8/) });
+      const socket = session.openUdp(null);
       const info = await socket.opened;
       const writer = info.writable.getWriter();
-      await writer.write({ data: Buffer.from('to loopback') });
-      expect(await dropped).toMatch(`datagram to 127.0.0.1:${echo.port} denied by policy`);
+      await writer.write({ data: Buffer.from('to loopback'), remoteAddress: '127.0.0.1', remotePort: echo.port });
+      expect(await dropped).toMatch(`datagram to 127.0.0.1:${echo.port}: 127.0.0.1 is in 127.0.0.0/8`);
       expect(echo.seen).toEqual([]);
       socket.close();
     } finally {

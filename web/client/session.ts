@@ -1,6 +1,7 @@
 /** A session with a wsocks bridge: one WebSocket carrying many streams. */
 import { WsocksError, WsocksErrorCode } from '../../shared/protocol/errors.ts';
 import { decodeDataFrame, encodeDataFrame, FRAME_HEADER_BYTES } from '../../shared/protocol/frame.ts';
+import { canonicalTarget } from '../../shared/net/canonical-target.ts';
 import { BridgeMessageSchema, PROTOCOL_VERSION, TOKEN_PROTOCOL_PREFIX, type Hop } from '../../shared/protocol/messages.ts';
 import { udpPayloadRoom } from '../../shared/socks/udp.ts';
 import { deferred } from './client-stream.ts';
@@ -121,6 +122,12 @@ export class Session implements SocketTransport {
     options: OpenOptions,
   ): void {
     this.sockets.set(socket.id, socket);
+    if (target) {
+      // The same canonical form the bridge computes: a host that is not one fails here, without a round trip.
+      const c = canonicalTarget(target.host);
+      if (!c.ok) return queueMicrotask(() => socket.handleError(new WsocksError(WsocksErrorCode.BAD_TARGET, c.message)));
+      target = { host: c.target.host, port: target.port };
+    }
     this.sendControl({
       type: 'open',
       id: socket.id,
