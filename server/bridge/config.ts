@@ -23,9 +23,10 @@ const HopsSchema = z.array(HopSchema).min(1).max(8);
  * judges every address before the last hop sees it; `"proxy"`: the last hop resolves names and is the policy
  * boundary (docs/security.md).
  */
-const RouteSchema = z
-  .union([HopsSchema, z.object({ hops: HopsSchema, names: z.enum(['bridge', 'proxy']).default('bridge') }).strict()])
-  .transform((r) => (Array.isArray(r) ? { hops: r, names: 'bridge' as const } : r));
+const RouteSchema = z.preprocess(
+  (r) => (Array.isArray(r) ? { hops: r } : r),
+  z.object({ hops: HopsSchema, names: z.enum(['bridge', 'proxy']).default('bridge') }).strict(),
+);
 
 /** "127.0.0.1:5353", "[::1]:53" or a bare IP (port 53). */
 const DnsServerSchema = z.string().regex(/^(?:\[[0-9a-fA-F:]+\](?::[0-9]{1,5})?|[0-9.]+(?::[0-9]{1,5})?|[0-9a-fA-F:]+)$/, 'expected IP or IP:PORT (IPv6 in brackets)');

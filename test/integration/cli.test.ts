@@ -87,7 +87,7 @@ describe('wsocks bridge (command line)', () => {
 
   it.each([
     [{ policy: { allow: [{ cidr: '10.0.0.0/33' }] } }, /policy\.allow\.0\.cidr: not an IP address or CIDR block: "10\.0\.0\.0\/33"/],
-    [{ routes: { corp: [{ type: 'socks6', host: 'h', port: 1 }] } }, /routes\.corp\.0\.type: /],
+    [{ routes: { corp: [{ type: 'socks6', host: 'h', port: 1 }] } }, /routes\.corp\.hops\.0\.type: /],
     [{ tokens: ['short'] }, /tokens\.0: /],
     [{ lisen: '127.0.0.1:1' }, /lisen/],
   ])('refuses a bad config %j naming the field', async (config, message) => {
