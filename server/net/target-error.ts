@@ -8,6 +8,8 @@ export const TargetErrorCode = {
   TIMEOUT: 'ERR_TARGET_TIMEOUT',
   NOT_FOUND: 'ERR_TARGET_NOT_FOUND',
   DENIED: 'ERR_TARGET_DENIED',
+  /** The requested host is not a host (shared/net/canonical-target.ts): NUL, whitespace, a zone id, ... */
+  BAD_TARGET: 'ERR_TARGET_BAD_HOST',
   FAILED: 'ERR_TARGET_FAILED',
 } as const;
 export type TargetErrorCodeValue = (typeof TargetErrorCode)[keyof typeof TargetErrorCode];
@@ -20,6 +22,7 @@ const REPLY: Record<TargetErrorCodeValue, number> = {
   ERR_TARGET_TIMEOUT: Socks5ReplyCode.TTL_EXPIRED,
   ERR_TARGET_NOT_FOUND: Socks5ReplyCode.HOST_UNREACHABLE,
   ERR_TARGET_DENIED: Socks5ReplyCode.NOT_ALLOWED,
+  ERR_TARGET_BAD_HOST: Socks5ReplyCode.NOT_ALLOWED,
   ERR_TARGET_FAILED: Socks5ReplyCode.GENERAL_FAILURE,
 };
 

@@ -6,7 +6,8 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { isIP } from 'node:net';
 import { ServerHandshake } from '../../shared/socks/server-handshake.ts';
-import { AddressType, AuthMethod, Command, Socks5ReplyCode } from '../../shared/socks/constants.ts';
+import { canonicalTarget, type CanonicalTarget } from '../../shared/net/canonical-target.ts';
+import { AuthMethod, Command, Socks5ReplyCode } from '../../shared/socks/constants.ts';
 import type { Socks4Request } from '../../shared/socks/socks4.ts';
 import type { Socks5Request } from '../../shared/socks/socks5.ts';
 import { connectTcp, formatHostPort, resolveHost, unmapIPv4 } from '../net/dial.ts';
@@ -18,6 +19,13 @@ import type { SocksServerOptions } from './options.ts';
 import { failureReply, successReply } from './reply.ts';
 import { evaluateAssociation, evaluateBeforeResolving, evaluateRules, type RuleCommand } from './rules.ts';
 import { UdpAssociation } from './udp-association.ts';
+
+/** The canonical form of a requested host; a host that is not one is a BAD_TARGET TargetError (REP 0x02). */
+export function canonicalSocksTarget(host: string): CanonicalTarget {
+  const c = canonicalTarget(host);
+  if (!c.ok) throw new TargetError(TargetErrorCode.BAD_TARGET, c.message);
+  return c.target;
+}
 
 /** A line for the server's log. Never carries credentials. */
 export interface SocksLogEntry {
@@ -174,12 +182,14 @@ export class SocksConnection {
 
   /** Resolves the destination and keeps the addresses the rules allow; throws DENIED when none is left. */
   private async allowedAddresses(request: Request, command: RuleCommand, signal: AbortSignal): Promise<string[]> {
-    const named = request.version === 4 ? request.socks4a : request.addressType === AddressType.DOMAIN;
-    const query = { client: this.client, user: this.user, command, name: named ? request.host : undefined, port: request.port };
+    // Rules and logs see the canonical host: "0" is 0.0.0.0, "::1%lo" is refused, full-width letters are ASCII.
+    const target = canonicalSocksTarget(request.host);
+    const named = target.kind === 'domain';
+    const query = { client: this.client, user: this.user, command, name: named ? target.host : undefined, port: request.port };
     const denied = () =>
-      new TargetError(TargetErrorCode.DENIED, `${command} to ${formatHostPort(request.host, request.port)} denied by rules`);
+      new TargetError(TargetErrorCode.DENIED, `${command} to ${formatHostPort(target.host, request.port)} denied by rules`);
     if (named && evaluateBeforeResolving(this.ctx.options.rules, query) === 'deny') throw denied();
-    const addresses = await resolveHost(request.host, signal);
+    const addresses = await resolveHost(target.host, signal);
     const allowed = addresses.filter((address) => evaluateRules(this.ctx.options.rules, { ...query, address }).allow);
     if (allowed.length === 0) throw denied();
     return allowed;
@@ -244,7 +254,7 @@ export class SocksConnection {
   private async expectedPeer(request: Request): Promise<string | undefined> {
     const { signal, done } = deadline(this.ctx.options.connectTimeoutMs, this.gone.signal);
     try {
-      const unspecified = request.host === '0.0.0.0' || request.host === '::';
+      const unspecified = ['0.0.0.0', '::'].includes(canonicalSocksTarget(request.host).host);
       if (unspecified) {
         const verdict = evaluateRules(this.ctx.options.rules, { client: this.client, user: this.user, command: 'bind', port: request.port });
         if (!verdict.allow) throw new TargetError(TargetErrorCode.DENIED, 'bind denied by rules');

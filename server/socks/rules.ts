@@ -11,6 +11,8 @@ import { z } from 'zod';
 import { cidrContains, parseIp } from '../../shared/net/cidr.ts';
 import { hostPatternMatches } from '../../shared/net/host-pattern.ts';
 import { inAnyPortRange } from '../../shared/net/ports.ts';
+import { judgedAddresses } from '../../shared/net/special-purpose.ts';
+import { formatIPv4, formatIPv6 } from '../../shared/socks/address.ts';
 import { CidrSchema, DestinationSchema, formatZodError, PortRangeSchema } from '../../shared/config/net-schemas.ts';
 
 export const RuleCommandSchema = z.enum(['connect', 'bind', 'udp']);
@@ -107,12 +109,21 @@ export function ruleMatches(rule: Rule, q: RuleQuery): boolean {
 
 /**
  * Decides a request: with no rules everything is allowed; otherwise the first matching rule, else deny.
- * Returns the deciding rule's index (or -1) so that a denial can be explained.
+ * Returns the deciding rule's index (or -1) so that a denial can be explained. An address is judged as every
+ * address it means (shared/net/special-purpose.ts judgedAddresses: itself, each IPv4 address it embeds, and
+ * loopback for 0.0.0.0 and ::, which reach the local host); it is allowed only when each of them is.
  */
 export function evaluateRules(rules: readonly Rule[] | undefined, q: RuleQuery): { allow: boolean; rule: number } {
   if (!rules) return { allow: true, rule: -1 };
-  const index = rules.findIndex((r) => ruleMatches(r, q));
-  return { allow: index !== -1 && rules[index]!.action === 'allow', rule: index };
+  const ip = q.address === undefined ? null : parseIp(q.address);
+  const forms = ip ? judgedAddresses(ip).map((a) => (a.length === 4 ? formatIPv4(a) : formatIPv6(a))) : [q.address];
+  let verdict = { allow: false, rule: -1 };
+  for (const address of forms) {
+    const index = rules.findIndex((r) => ruleMatches(r, { ...q, address }));
+    verdict = { allow: index !== -1 && rules[index]!.action === 'allow', rule: index };
+    if (!verdict.allow) return verdict;
+  }
+  return verdict;
 }
 
 /**

@@ -7,9 +7,9 @@
 import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dgram';
 import { isIP } from 'node:net';
 import { decodeUdpDatagram, encodeUdpDatagram } from '../../shared/socks/udp.ts';
-import { AddressType } from '../../shared/socks/constants.ts';
 import { resolveHost, unmapIPv4 } from '../net/dial.ts';
 import { evaluateRules, type Rule } from './rules.ts';
+import { canonicalTarget } from '../../shared/net/canonical-target.ts';
 
 export interface UdpAssociationOptions {
   /** The IP of the TCP control connection's client: the only source accepted. */
@@ -84,13 +84,15 @@ export class UdpAssociation {
     if (d.frag !== 0) return this.drop(`fragment ${d.frag} (fragmentation is not supported)`);
     if (d.port === 0) return this.drop('datagram to port 0');
     if (d.data.length > this.options.maxDatagramBytes) return this.drop(`datagram of ${d.data.length} bytes`);
+    const c = canonicalTarget(d.host);
+    if (!c.ok) return this.drop(c.message);
     let addresses: string[];
     try {
-      addresses = await resolveHost(d.host);
+      addresses = await resolveHost(c.target.host);
     } catch {
-      return this.drop(`cannot resolve ${d.host}`);
+      return this.drop(`cannot resolve ${c.target.host}`);
     }
-    const name = d.addressType === AddressType.DOMAIN ? d.host : undefined;
+    const name = c.target.kind === 'domain' ? c.target.host : undefined;
     const address = addresses.find(
       (a) =>
         evaluateRules(this.options.rules, {
@@ -102,7 +104,7 @@ export class UdpAssociation {
           port: d.port,
         }).allow,
     );
-    if (address === undefined) return this.drop(`destination ${d.host}:${d.port} denied by rules`);
+    if (address === undefined) return this.drop(`destination ${c.target.host}:${d.port} denied by rules`);
     if (this.closed) return;
     const remote = this.remoteSide(isIP(address) === 6 ? 6 : 4);
     this.contacted.add(unmapIPv4(address));

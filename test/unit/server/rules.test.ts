@@ -79,3 +79,17 @@ describe('rules file', () => {
     expect((error as Error).message).toMatch(reason);
   });
 });
+
+describe('rules judge what an address means', () => {
+  const rules = compile(`
+    deny to 127.0.0.0/8,::1
+    allow
+  `);
+  it.each(['0.0.0.0', '::', '::ffff:0.0.0.0', '127.0.0.2', '::ffff:127.0.0.1', '64:ff9b::7f00:1', '::ffff:0:7f00:1', '::7f00:1', '2002:7f00:1::'])(
+    'denies %s as loopback',
+    (address) => expect(evaluateRules(rules, q({ address, port: 80 })).allow).toBe(false),
+  );
+  it.each(['8.8.8.8', '2606:4700::1111', '64:ff9b::808:808'])('allows %s', (address) => {
+    expect(evaluateRules(rules, q({ address, port: 80 })).allow).toBe(true);
+  });
+});
