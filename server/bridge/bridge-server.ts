@@ -89,7 +89,7 @@ export class BridgeServer {
 
   private check(req: IncomingMessage, client: string): Refusal | undefined {
     const { config } = this;
-    if (!originAccepted(config.origins, req)) {
+    if (!originAccepted(config.origins, req, this.address)) {
       return refuse(WsocksErrorCode.ORIGIN_DENIED, 403, `Origin ${req.headers.origin ?? '(none)'} is not allowed`);
     }
     if (!tokenAccepted(config.tokens, presentedToken(req))) {

@@ -31,18 +31,35 @@ export function presentedToken(req: IncomingMessage): string | undefined {
 }
 
 /**
- * With `origins`, the Origin must be one of them. Without, a browser (which always sends Origin) must be on the
- * bridge's own origin, and a client without an Origin header (not a browser) is let in.
+ * With `origins`, the Origin must be one of them (and a client without an Origin header is refused). Without
+ * `origins`, a client without Origin (not a browser: a Node client, curl) is let in, and a browser only from a page
+ * served by the bridge itself on loopback: scheme http (the bridge speaks ws, not wss), the bridge's own port, and
+ * a loopback host (localhost, *.localhost, 127.0.0.0/8, [::1]) that is the bridge's listen host or, when it listens
+ * on a loopback or unspecified address, any loopback host. The Host header is never trusted: a page on a name
+ * rebound to 127.0.0.1 sends its own Origin and is refused.
  */
-export function originAccepted(origins: readonly string[] | undefined, req: IncomingMessage): boolean {
+export function originAccepted(origins: readonly string[] | undefined, req: IncomingMessage, self: { host: string; port: number }): boolean {
   const origin = req.headers.origin;
   if (origins) return origin !== undefined && origins.some((o) => new URL(o).origin === origin);
   if (origin === undefined) return true;
+  let url: URL;
   try {
-    return new URL(origin).host === req.headers.host;
+    url = new URL(origin);
   } catch {
     return false;
   }
+  if (url.protocol !== 'http:' || url.origin !== origin) return false;
+  const port = url.port === '' ? 80 : Number(url.port);
+  if (port !== self.port) return false;
+  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+  if (!isLoopbackHost(host)) return false;
+  const listen = self.host.startsWith('[') ? self.host.slice(1, -1) : self.host;
+  return host === listen || isLoopbackHost(listen) || listen === '0.0.0.0' || listen === '::';
+}
+
+/** localhost, *.localhost (RFC 6761: always loopback in browsers), 127.0.0.0/8 or ::1, as a URL host parser gives them. */
+function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host.endsWith('.localhost') || /^127\.\d+\.\d+\.\d+$/.test(host) || host === '::1';
 }
 
 export function refuse(code: WsocksErrorCodeValue, status: number, message: string): Refusal {
