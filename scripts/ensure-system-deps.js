@@ -15,6 +15,9 @@ const NEEDS = {
     { program: 'ssh', pkg: 'openssh-client' },
     { program: 'ssh-keygen', pkg: 'openssh-client' },
     { program: 'chromium', pkg: 'chromium' },
+    // the policy battery runs in a network namespace with only lo when root (unshare -n, ip link set lo up)
+    { program: 'unshare', pkg: 'util-linux' },
+    { program: 'ip', pkg: 'iproute2' },
   ],
   bench: [
     { program: 'microsocks', pkg: 'microsocks' },

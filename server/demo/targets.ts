@@ -4,6 +4,7 @@ import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { createServer as createHttpServer } from 'node:http';
 import { listen, boundAddress } from '../net/listen.ts';
+import { answerDns, DNS_TYPE_A } from '../net/dns-responder.ts';
 
 export interface DemoTargets {
   echo: number;
@@ -84,35 +85,17 @@ function firehoseServer(lines: number): Server {
 }
 
 /**
- * A minimal DNS responder (RFC 1035 wire format): one question, type A, class IN. Names under demo.test get an
- * address from 198.51.100.0/24 (documentation range); anything else gets NXDOMAIN.
+ * The demo's DNS: names under demo.test get an A record from 198.51.100.0/24 (documentation range); anything else
+ * gets NXDOMAIN. The wire format is server/net/dns-responder.ts's.
  */
 export function answerDnsQuery(query: Buffer): Buffer | null {
-  if (query.length < 17) return null;
-  let at = 12;
-  const labels: string[] = [];
-  while (at < query.length && query[at] !== 0) {
-    const len = query[at]!;
-    if (len > 63 || at + 1 + len > query.length) return null;
-    labels.push(query.subarray(at + 1, at + 1 + len).toString('latin1').toLowerCase());
-    at += 1 + len;
-  }
-  const questionEnd = at + 5;
-  if (questionEnd > query.length) return null;
-  const qtype = query.readUInt16BE(at + 1);
-  const name = labels.join('.');
-  const known = qtype === 1 && (name === 'demo.test' || name.endsWith('.demo.test'));
-  const header = Buffer.alloc(12);
-  query.copy(header, 0, 0, 2); // ID
-  header.writeUInt16BE(0x8180 | (known ? 0 : 3), 2); // response, recursion desired+available, NOERROR/NXDOMAIN
-  header.writeUInt16BE(1, 4);
-  header.writeUInt16BE(known ? 1 : 0, 6);
-  const question = query.subarray(12, questionEnd);
-  if (!known) return Buffer.concat([header, question]);
-  let sum = 0;
-  for (const ch of name) sum = (sum * 31 + ch.charCodeAt(0)) % 254;
-  const answer = Buffer.from([0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 198, 51, 100, sum + 1]);
-  return Buffer.concat([header, question, answer]);
+  return answerDns(query, (name, type) => {
+    if (name !== 'demo.test' && !name.endsWith('.demo.test')) return null;
+    if (type !== DNS_TYPE_A) return [];
+    let sum = 0;
+    for (const ch of name) sum = (sum * 31 + ch.charCodeAt(0)) % 254;
+    return [{ address: `198.51.100.${sum + 1}`, ttl: 60 }];
+  });
 }
 
 async function udpServer(handle: (msg: Buffer) => Buffer | null): Promise<UdpSocket> {
