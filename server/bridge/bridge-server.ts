@@ -1,15 +1,19 @@
 /** The bridge: an HTTP server that upgrades checked requests to WebSocket sessions. */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { closeReason } from '../../shared/protocol/close-codes.ts';
 import { PROTOCOL_VERSION } from '../../shared/protocol/messages.ts';
 import { unmapIPv4 } from '../net/dial.ts';
 import { boundAddress, listen } from '../net/listen.ts';
 import { parseBridgeConfig, type BridgeConfig, type BridgeConfigInput } from './config.ts';
 import { TargetPolicy } from './policy.ts';
 import { makeResolver, type Resolve } from '../net/resolver.ts';
-import { BridgeSession } from './session.ts';
-import { originAccepted, presentedToken, refuse, tokenAccepted, WsocksErrorCode, type Refusal } from './upgrade-checks.ts';
+import { BridgeSession, type SessionContext } from './session.ts';
+import { offersProtocol, originAccepted, presentedToken, refuse, tokenAccepted, WsocksErrorCode, type Refusal } from './upgrade-checks.ts';
+
+/** How long a refused WebSocket may take to answer the bridge's close frame before its socket is cut. */
+const REFUSAL_LINGER_MS = 5_000;
 
 export interface BridgeStartOptions {
   /** Log lines (refusals, failed streams); never tokens or passwords. */
@@ -27,6 +31,9 @@ export class BridgeServer {
   private readonly perClient = new Map<string, number>();
   private readonly policy: TargetPolicy;
   private readonly resolve: Resolve;
+  /** Refused WebSockets waiting for their closing handshake. */
+  private readonly refusing = new Set<WebSocket>();
+  private readonly sessionContext: SessionContext;
 
   private constructor(
     readonly config: BridgeConfig,
@@ -35,11 +42,14 @@ export class BridgeServer {
   ) {
     this.policy = new TargetPolicy(config.policy);
     this.resolve = makeResolver(config.dns?.servers);
+    this.sessionContext = { config, policy: this.policy, resolve: this.resolve, log, streamsOpen: () => this.stats().streams };
     this.wss = new WebSocketServer({
       noServer: true,
       maxPayload: config.limits.maxMessageBytes,
       perMessageDeflate: false,
       handleProtocols: (protocols) => (protocols.has(PROTOCOL_VERSION) ? PROTOCOL_VERSION : false),
+      // Sessions answer pings themselves, within their outgoing buffer bound (ws would drop a burst of 60 with 1006).
+      autoPong: false,
     });
     this.http = createServer(
       onRequest ??
@@ -69,10 +79,33 @@ export class BridgeServer {
     return `ws://${host.includes(':') ? `[${host}]` : host}:${port}/`;
   }
 
-  stats(): { sessions: number; streams: number } {
+  /** Open sessions and streams, and the bytes queued for clients and not yet written (all sessions). */
+  stats(): { sessions: number; streams: number; bufferedBytes: number } {
     let streams = 0;
-    for (const s of this.sessions) streams += s.streamCount;
-    return { sessions: this.sessions.size, streams };
+    let bufferedBytes = 0;
+    for (const s of this.sessions) {
+      streams += s.streamCount;
+      bufferedBytes += s.bufferedBytes;
+    }
+    return { sessions: this.sessions.size, streams, bufferedBytes };
+  }
+
+  /**
+   * A refused request that offers wsocks.v1 is accepted and closed at once with the refusal's close code and
+   * `<CODE> <message>` reason, which a browser can read (docs/protocol.md §1). It counts against maxSessions until
+   * its socket is gone, and is cut off after REFUSAL_LINGER_MS if the client does not complete the closing handshake.
+   */
+  private refuseSession(req: IncomingMessage, socket: Duplex, head: Buffer, refusal: Refusal): void {
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      this.refusing.add(ws);
+      const linger = setTimeout(() => ws.terminate(), REFUSAL_LINGER_MS);
+      ws.once('close', () => {
+        clearTimeout(linger);
+        this.refusing.delete(ws);
+      });
+      ws.on('error', () => ws.terminate());
+      ws.close(refusal.closeCode, closeReason(refusal.code, refusal.message));
+    });
   }
 
   /** Resolves once every session open now has closed. */
@@ -82,6 +115,7 @@ export class BridgeServer {
 
   async close(): Promise<void> {
     for (const ws of this.wss.clients) ws.terminate();
+    for (const ws of this.refusing) ws.terminate();
     await Promise.all([...this.sessions].map((s) => s.closed));
     await new Promise<void>((resolve) => this.http.close(() => resolve()));
     this.wss.close();
@@ -95,12 +129,14 @@ export class BridgeServer {
     if (!tokenAccepted(config.tokens, presentedToken(req))) {
       return refuse(WsocksErrorCode.UNAUTHORIZED, 401, 'missing or wrong token');
     }
+    if (!offersProtocol(req)) {
+      return refuse(WsocksErrorCode.BAD_MESSAGE, 400, `subprotocol ${PROTOCOL_VERSION} is required`);
+    }
     if ((this.perClient.get(client) ?? 0) >= config.limits.sessionsPerClient) {
       return refuse(WsocksErrorCode.TOO_MANY_SESSIONS, 429, `at most ${config.limits.sessionsPerClient} sessions per client address`);
     }
-    const protocols = (req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
-    if (!protocols.includes(PROTOCOL_VERSION)) {
-      return refuse(WsocksErrorCode.BAD_MESSAGE, 400, `subprotocol ${PROTOCOL_VERSION} is required`);
+    if (this.sessions.size + this.refusing.size >= config.limits.maxSessions) {
+      return refuse(WsocksErrorCode.BRIDGE_FULL, 503, `the bridge is at its limit of ${config.limits.maxSessions} sessions`);
     }
     return undefined;
   }
@@ -112,16 +148,18 @@ export class BridgeServer {
     const refusal = this.check(req, client);
     if (refusal) {
       this.log(`refused ${client}: ${refusal.code} ${refusal.message}`);
+      if (offersProtocol(req) && this.refusing.size < this.config.limits.maxSessions) return this.refuseSession(req, socket, head, refusal);
       const body = JSON.stringify({ code: refusal.code, message: refusal.message });
       socket.end(
-        `HTTP/1.1 ${refusal.status} ${refusal.status === 401 ? 'Unauthorized' : refusal.status === 403 ? 'Forbidden' : refusal.status === 429 ? 'Too Many Requests' : 'Bad Request'}\r\n` +
+        `HTTP/1.1 ${refusal.status} ${STATUS_CODES[refusal.status] ?? 'Refused'}\r\n` +
           `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+        () => socket.destroy(),
       );
       return;
     }
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       this.perClient.set(client, (this.perClient.get(client) ?? 0) + 1);
-      const session = new BridgeSession(ws, { config: this.config, policy: this.policy, resolve: this.resolve, log: this.log }, client);
+      const session = new BridgeSession(ws, this.sessionContext, client);
       this.sessions.add(session);
       void session.closed.then(() => {
         this.sessions.delete(session);

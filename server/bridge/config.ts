@@ -55,6 +55,17 @@ export const BridgeConfigSchema = z
       .object({
         streamsPerSession: z.number().int().positive().default(256),
         sessionsPerClient: z.number().int().positive().default(16),
+        /** Sessions open at once on the whole bridge; one more is closed with 4503 ERR_BRIDGE_FULL. */
+        maxSessions: z.number().int().positive().default(1024),
+        /** Streams open at once across all sessions; one more `open` gets ERR_BRIDGE_FULL for that stream. */
+        maxStreams: z.number().int().positive().default(16384),
+        /**
+         * Bytes the bridge queues for one session's client (WebSocket buffer plus queued frames) before it stops
+         * reading from that session's targets and from its WebSocket; reading resumes below half of it.
+         */
+        maxBufferedBytes: z.number().int().min(16 * 1024).max(256 * 1024 * 1024).default(1024 * 1024),
+        /** A session over maxBufferedBytes that flushes nothing for this long is closed with 4008 ERR_SESSION_OVERLOADED. */
+        overloadTimeoutMs: z.number().int().positive().default(30_000),
         /** Largest WebSocket message, either direction. */
         maxMessageBytes: z.number().int().min(1024).max(16 * 1024 * 1024).default(256 * 1024),
         /** Bytes the bridge will buffer for a stream's target (its credit window to the client). */
@@ -74,6 +85,10 @@ export const BridgeConfigSchema = z
       .default({
         streamsPerSession: 256,
         sessionsPerClient: 16,
+        maxSessions: 1024,
+        maxStreams: 16384,
+        maxBufferedBytes: 1024 * 1024,
+        overloadTimeoutMs: 30_000,
         maxMessageBytes: 256 * 1024,
         window: 256 * 1024,
         handshakeTimeoutMs: 10_000,

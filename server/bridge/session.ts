@@ -1,6 +1,7 @@
 /** One WebSocket on the bridge: parses and checks messages, opens streams through routes, keeps the session alive. */
 import type { WebSocket } from 'ws';
 import { WsocksError, WsocksErrorCode } from '../../shared/protocol/errors.ts';
+import { closeReason, SESSION_CLOSE_CODES, type SessionCloseErrorCode } from '../../shared/protocol/close-codes.ts';
 import { decodeDataFrame, encodeDataFrame, FRAME_HEADER_BYTES } from '../../shared/protocol/frame.ts';
 import { udpPayloadRoom } from '../../shared/socks/udp.ts';
 import { ClientMessageSchema, type BridgeMessage, type OpenMessage, type TranscriptEntry } from '../../shared/protocol/messages.ts';
@@ -18,12 +19,25 @@ export interface SessionContext {
   /** The bridge's resolver (config `dns`). */
   resolve: Resolve;
   log: (line: string) => void;
+  /** Streams open across the whole bridge, for limits.maxStreams. */
+  streamsOpen: () => number;
 }
+
+/** How long an overloaded session may take to flush its close frame before its socket is cut. */
+const OVERLOAD_CLOSE_GRACE_MS = 1_000;
+/** Longest `message` in an error reply; zod's descriptions of hostile input can be long. */
+const MAX_ERROR_MESSAGE_CHARS = 300;
 
 export class BridgeSession implements StreamHost {
   private readonly streams = new Map<number, BridgeStream | BridgeUdpStream>();
   private alive = true;
   private readonly pinger: NodeJS.Timeout;
+  /** Bytes handed to the WebSocket whose write has not completed (frames, control messages, pongs). */
+  private outgoing = 0;
+  /** Over maxBufferedBytes: the WebSocket and every target socket are paused until the buffer drains. */
+  private congestedNow = false;
+  /** Runs while congested; refreshed whenever bytes drain; closes the session with 4008 when it fires. */
+  private overloadTimer: NodeJS.Timeout | undefined;
   readonly closed: Promise<void>;
 
   constructor(
@@ -44,6 +58,7 @@ export class BridgeSession implements StreamHost {
     });
     ws.on('error', () => ws.terminate());
     ws.on('pong', () => (this.alive = true));
+    ws.on('ping', (data: Buffer) => this.onPing(data));
     ws.once('close', () => this.onClosed());
     this.pinger = setInterval(() => {
       if (!this.alive) return ws.terminate();
@@ -63,16 +78,82 @@ export class BridgeSession implements StreamHost {
     return this.streams.size;
   }
 
+  /** Whether the outgoing buffer is over its bound: streams stop reading from their targets until `onDrain`. */
+  get congested(): boolean {
+    return this.congestedNow;
+  }
+
+  /** Bytes queued for the client and not yet written to its socket. */
+  get bufferedBytes(): number {
+    return this.outgoing;
+  }
+
   sendControl(message: BridgeMessage): void {
-    if (this.ws.readyState === this.ws.OPEN) this.ws.send(JSON.stringify(message));
+    this.send(JSON.stringify(message));
   }
 
   sendData(id: number, data: Uint8Array): void {
     // Frames stay under the message limit the client was told about.
     const max = this.ctx.config.limits.maxMessageBytes - FRAME_HEADER_BYTES;
-    for (let at = 0; at < data.length; at += max) {
-      if (this.ws.readyState === this.ws.OPEN) this.ws.send(encodeDataFrame(id, data.subarray(at, at + max)));
-    }
+    for (let at = 0; at < data.length; at += max) this.send(encodeDataFrame(id, data.subarray(at, at + max)));
+  }
+
+  /** Every message to the client goes through here, so the outgoing buffer is counted and bounded. */
+  private send(payload: string | Uint8Array): void {
+    if (this.ws.readyState !== this.ws.OPEN) return;
+    const bytes = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
+    this.queued(bytes);
+    this.ws.send(payload, () => this.written(bytes));
+  }
+
+  /**
+   * A ping is answered unless the outgoing buffer is over its bound; then it is skipped (RFC 6455 §5.5.3 lets a
+   * pong answer only the latest ping), and the session stops reading until the client reads.
+   */
+  private onPing(data: Buffer): void {
+    if (this.congestedNow || this.ws.readyState !== this.ws.OPEN) return;
+    const bytes = data.length + 2;
+    this.queued(bytes);
+    this.ws.pong(data, false, () => this.written(bytes));
+  }
+
+  private queued(bytes: number): void {
+    this.outgoing += bytes;
+    if (!this.congestedNow && this.outgoing > this.ctx.config.limits.maxBufferedBytes) this.congest();
+  }
+
+  private written(bytes: number): void {
+    this.outgoing -= bytes;
+    if (!this.congestedNow) return;
+    this.overloadTimer?.refresh();
+    if (this.outgoing <= this.ctx.config.limits.maxBufferedBytes / 2) this.decongest();
+  }
+
+  /** Over the bound: stop reading from the client and from every target; start the overload clock. */
+  private congest(): void {
+    this.congestedNow = true;
+    this.ws.pause();
+    const { overloadTimeoutMs, maxBufferedBytes } = this.ctx.config.limits;
+    this.overloadTimer = setTimeout(() => {
+      this.ctx.log(`session from ${this.client}: closed, ${this.outgoing} bytes unread for ${overloadTimeoutMs} ms`);
+      this.closeWith(WsocksErrorCode.SESSION_OVERLOADED, `the client read nothing of ${this.outgoing} buffered bytes (bound ${maxBufferedBytes}) for ${overloadTimeoutMs} ms`);
+    }, overloadTimeoutMs);
+  }
+
+  private decongest(): void {
+    this.congestedNow = false;
+    clearTimeout(this.overloadTimer);
+    this.overloadTimer = undefined;
+    this.ws.resume();
+    for (const s of this.streams.values()) s.onDrain();
+  }
+
+  /** Ends the session with a session-level close code and `<CODE> <message>`; cuts the socket if that cannot flush. */
+  closeWith(code: SessionCloseErrorCode, message: string): void {
+    if (this.ws.readyState !== this.ws.OPEN) return;
+    this.ws.close(SESSION_CLOSE_CODES[code], closeReason(code, message));
+    const cut = setTimeout(() => this.ws.terminate(), OVERLOAD_CLOSE_GRACE_MS);
+    this.ws.once('close', () => clearTimeout(cut));
   }
 
   removed(id: number): void {
@@ -80,7 +161,13 @@ export class BridgeSession implements StreamHost {
   }
 
   private error(code: WsocksError['code'], message: string, id?: number): void {
-    this.sendControl({ type: 'error', ...(id !== undefined ? { id } : {}), code, message });
+    // Error replies are the one thing a client can make the bridge produce at will: a client that reads nothing
+    // and keeps sending bad messages is closed once the replies reach twice the bound.
+    if (this.congestedNow && this.outgoing > 2 * this.ctx.config.limits.maxBufferedBytes) {
+      return this.closeWith(WsocksErrorCode.SESSION_OVERLOADED, 'the client reads nothing and keeps sending messages that need an answer');
+    }
+    const short = message.length > MAX_ERROR_MESSAGE_CHARS ? `${message.slice(0, MAX_ERROR_MESSAGE_CHARS)}...` : message;
+    this.sendControl({ type: 'error', ...(id !== undefined ? { id } : {}), code, message: short });
   }
 
   private onMessage(data: Buffer, isBinary: boolean): void {
@@ -126,6 +213,9 @@ export class BridgeSession implements StreamHost {
     if (this.streams.size >= config.limits.streamsPerSession) {
       return this.error(WsocksErrorCode.TOO_MANY_STREAMS, `at most ${config.limits.streamsPerSession} streams per session`, m.id);
     }
+    if (this.ctx.streamsOpen() >= config.limits.maxStreams) {
+      return this.error(WsocksErrorCode.BRIDGE_FULL, `the bridge is at its limit of ${config.limits.maxStreams} streams`, m.id);
+    }
     let hops: RouteHop[] = [];
     if (m.route !== undefined) {
       const route = Object.hasOwn(config.routes, m.route) ? config.routes[m.route] : undefined;
@@ -166,7 +256,7 @@ export class BridgeSession implements StreamHost {
       target: m.host !== undefined && m.port !== undefined ? { host: m.host, port: m.port } : undefined,
       maxDatagramBytes: Math.min(config.limits.maxDatagramBytes, udpPayloadRoom(limit - FRAME_HEADER_BYTES)),
       idleTimeoutMs: config.limits.idleTimeoutMs,
-      canSend: (bytes) => bytes + FRAME_HEADER_BYTES <= limit && this.ws.bufferedAmount < config.limits.window,
+      canSend: (bytes) => bytes + FRAME_HEADER_BYTES <= limit && !this.congestedNow && this.outgoing < config.limits.window,
       onDrop: (reason) => this.ctx.log(`stream ${m.id} from ${this.client}: dropped a datagram: ${reason}`),
     });
     this.streams.set(m.id, stream);
@@ -207,6 +297,7 @@ export class BridgeSession implements StreamHost {
 
   private onClosed(): void {
     clearInterval(this.pinger);
+    clearTimeout(this.overloadTimer);
     for (const s of [...this.streams.values()]) s.destroy();
     this.streams.clear();
   }

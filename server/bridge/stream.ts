@@ -13,6 +13,11 @@ export interface StreamHost {
   sendData(id: number, data: Uint8Array): void;
   /** Called once when the stream is gone, whatever the reason. */
   removed(id: number): void;
+  /**
+   * The session's outgoing buffer is over its bound: streams stop reading from their targets, whatever credit the
+   * client granted, until the session calls `onDrain`.
+   */
+  readonly congested: boolean;
 }
 
 /** The `error` message for a stream, with the hop and reply code where there are some. */
@@ -105,7 +110,13 @@ export class BridgeStream {
       this.socket?.pause();
     } else {
       this.pending = undefined;
+      if (this.host.congested) this.socket?.pause();
     }
+  }
+
+  /** The session's outgoing buffer drained: read from the target again if credit allows. */
+  onDrain(): void {
+    if (!this.pending && !this.finished) this.socket?.resume();
   }
 
   private flushEnd(): void {
@@ -122,7 +133,7 @@ export class BridgeStream {
       this.pending = undefined;
       this.deliver(p);
       if (!this.pending) {
-        this.socket?.resume();
+        if (!this.host.congested) this.socket?.resume();
         this.flushEnd();
       }
     }

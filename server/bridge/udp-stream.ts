@@ -200,6 +200,8 @@ export class BridgeUdpStream {
 
   onCredit(): void {}
   onEnd(): void {}
+  /** Datagrams that could not be sent were dropped; there is nothing to resume. */
+  onDrain(): void {}
 
   onClose(): void {
     this.abort.abort();

@@ -1,11 +1,15 @@
 /** Who may open a session: token, Origin and per-address limits, checked before the WebSocket upgrade. */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { TOKEN_PROTOCOL_PREFIX } from '../../shared/protocol/messages.ts';
+import { PROTOCOL_VERSION, TOKEN_PROTOCOL_PREFIX } from '../../shared/protocol/messages.ts';
+import { SESSION_CLOSE_CODES, type SessionCloseErrorCode } from '../../shared/protocol/close-codes.ts';
 import { WsocksErrorCode, type WsocksErrorCodeValue } from '../../shared/protocol/errors.ts';
 
 export interface Refusal {
+  /** HTTP status, for a request that does not offer wsocks.v1. */
   status: number;
+  /** WebSocket close code, for one that does: it is accepted, then closed with `<code> <message>`. */
+  closeCode: number;
   code: WsocksErrorCodeValue;
   message: string;
 }
@@ -62,8 +66,13 @@ function isLoopbackHost(host: string): boolean {
   return host === 'localhost' || host.endsWith('.localhost') || /^127\.\d+\.\d+\.\d+$/.test(host) || host === '::1';
 }
 
-export function refuse(code: WsocksErrorCodeValue, status: number, message: string): Refusal {
-  return { status, code, message };
+export function refuse(code: SessionCloseErrorCode, status: number, message: string): Refusal {
+  return { status, closeCode: SESSION_CLOSE_CODES[code], code, message };
+}
+
+/** Whether the request offers the wsocks.v1 subprotocol. */
+export function offersProtocol(req: IncomingMessage): boolean {
+  return (req.headers['sec-websocket-protocol'] ?? '').split(',').some((p) => p.trim() === PROTOCOL_VERSION);
 }
 
 export { WsocksErrorCode };

@@ -42,6 +42,12 @@ export const WsocksErrorCode = {
   ORIGIN_DENIED: 'ERR_ORIGIN_DENIED',
   /** Upgrade refused: too many WebSockets from this address. */
   TOO_MANY_SESSIONS: 'ERR_TOO_MANY_SESSIONS',
+  /** A global limit of the bridge is reached: total sessions (session closed 4503) or total streams (stream error). */
+  BRIDGE_FULL: 'ERR_BRIDGE_FULL',
+  /** The client stopped reading and the bridge's outgoing buffer for it stayed over its bound (close 4008). */
+  SESSION_OVERLOADED: 'ERR_SESSION_OVERLOADED',
+  /** The bridge is draining or shutting down (close 1001). */
+  SHUTTING_DOWN: 'ERR_SHUTTING_DOWN',
 } as const;
 export type WsocksErrorCodeValue = (typeof WsocksErrorCode)[keyof typeof WsocksErrorCode];
 

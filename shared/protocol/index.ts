@@ -2,3 +2,4 @@
 export * from './messages.ts';
 export * from './frame.ts';
 export * from './errors.ts';
+export * from './close-codes.ts';

@@ -8,7 +8,11 @@ import { encodeDataFrame } from '../../shared/protocol/frame.ts';
 import { openSession, roundTrip } from '../helpers/bridge.ts';
 import { startEcho, type Running } from '../helpers/net.ts';
 
-/** Opens a raw WebSocket and resolves with the HTTP status of a refused upgrade, or 101. */
+/**
+ * Opens a raw WebSocket and resolves with the HTTP status of a refused upgrade, 101 once `hello` arrives, or the
+ * close code (with its reason in `lastReason`) of a session refused after the upgrade.
+ */
+let lastReason = '';
 function upgradeStatus(url: string, opts: { protocols?: string[]; origin?: string; headers?: Record<string, string> }): Promise<number> {
   const ws = new WebSocket(url, opts.protocols ?? ['wsocks.v1'], {
     ...(opts.origin ? { origin: opts.origin } : {}),
@@ -16,9 +20,13 @@ function upgradeStatus(url: string, opts: { protocols?: string[]; origin?: strin
   });
   return new Promise((resolve) => {
     ws.once('unexpected-response', (_req, res: IncomingMessage) => resolve(res.statusCode ?? 0));
-    ws.once('open', () => {
+    ws.once('message', () => {
       ws.close();
       resolve(101);
+    });
+    ws.once('close', (code, reason) => {
+      lastReason = reason.toString('utf8');
+      resolve(code);
     });
     ws.once('error', () => {});
   });
@@ -112,14 +120,23 @@ describe('bridge security', () => {
   it('asks for a token, compares it, and checks Origin', async () => {
     const url = locked.url;
     const origin = 'http://127.0.0.1:5173';
-    expect(await upgradeStatus(url, { origin })).toBe(401);
-    expect(await upgradeStatus(url, { origin, protocols: ['wsocks.v1', 'wsocks.token.wrong-token-here'] })).toBe(401);
-    expect(await upgradeStatus(url, { origin: 'http://evil.test', protocols: ['wsocks.v1', 'wsocks.token.correct-horse-battery'] })).toBe(403);
-    expect(await upgradeStatus(url, { protocols: ['wsocks.v1', 'wsocks.token.correct-horse-battery'] })).toBe(403);
+    // Offering wsocks.v1: accepted, then closed with the refusal's code and `<CODE> <message>` (browsers see this).
+    expect(await upgradeStatus(url, { origin })).toBe(4401);
+    expect(lastReason).toBe('ERR_UNAUTHORIZED missing or wrong token');
+    expect(await upgradeStatus(url, { origin, protocols: ['wsocks.v1', 'wsocks.token.wrong-token-here'] })).toBe(4401);
+    expect(await upgradeStatus(url, { origin: 'http://evil.test', protocols: ['wsocks.v1', 'wsocks.token.correct-horse-battery'] })).toBe(4403);
+    expect(lastReason).toMatch(/^ERR_ORIGIN_DENIED /);
+    expect(await upgradeStatus(url, { protocols: ['wsocks.v1', 'wsocks.token.correct-horse-battery'] })).toBe(4403);
+    // A long, non-ASCII Origin still gives a reason of at most 123 bytes, cut at a character boundary.
+    expect(await upgradeStatus(url, { origin: `http://${'\u00e9'.repeat(300)}.test`, headers: { authorization: 'Bearer correct-horse-battery' } })).toBe(4403);
+    expect(Buffer.byteLength(lastReason)).toBeLessThanOrEqual(123);
+    expect(lastReason).not.toContain('\ufffd');
+    // Not offering it: the HTTP refusal with its JSON body.
+    expect(await upgradeStatus(url, { origin, protocols: ['other'] })).toBe(401);
     expect(await upgradeStatus(url, { origin, protocols: ['wsocks.v1', 'wsocks.token.correct-horse-battery'] })).toBe(101);
     expect(await upgradeStatus(url, { origin, headers: { authorization: 'Bearer correct-horse-battery' } })).toBe(101);
     // Without `origins`, a browser must be same-origin; clients without Origin are let in.
-    expect(await upgradeStatus(open.url, { origin: 'http://evil.test' })).toBe(403);
+    expect(await upgradeStatus(open.url, { origin: 'http://evil.test' })).toBe(4403);
     expect(await upgradeStatus(open.url, { origin: `http://127.0.0.1:${open.address.port}` })).toBe(101);
   });
 
@@ -128,7 +145,8 @@ describe('bridge security', () => {
     const a = new WebSocket(locked.url, ['wsocks.v1'], { headers });
     const b = new WebSocket(locked.url, ['wsocks.v1'], { headers });
     await Promise.all([once(a, 'open'), once(b, 'open')]);
-    expect(await upgradeStatus(locked.url, { origin: 'http://127.0.0.1:5173', headers: { authorization: 'Bearer correct-horse-battery' } })).toBe(429);
+    expect(await upgradeStatus(locked.url, { origin: 'http://127.0.0.1:5173', headers: { authorization: 'Bearer correct-horse-battery' } })).toBe(4429);
+    expect(lastReason).toBe('ERR_TOO_MANY_SESSIONS at most 2 sessions per client address');
     a.close();
     b.close();
     await locked.whenIdle();
