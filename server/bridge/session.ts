@@ -4,7 +4,7 @@ import { WsocksError, WsocksErrorCode } from '../../shared/protocol/errors.ts';
 import { closeReason, SESSION_CLOSE_CODES, type SessionCloseErrorCode } from '../../shared/protocol/close-codes.ts';
 import { decodeDataFrame, encodeDataFrame, FRAME_HEADER_BYTES } from '../../shared/protocol/frame.ts';
 import { udpPayloadRoom } from '../../shared/socks/udp.ts';
-import { ClientMessageSchema, type BridgeMessage, type OpenMessage, type TranscriptEntry } from '../../shared/protocol/messages.ts';
+import { ClientMessageSchema, StreamIdSchema, type BridgeMessage, type OpenMessage, type TranscriptEntry } from '../../shared/protocol/messages.ts';
 import { formatZodError } from '../../shared/config/net-schemas.ts';
 import type { BridgeConfig } from './config.ts';
 import { dialRoute, type RouteHop } from './dial-route.ts';
@@ -23,8 +23,8 @@ export interface SessionContext {
   streamsOpen: () => number;
 }
 
-/** How long an overloaded session may take to flush its close frame before its socket is cut. */
-const OVERLOAD_CLOSE_GRACE_MS = 1_000;
+/** How long a session the bridge closes may take to flush its close frame and answer before its socket is cut. */
+const CLOSE_GRACE_MS = 1_000;
 /** Longest `message` in an error reply; zod's descriptions of hostile input can be long. */
 const MAX_ERROR_MESSAGE_CHARS = 300;
 
@@ -38,6 +38,7 @@ export class BridgeSession implements StreamHost {
   private congestedNow = false;
   /** Runs while congested; refreshed whenever bytes drain; closes the session with 4008 when it fires. */
   private overloadTimer: NodeJS.Timeout | undefined;
+  private cutTimer: NodeJS.Timeout | undefined;
   readonly closed: Promise<void>;
 
   constructor(
@@ -56,7 +57,8 @@ export class BridgeSession implements StreamHost {
         ws.close(1011, 'internal error');
       }
     });
-    ws.on('error', () => ws.terminate());
+    // ws has already started the closing handshake (1009, 1002...): give its close frame a moment to flush.
+    ws.on('error', () => this.cutAfterGrace());
     ws.on('pong', () => (this.alive = true));
     ws.on('ping', (data: Buffer) => this.onPing(data));
     ws.once('close', () => this.onClosed());
@@ -152,8 +154,14 @@ export class BridgeSession implements StreamHost {
   closeWith(code: SessionCloseErrorCode, message: string): void {
     if (this.ws.readyState !== this.ws.OPEN) return;
     this.ws.close(SESSION_CLOSE_CODES[code], closeReason(code, message));
-    const cut = setTimeout(() => this.ws.terminate(), OVERLOAD_CLOSE_GRACE_MS);
-    this.ws.once('close', () => clearTimeout(cut));
+    this.cutAfterGrace();
+  }
+
+  /** The session is closing: its socket is cut if the closing handshake does not finish within the grace. */
+  private cutAfterGrace(): void {
+    if (this.cutTimer || this.ws.readyState === this.ws.CLOSED) return;
+    this.cutTimer = setTimeout(() => this.ws.terminate(), CLOSE_GRACE_MS);
+    this.ws.once('close', () => clearTimeout(this.cutTimer));
   }
 
   removed(id: number): void {
@@ -186,7 +194,9 @@ export class BridgeSession implements StreamHost {
     }
     const parsed = ClientMessageSchema.safeParse(json);
     if (!parsed.success) {
-      const id = typeof (json as { id?: unknown })?.id === 'number' ? (json as { id: number }).id : undefined;
+      // Only an id the protocol allows is echoed (2^32, 0 or 1.5 would make the answer itself invalid).
+      const rawId = (json as { id?: unknown } | null)?.id;
+      const id = StreamIdSchema.safeParse(rawId).success ? (rawId as number) : undefined;
       const known = id !== undefined && this.streams.has(id) ? undefined : id;
       return this.error(WsocksErrorCode.BAD_MESSAGE, formatZodError(parsed.error).replace(/\n/g, '; '), known);
     }

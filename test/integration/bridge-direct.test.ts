@@ -139,7 +139,7 @@ describe('bridge: direct streams and one SOCKS hop through our server', () => {
 
   it('is idle again: no sessions, no streams', async () => {
     await bridge.whenIdle();
-    expect(bridge.stats()).toEqual({ sessions: 0, streams: 0 });
+    expect(bridge.stats()).toEqual({ sessions: 0, streams: 0, bufferedBytes: 0 });
   });
 
   it('refuses a raw WebSocket without the subprotocol', async () => {

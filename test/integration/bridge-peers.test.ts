@@ -158,6 +158,6 @@ describe('bridge through real third-party proxies', () => {
     expect(await roundTrip(await other.opened, 'after')).toBe('after');
     session.close();
     await bridge.whenIdle();
-    expect(bridge.stats()).toEqual({ sessions: 0, streams: 0 });
+    expect(bridge.stats()).toEqual({ sessions: 0, streams: 0, bufferedBytes: 0 });
   });
 });

@@ -196,6 +196,6 @@ describe('bridge security', () => {
     expect(await roundTrip(await ok.opened, 'unharmed')).toBe('unharmed');
     bystander.close();
     await open.whenIdle();
-    expect(open.stats()).toEqual({ sessions: 0, streams: 0 });
+    expect(open.stats()).toEqual({ sessions: 0, streams: 0, bufferedBytes: 0 });
   });
 });
