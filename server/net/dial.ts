@@ -61,7 +61,11 @@ function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefined): Pro
   if (!signal) return promise;
   return new Promise<T>((resolve, reject) => {
     const onAbort = () => reject(new TargetError(TargetErrorCode.TIMEOUT, 'timed out', 'ETIMEDOUT'));
-    if (signal.aborted) return onAbort();
+    if (signal.aborted) {
+      // The lookup runs on regardless: its failure must not become an unhandled rejection (it ended the process).
+      promise.catch(() => {});
+      return onAbort();
+    }
     signal.addEventListener('abort', onAbort, { once: true });
     promise.then(
       (v) => {

@@ -8,7 +8,7 @@ describe('bridge fuzz', () => {
     expect(report.inputs).toBeGreaterThanOrEqual(100_000);
     expect(report.rawConnections).toBeGreaterThan(500);
     // The generator reaches the interesting answers, not only ERR_BAD_MESSAGE.
-    for (const code of ['ERR_BAD_MESSAGE', 'ERR_BAD_FRAME', 'ERR_HOP_FAILED', 'ERR_TOO_MANY_STREAMS', 'ERR_POLICY_DENIED', 'ERR_UNKNOWN_ROUTE']) {
+    for (const code of ['ERR_BAD_MESSAGE', 'ERR_BAD_FRAME', 'ERR_BAD_TARGET', 'ERR_TOO_MANY_STREAMS', 'ERR_POLICY_DENIED', 'ERR_UNKNOWN_ROUTE']) {
       expect(report.errorCodes[code] ?? 0, code).toBeGreaterThan(0);
     }
     expect(report.peakBufferedBytes).toBeLessThanOrEqual(report.bufferBound);
