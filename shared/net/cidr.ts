@@ -12,15 +12,19 @@ export interface Cidr {
 export function parseCidr(text: string): Cidr | null {
   const slash = text.indexOf('/');
   const addr = slash === -1 ? text : text.slice(0, slash);
-  const bytes = parseIp(addr);
+  let bytes = parseIp(addr);
   if (!bytes) return null;
-  const max = bytes.length * 8;
-  let prefix = max;
+  let prefix = bytes.length * 8;
   if (slash !== -1) {
     const p = text.slice(slash + 1);
     if (!/^(0|[1-9][0-9]{0,2})$/.test(p)) return null;
     prefix = Number(p);
-    if (prefix > max) return null;
+    // An IPv4-mapped block ("::ffff:0:0/96") is the IPv4 block it maps; one wider than /96 stays IPv6.
+    if (bytes.length === 4 && addr.includes(':')) {
+      if (prefix >= 96) prefix -= 96;
+      else bytes = parseIPv6(stripBrackets(addr));
+    }
+    if (!bytes || prefix > bytes.length * 8) return null;
   }
   return { bytes, prefix, text };
 }
