@@ -48,6 +48,10 @@ export const WsocksErrorCode = {
   SESSION_OVERLOADED: 'ERR_SESSION_OVERLOADED',
   /** The bridge is draining or shutting down (close 1001). */
   SHUTTING_DOWN: 'ERR_SHUTTING_DOWN',
+  /** Client: the WebSocket to the bridge failed before the bridge's hello (bridge down, HTTP refusal, network). */
+  BRIDGE_UNREACHABLE: 'ERR_BRIDGE_UNREACHABLE',
+  /** Client: the caller's AbortSignal aborted `connect()` or a stream. */
+  ABORTED: 'ERR_ABORTED',
 } as const;
 export type WsocksErrorCodeValue = (typeof WsocksErrorCode)[keyof typeof WsocksErrorCode];
 
@@ -60,10 +64,18 @@ export class WsocksError extends Error {
   /** The SOCKS reply code behind it (SOCKS5 REP, or SOCKS4 CD such as 0x5B), when there is one. */
   readonly replyCode: number | undefined;
 
-  constructor(code: WsocksErrorCodeValue, message: string, details: { hop?: number | undefined; replyCode?: number | undefined } = {}) {
-    super(message);
+  /** Client: the WebSocket close code, when the error is the session's close (4401, 1001, 1006...). */
+  readonly closeCode: number | undefined;
+
+  constructor(
+    code: WsocksErrorCodeValue,
+    message: string,
+    details: { hop?: number | undefined; replyCode?: number | undefined; closeCode?: number | undefined; cause?: unknown } = {},
+  ) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
     this.code = code;
     this.hop = details.hop;
     this.replyCode = details.replyCode;
+    this.closeCode = details.closeCode;
   }
 }

@@ -4,10 +4,7 @@
  */
 import { z } from 'zod';
 
-/** The WebSocket subprotocol; the bridge echoes it. */
-export const PROTOCOL_VERSION = 'wsocks.v1';
-/** Prefix of the optional second subprotocol that carries the client's token (browsers cannot set headers). */
-export const TOKEN_PROTOCOL_PREFIX = 'wsocks.token.';
+export { PROTOCOL_VERSION, TOKEN_PROTOCOL_PREFIX } from './constants.ts';
 
 export const StreamIdSchema = z.number().int().min(1).max(0xffffffff);
 const PortSchema = z.number().int().min(1).max(65535);

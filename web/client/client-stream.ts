@@ -13,6 +13,14 @@ export interface SocketTransport {
   forget(id: number): void;
 }
 
+/** Limits on a stream's life: `open()`'s options. */
+export interface StreamGuard {
+  /** Aborting it closes the stream (before or after it opened): `opened`/`closed` reject with ERR_ABORTED. */
+  signal?: AbortSignal;
+  /** Milliseconds to wait for `opened` (the whole handshake, every hop) before closing with ERR_TIMEOUT. */
+  timeout?: number;
+}
+
 export interface Deferred<T> {
   promise: Promise<T>;
   resolve: (value: T) => void;
@@ -38,11 +46,24 @@ export abstract class ClientStream<OpenInfo> {
   private readonly closedD = deferred<void>();
   private readonly listeners = new Set<(entry: TranscriptEntry) => void>();
   protected settled = false;
+  private unguard: (() => void) | undefined;
 
   constructor(
     readonly id: number,
     protected readonly transport: SocketTransport,
-  ) {}
+    { signal, timeout }: StreamGuard = {},
+  ) {
+    const abort = () => this.abort(new WsocksError(WsocksErrorCode.ABORTED, 'the stream was aborted', { cause: signal!.reason }));
+    const timer =
+      timeout === undefined ? undefined : setTimeout(() => this.abort(new WsocksError(WsocksErrorCode.TIMEOUT, `not opened within ${timeout} ms`)), timeout);
+    signal?.addEventListener('abort', abort);
+    this.unguard = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', abort);
+    };
+    this.openedD.promise.then(() => clearTimeout(timer), () => {});
+    if (signal?.aborted) queueMicrotask(abort);
+  }
 
   get opened(): Promise<OpenInfo> {
     return this.openedD.promise;
@@ -59,11 +80,17 @@ export abstract class ClientStream<OpenInfo> {
     return () => this.listeners.delete(listener);
   }
 
-  /** Closes both directions at once: the stream is gone. */
-  close(): void {
+  /** Closes both directions at once: the stream is gone. Resolves when it is (never rejects). */
+  close(): Promise<void> {
+    this.abort(undefined);
+    return this.closed.catch(() => {});
+  }
+
+  /** Tells the bridge to close the stream, and ends it here with `error` (or cleanly). */
+  private abort(error: WsocksError | undefined): void {
     if (this.settled) return;
     this.transport.sendControl({ type: 'close', id: this.id });
-    this.finish(undefined);
+    this.finish(error);
   }
 
   // ---- called by the session ----
@@ -93,6 +120,7 @@ export abstract class ClientStream<OpenInfo> {
   protected finish(error: WsocksError | undefined): void {
     if (this.settled) return;
     this.settled = true;
+    this.unguard?.();
     this.transport.forget(this.id);
     this.settle(error);
     if (error) {

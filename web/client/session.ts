@@ -1,10 +1,13 @@
 /** A session with a wsocks bridge: one WebSocket carrying many streams. */
-import { WsocksError, WsocksErrorCode } from '../../shared/protocol/errors.ts';
+import { WsocksError, WsocksErrorCode, type WsocksErrorCodeValue } from '../../shared/protocol/errors.ts';
 import { decodeDataFrame, encodeDataFrame, FRAME_HEADER_BYTES } from '../../shared/protocol/frame.ts';
 import { canonicalTarget } from '../../shared/net/canonical-target.ts';
-import { BridgeMessageSchema, PROTOCOL_VERSION, TOKEN_PROTOCOL_PREFIX, type Hop } from '../../shared/protocol/messages.ts';
+import { PROTOCOL_VERSION, TOKEN_PROTOCOL_PREFIX } from '../../shared/protocol/constants.ts';
+import { matchesSchema } from '../../shared/protocol/json-schema-check.ts';
+import { BRIDGE_MESSAGE_JSON_SCHEMA } from '../../shared/protocol/bridge-message-json-schema.ts';
+import type { BridgeMessage, Hop } from '../../shared/protocol/messages.ts';
 import { udpPayloadRoom } from '../../shared/socks/udp.ts';
-import { deferred } from './client-stream.ts';
+import { deferred, type StreamGuard } from './client-stream.ts';
 import { WsocksSocket, type SocketTransport } from './socket.ts';
 import { WsocksUdpSocket } from './udp-socket.ts';
 import type { WebSocketConstructor, WebSocketLike } from './websocket-like.ts';
@@ -16,9 +19,13 @@ export interface ConnectOptions {
   WebSocket?: WebSocketConstructor;
   /** Bytes each stream's readable may hold before the bridge must wait; default 256 KiB. */
   window?: number;
+  /** Aborts connecting: `connect()` rejects with ERR_ABORTED. Once connected, the signal no longer matters. */
+  signal?: AbortSignal;
+  /** Milliseconds to wait for the bridge's hello before rejecting with ERR_TIMEOUT; default 30 000. */
+  timeout?: number;
 }
 
-export interface OpenOptions {
+export interface OpenOptions extends StreamGuard {
   /** A route named in the bridge's config. */
   route?: string;
   /** Hops to go through, when the bridge allows client chains. */
@@ -27,54 +34,127 @@ export interface OpenOptions {
   inspect?: boolean;
 }
 
+/** Where to connect: `{ host, port }`, Cloudflare's `{ hostname, port }`, or `"host:port"` (`"[::1]:22"`). */
+export type SocketAddress = { host: string; port: number } | { hostname: string; port: number } | string;
+
 export interface BridgeInfo {
   limits: { maxStreams: number; maxMessageBytes: number; window: number };
   routes: string[];
   clientChains: boolean;
 }
 
-/** Opens a session; resolves once the bridge has said hello. */
+/** How a session ended cleanly: the WebSocket close code and reason; `local` when this side called `close()`. */
+export interface SessionCloseInfo {
+  code: number;
+  reason: string;
+  local: boolean;
+}
+
+/** Dispatched once when the session's WebSocket has closed; `error` is set unless it closed cleanly. */
+export class SessionCloseEvent extends Event {
+  constructor(
+    readonly code: number,
+    readonly reason: string,
+    readonly error: WsocksError | undefined,
+  ) {
+    super('close');
+  }
+}
+
+/** Dispatched for an error about the session as a whole: a bridge's session-level error, or the close that ended it. */
+export class SessionErrorEvent extends Event {
+  constructor(readonly error: WsocksError) {
+    super('error');
+  }
+}
+
+/**
+ * Opens a session; resolves once the bridge has said hello, with `info` set. Rejects with a WsocksError: the
+ * refusal's code when the bridge closed with one (ERR_UNAUTHORIZED, ERR_ORIGIN_DENIED, ERR_TOO_MANY_SESSIONS,
+ * ERR_BRIDGE_FULL, ERR_SHUTTING_DOWN), ERR_BRIDGE_UNREACHABLE when the WebSocket failed without one, ERR_TIMEOUT,
+ * or ERR_ABORTED.
+ */
 export async function connect(url: string, options: ConnectOptions = {}): Promise<Session> {
   const Ctor = options.WebSocket ?? (globalThis as unknown as { WebSocket?: WebSocketConstructor }).WebSocket;
   if (!Ctor) throw new TypeError('no WebSocket implementation: pass one as options.WebSocket');
+  const { signal, timeout = 30_000 } = options;
+  if (signal?.aborted) throw new WsocksError(WsocksErrorCode.ABORTED, 'aborted before connecting', { cause: signal.reason });
   const protocols = [PROTOCOL_VERSION];
   if (options.token !== undefined) protocols.push(TOKEN_PROTOCOL_PREFIX + options.token);
-  const ws = new Ctor(url, protocols);
+  let ws: WebSocketLike;
+  try {
+    ws = new Ctor(url, protocols);
+  } catch (err) {
+    throw new WsocksError(WsocksErrorCode.BRIDGE_UNREACHABLE, `cannot open a WebSocket to ${url}: ${(err as Error).message}`, { cause: err });
+  }
   ws.binaryType = 'arraybuffer';
   const session = new Session(ws, options.window ?? 256 * 1024);
-  await session.ready;
+  const giveUp = (error: WsocksError) => session.fail(error);
+  const onAbort = () => giveUp(new WsocksError(WsocksErrorCode.ABORTED, 'connect() aborted', { cause: signal?.reason }));
+  const timer = setTimeout(() => giveUp(new WsocksError(WsocksErrorCode.TIMEOUT, `no hello from the bridge within ${timeout} ms`)), timeout);
+  signal?.addEventListener('abort', onAbort);
+  try {
+    await session.ready;
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener('abort', onAbort);
+  }
   return session;
 }
 
-export class Session implements SocketTransport {
+const CODED_REASON = /^(ERR_[A-Z0-9_]+)(?: (.*))?$/s;
+
+/** A session with a bridge, from `connect()`: open streams on it; an EventTarget of `close` and `error` events. */
+export class Session extends EventTarget implements SocketTransport {
+  /** What the bridge said in its hello; set before `connect()` resolves. */
+  info!: BridgeInfo;
+  /** @internal Settles with the hello (connect() waits for it). */
   readonly ready: Promise<BridgeInfo>;
-  /** Settles when the WebSocket has closed. */
-  readonly closed: Promise<void>;
-  info: BridgeInfo | undefined;
+  /**
+   * Settles when the WebSocket has closed: resolves with the code and reason after a clean close (1000, or this
+   * side's `close()`), rejects with the WsocksError that ended the session (its `code` the close reason's first
+   * word when the bridge gave one, `closeCode` the WebSocket close code).
+   */
+  readonly closed: Promise<SessionCloseInfo>;
+  /** @internal */
   maxFrameData = 64 * 1024;
   private readonly sockets = new Map<number, WsocksSocket | WsocksUdpSocket>();
   private nextId = 1;
   private sessionError: WsocksError | undefined;
+  /** Set once the session is over (or going): streams opened now fail at once with it. */
+  private endError: WsocksError | undefined;
+  private readonly readyD = deferred<BridgeInfo>();
+  private localClose = false;
+  private socketError = '';
 
+  /** @internal Use `connect()`. */
   constructor(
     private readonly ws: WebSocketLike,
     private readonly window: number,
   ) {
-    const { promise, resolve: ready, reject: fail } = deferred<BridgeInfo>();
-    this.ready = promise;
-    this.closed = new Promise((resolve) => {
-      ws.addEventListener('close', (ev) => {
-        const err = new WsocksError(
-          WsocksErrorCode.SESSION_CLOSED,
-          this.info ? `the WebSocket closed (${ev.code ?? ''} ${ev.reason ?? ''})`.trim() : 'the bridge refused or closed the WebSocket before its hello',
-        );
-        fail(err);
-        for (const s of [...this.sockets.values()]) s.handleError(err);
-        resolve();
-      });
+    super();
+    this.ready = this.readyD.promise;
+    const closedD = deferred<SessionCloseInfo>();
+    this.closed = closedD.promise;
+    // Without this listener, `ws` in Node throws the failure of an unreachable bridge as an uncaught 'error'.
+    ws.addEventListener('error', (ev) => {
+      this.socketError = String((ev as { message?: unknown }).message ?? '');
+    });
+    ws.addEventListener('close', (ev) => {
+      const code = ev.code ?? 1005;
+      const reason = ev.reason ?? '';
+      const error = this.closeError(code, reason);
+      this.endError ??= error ?? new WsocksError(WsocksErrorCode.SESSION_CLOSED, 'the session is closed', { closeCode: code });
+      this.readyD.reject(this.endError);
+      for (const s of [...this.sockets.values()]) s.handleError(this.endError);
+      if (error) {
+        closedD.reject(error);
+        this.dispatchEvent(new SessionErrorEvent(error));
+      } else closedD.resolve({ code, reason, local: this.localClose });
+      this.dispatchEvent(new SessionCloseEvent(code, reason, error));
     });
     ws.addEventListener('message', (ev) => {
-      if (typeof ev.data === 'string') return this.onControl(ev.data, ready);
+      if (typeof ev.data === 'string') return this.onControl(ev.data);
       const frame = decodeDataFrame(new Uint8Array(ev.data as ArrayBuffer));
       if (frame) this.sockets.get(frame.id)?.handleData(frame.data);
     });
@@ -86,9 +166,9 @@ export class Session implements SocketTransport {
   }
 
   /** Opens a stream to `host:port`; see WsocksSocket for its life cycle. */
-  open(target: { host: string; port: number }, options: OpenOptions = {}): WsocksSocket {
-    const socket = new WsocksSocket(this.nextId++, this, this.window);
-    this.start(socket, 'connect', target, options);
+  open(target: SocketAddress, options: OpenOptions = {}): WsocksSocket {
+    const socket = new WsocksSocket(this.nextId++, this, this.window, options);
+    this.start(socket, 'connect', toTarget(target), options);
     return socket;
   }
 
@@ -97,9 +177,9 @@ export class Session implements SocketTransport {
    * `opened` when a peer has connected (the second reply), with the peer as `remoteAddress`. `expect` names the
    * peer the proxy should accept, where the proxy checks it.
    */
-  bind(options: OpenOptions & { expect?: { host: string; port: number } }): WsocksSocket {
-    const socket = new WsocksSocket(this.nextId++, this, this.window);
-    this.start(socket, 'bind', options.expect, options);
+  bind(options: OpenOptions & { expect?: SocketAddress }): WsocksSocket {
+    const socket = new WsocksSocket(this.nextId++, this, this.window, options);
+    this.start(socket, 'bind', options.expect === undefined ? undefined : toTarget(options.expect), options);
     return socket;
   }
 
@@ -108,10 +188,11 @@ export class Session implements SocketTransport {
    * destination. Through a route, the last hop must be SOCKS5 (UDP ASSOCIATE); directly, the bridge's policy
    * decides each destination.
    */
-  openUdp(target: { host: string; port: number } | null, options: OpenOptions = {}): WsocksUdpSocket {
+  openUdp(target: SocketAddress | null, options: OpenOptions = {}): WsocksUdpSocket {
     const limit = Math.min(65507, udpPayloadRoom((this.info?.limits.maxMessageBytes ?? 65536) - FRAME_HEADER_BYTES));
-    const socket = new WsocksUdpSocket(this.nextId++, this, target, limit);
-    this.start(socket, 'udp', target ?? undefined, options);
+    const t = target === null ? undefined : toTarget(target);
+    const socket = new WsocksUdpSocket(this.nextId++, this, t ?? null, limit, options);
+    this.start(socket, 'udp', t, options);
     return socket;
   }
 
@@ -121,6 +202,10 @@ export class Session implements SocketTransport {
     target: { host: string; port: number } | undefined,
     options: OpenOptions,
   ): void {
+    // A closed (or closing) session cannot open anything: fail at once rather than wait for an answer that never comes.
+    if (this.endError || this.ws.readyState !== 1) {
+      return socket.handleError(this.endError ?? new WsocksError(WsocksErrorCode.SESSION_CLOSED, 'the session is closed'));
+    }
     this.sockets.set(socket.id, socket);
     if (target) {
       // The same canonical form the bridge computes: a host that is not one fails here, without a round trip.
@@ -140,8 +225,27 @@ export class Session implements SocketTransport {
     });
   }
 
-  close(): void {
-    this.ws.close(1000, 'done');
+  /**
+   * Closes the WebSocket (every stream on it fails with ERR_SESSION_CLOSED); resolves once it has closed. `closed`
+   * then resolves with `local: true`.
+   */
+  close(code = 1000, reason = ''): Promise<void> {
+    if (!this.endError) {
+      this.localClose = true;
+      this.endError = new WsocksError(WsocksErrorCode.SESSION_CLOSED, 'the session was closed', { closeCode: code });
+      this.ws.close(code, reason);
+    }
+    return this.closed.then(
+      () => {},
+      () => {},
+    );
+  }
+
+  /** @internal Ends a session that has not said hello (connect()'s timeout and abort). */
+  fail(error: WsocksError): void {
+    this.endError ??= error;
+    this.readyD.reject(error);
+    this.ws.close(1000, '');
   }
 
   /** Sends any control message, as is. Exposed for tools and tests that speak the protocol directly. */
@@ -149,34 +253,51 @@ export class Session implements SocketTransport {
     if (this.ws.readyState === 1) this.ws.send(JSON.stringify(message));
   }
 
+  /** @internal */
   sendData(id: number, data: Uint8Array): void {
     if (this.ws.readyState === 1) this.ws.send(encodeDataFrame(id, data));
   }
 
+  /** @internal */
   forget(id: number): void {
     this.sockets.delete(id);
   }
 
-  private onControl(text: string, ready: (info: BridgeInfo) => void): void {
-    let parsed;
+  /** The error a close means, or undefined for a clean one. */
+  private closeError(code: number, reason: string): WsocksError | undefined {
+    const coded = CODED_REASON.exec(reason);
+    if (coded) return new WsocksError(coded[1] as WsocksErrorCodeValue, coded[2] || reason, { closeCode: code });
+    if (this.endError && this.localClose) return undefined;
+    if (this.endError) return this.endError; // connect() gave up: its timeout or abort
+    if (!this.info) {
+      const detail = [code, reason || this.socketError].filter(Boolean).join(' ');
+      return new WsocksError(WsocksErrorCode.BRIDGE_UNREACHABLE, `the WebSocket to the bridge failed before its hello (${detail})`, { closeCode: code });
+    }
+    if (code === 1000) return undefined;
+    if (code === 1009) return new WsocksError(WsocksErrorCode.MESSAGE_TOO_LARGE, 'a message was over maxMessageBytes (close 1009)', { closeCode: code });
+    return new WsocksError(WsocksErrorCode.SESSION_CLOSED, `the WebSocket closed (${`${code} ${reason}`.trim()})`, { closeCode: code });
+  }
+
+  private onControl(text: string): void {
+    let m: BridgeMessage;
     try {
-      parsed = BridgeMessageSchema.safeParse(JSON.parse(text));
+      m = JSON.parse(text);
     } catch {
       return;
     }
-    if (!parsed.success) return;
-    const m = parsed.data;
+    if (!matchesSchema(BRIDGE_MESSAGE_JSON_SCHEMA, m)) return;
     if (m.type === 'hello') {
       this.info = { limits: m.limits, routes: m.routes, clientChains: m.clientChains };
       this.maxFrameData = m.limits.maxMessageBytes - FRAME_HEADER_BYTES;
-      ready(this.info);
+      this.readyD.resolve(this.info);
       return;
     }
     if (m.type === 'error' && m.id === undefined) {
-      this.sessionError = new WsocksError(m.code as WsocksError['code'], m.message);
+      this.sessionError = new WsocksError(m.code as WsocksErrorCodeValue, m.message);
+      this.dispatchEvent(new SessionErrorEvent(this.sessionError));
       return;
     }
-    const socket = m.id === undefined ? undefined : this.sockets.get(m.id);
+    const socket = 'id' in m && m.id !== undefined ? this.sockets.get(m.id) : undefined;
     if (!socket) return;
     switch (m.type) {
       case 'opened':
@@ -192,7 +313,32 @@ export class Session implements SocketTransport {
       case 'transcript':
         return socket.handleTranscript(m.entry);
       case 'error':
-        return socket.handleError(new WsocksError(m.code as WsocksError['code'], m.message, { hop: m.hop, replyCode: m.replyCode }));
+        return socket.handleError(new WsocksError(m.code as WsocksErrorCodeValue, m.message, { hop: m.hop, replyCode: m.replyCode }));
     }
   }
+}
+
+export interface SessionEventMap {
+  close: SessionCloseEvent;
+  error: SessionErrorEvent;
+}
+
+type ListenerOptions = boolean | { once?: boolean; capture?: boolean; passive?: boolean; signal?: AbortSignal };
+
+// Typed listeners for the session's events (declaration merging: no code).
+export interface Session {
+  addEventListener<K extends keyof SessionEventMap>(type: K, listener: (event: SessionEventMap[K]) => void, options?: ListenerOptions): void;
+  addEventListener(...args: Parameters<EventTarget['addEventListener']>): void;
+  removeEventListener<K extends keyof SessionEventMap>(type: K, listener: (event: SessionEventMap[K]) => void, options?: ListenerOptions): void;
+  removeEventListener(...args: Parameters<EventTarget['removeEventListener']>): void;
+}
+
+/** `{ host, port }` from any SocketAddress form. */
+function toTarget(a: SocketAddress): { host: string; port: number } {
+  if (typeof a === 'string') {
+    const m = /^\[([^\]]*)\]:(\d+)$/.exec(a) ?? /^([^:]*):(\d+)$/.exec(a);
+    if (!m) throw new TypeError(`expected "host:port" or "[ipv6]:port", got ${JSON.stringify(a)}`);
+    return { host: m[1]!, port: Number(m[2]) };
+  }
+  return { host: 'host' in a ? a.host : a.hostname, port: a.port };
 }

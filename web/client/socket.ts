@@ -4,7 +4,7 @@
  * protocol's credit: the bridge sends only what the readable has room for, and the writable waits for credit.
  */
 import { WsocksError, WsocksErrorCode } from '../../shared/protocol/errors.ts';
-import { ClientStream, deferred, type SocketTransport } from './client-stream.ts';
+import { ClientStream, deferred, type SocketTransport, type StreamGuard } from './client-stream.ts';
 
 /** What the writable accepts (the DOM's BufferSource). */
 export type BytesSource = ArrayBuffer | ArrayBufferView;
@@ -33,8 +33,9 @@ export class WsocksSocket extends ClientStream<SocketOpenInfo> {
     id: number,
     transport: SocketTransport,
     private readonly window: number,
+    guard: StreamGuard = {},
   ) {
-    super(id, transport);
+    super(id, transport, guard);
     this.outstanding = window;
   }
 
@@ -57,7 +58,7 @@ export class WsocksSocket extends ClientStream<SocketOpenInfo> {
           this.readable = c;
         },
         pull: () => this.grant(),
-        cancel: () => this.close(),
+        cancel: () => void this.close(),
       },
       { highWaterMark: this.window, size: (chunk) => chunk.byteLength },
     );
@@ -66,7 +67,7 @@ export class WsocksSocket extends ClientStream<SocketOpenInfo> {
       close: () => {
         if (!this.settled) this.transport.sendControl({ type: 'end', id: this.id });
       },
-      abort: () => this.close(),
+      abort: () => void this.close(),
     });
     this.openedD.resolve({ readable, writable, remoteAddress, remotePort });
   }

@@ -7,7 +7,7 @@
 import { WsocksError, WsocksErrorCode } from '../../shared/protocol/errors.ts';
 import { decodeUdpDatagram, encodeUdpDatagram } from '../../shared/socks/udp.ts';
 import type { BytesSource } from './socket.ts';
-import { ClientStream, type SocketTransport } from './client-stream.ts';
+import { ClientStream, type SocketTransport, type StreamGuard } from './client-stream.ts';
 
 export interface UdpMessage {
   data: Uint8Array;
@@ -45,19 +45,20 @@ export class WsocksUdpSocket extends ClientStream<UdpOpenInfo> {
     transport: SocketTransport,
     private readonly target: { host: string; port: number } | null,
     private readonly maxDatagramBytes: number,
+    guard: StreamGuard = {},
   ) {
-    super(id, transport);
+    super(id, transport, guard);
   }
 
   handleOpened(relayAddress: string, relayPort: number): void {
     const readable = new ReadableStream<UdpMessage>(
-      { start: (c) => void (this.readable = c), cancel: () => this.close() },
+      { start: (c) => void (this.readable = c), cancel: () => void this.close() },
       { highWaterMark: QUEUE },
     );
     const writable = new WritableStream<UdpMessageInit>({
       write: (m) => this.send(m),
-      close: () => this.close(),
-      abort: () => this.close(),
+      close: () => void this.close(),
+      abort: () => void this.close(),
     });
     this.openedD.resolve({
       readable,
