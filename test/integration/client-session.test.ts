@@ -112,9 +112,13 @@ describe('client: a session, its streams and how it ends', () => {
     await echo.close();
   });
 
-  it('refuses a wrong token with a coded error (the bridge refuses the upgrade)', async () => {
-    const err = await rejection(connect(bridge.url, { WebSocket: WS, token: 'wrong-wrong-wrong' }));
-    expect(['ERR_UNAUTHORIZED', 'ERR_BRIDGE_UNREACHABLE']).toContain(err.code);
+  it('a real bridge refusing a wrong token, or a session over its limits, rejects connect() with the code', async () => {
+    expect(await rejection(connect(bridge.url, { WebSocket: WS, token: 'wrong-wrong-wrong' }))).toMatchObject({ code: 'ERR_UNAUTHORIZED', closeCode: 4401 });
+    const small = await BridgeServer.start({ listen: '127.0.0.1:0', limits: { sessionsPerClient: 1 } });
+    const first = await openSession(small.url);
+    expect(await rejection(connect(small.url, { WebSocket: WS }))).toMatchObject({ code: 'ERR_TOO_MANY_SESSIONS', closeCode: 4429 });
+    await first.close();
+    await small.close();
   });
 
   it('has info once connected; opens by host, hostname and "host:port"; close() resolves; closed carries the code', async () => {
