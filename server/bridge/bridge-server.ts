@@ -10,7 +10,8 @@ import { parseBridgeConfig, type BridgeConfig, type BridgeConfigInput } from './
 import { TargetPolicy } from './policy.ts';
 import { makeResolver, type Resolve } from '../net/resolver.ts';
 import { BridgeSession, type SessionContext } from './session.ts';
-import { offersProtocol, originAccepted, presentedToken, refuse, tokenAccepted, WsocksErrorCode, type Refusal } from './upgrade-checks.ts';
+import { offersProtocol, originAccepted, presentedToken, refuse, WsocksErrorCode, type Refusal } from './upgrade-checks.ts';
+import { TokenVerifier, type SessionGrant, type TokenCheck } from './tokens.ts';
 
 /** How long a refused WebSocket may take to answer the bridge's close frame before its socket is cut. */
 const REFUSAL_LINGER_MS = 5_000;
@@ -34,6 +35,7 @@ export class BridgeServer {
   /** Refused WebSockets waiting for their closing handshake. */
   private readonly refusing = new Set<WebSocket>();
   private readonly sessionContext: SessionContext;
+  private readonly tokens: TokenVerifier;
 
   private constructor(
     readonly config: BridgeConfig,
@@ -41,6 +43,7 @@ export class BridgeServer {
     onRequest: BridgeStartOptions['onRequest'],
   ) {
     this.policy = new TargetPolicy(config.policy);
+    this.tokens = new TokenVerifier(config.tokens, config.signedTokens);
     this.resolve = makeResolver(config.dns?.servers);
     this.sessionContext = { config, policy: this.policy, resolve: this.resolve, log, streamsOpen: () => this.stats().streams };
     this.wss = new WebSocketServer({
@@ -121,14 +124,12 @@ export class BridgeServer {
     this.wss.close();
   }
 
-  private check(req: IncomingMessage, client: string): Refusal | undefined {
+  private check(req: IncomingMessage, client: string, token: TokenCheck): Refusal | undefined {
     const { config } = this;
     if (!originAccepted(config.origins, req, this.address)) {
       return refuse(WsocksErrorCode.ORIGIN_DENIED, 403, `Origin ${req.headers.origin ?? '(none)'} is not allowed`);
     }
-    if (!tokenAccepted(config.tokens, presentedToken(req))) {
-      return refuse(WsocksErrorCode.UNAUTHORIZED, 401, 'missing or wrong token');
-    }
+    if (!token.ok) return refuse(WsocksErrorCode.UNAUTHORIZED, 401, token.message);
     if (!offersProtocol(req)) {
       return refuse(WsocksErrorCode.BAD_MESSAGE, 400, `subprotocol ${PROTOCOL_VERSION} is required`);
     }
@@ -145,7 +146,18 @@ export class BridgeServer {
     // A reset at any point (refused, during the handshake, accepted) must reach no one but this socket.
     socket.on('error', () => socket.destroy());
     const client = unmapIPv4(req.socket.remoteAddress ?? '');
-    const refusal = this.check(req, client);
+    // Verifying a signed token is asynchronous; the checks and the session count then run in one turn.
+    this.tokens.check(presentedToken(req)).then(
+      (token) => this.admit(req, socket, head, client, token),
+      (err: unknown) => {
+        this.log(`upgrade from ${client}: internal error: ${(err as Error).stack ?? String(err)}`);
+        socket.destroy();
+      },
+    );
+  }
+
+  private admit(req: IncomingMessage, socket: Duplex, head: Buffer, client: string, token: TokenCheck): void {
+    const refusal = this.check(req, client, token);
     if (refusal) {
       this.log(`refused ${client}: ${refusal.code} ${refusal.message}`);
       if (offersProtocol(req) && this.refusing.size < this.config.limits.maxSessions) return this.refuseSession(req, socket, head, refusal);
@@ -159,7 +171,8 @@ export class BridgeServer {
     }
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       this.perClient.set(client, (this.perClient.get(client) ?? 0) + 1);
-      const session = new BridgeSession(ws, this.sessionContext, client);
+      const grant: SessionGrant | undefined = token.ok ? token.grant : undefined;
+      const session = new BridgeSession(ws, this.sessionContext, client, grant);
       this.sessions.add(session);
       void session.closed.then(() => {
         this.sessions.delete(session);

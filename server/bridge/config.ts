@@ -1,4 +1,5 @@
 /** The bridge's config file, validated by zod: the single source of its shape and defaults (docs/bridge.md). */
+import { createPublicKey } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { HopSchema } from '../../shared/protocol/messages.ts';
@@ -6,7 +7,7 @@ import { CidrSchema, formatZodError, HostPatternSchema, ListenSchema, PortRangeS
 import { ConfigError } from '../config-error.ts';
 
 /** A policy entry: a CIDR block or a host pattern (or neither: any target), optionally limited to ports. */
-const PolicyEntrySchema = z
+export const PolicyEntrySchema = z
   .object({
     cidr: CidrSchema.optional(),
     host: HostPatternSchema.optional(),
@@ -31,11 +32,60 @@ const RouteSchema = z.preprocess(
 /** "127.0.0.1:5353", "[::1]:53" or a bare IP (port 53). */
 const DnsServerSchema = z.string().regex(/^(?:\[[0-9a-fA-F:]+\](?::[0-9]{1,5})?|[0-9.]+(?::[0-9]{1,5})?|[0-9a-fA-F:]+)$/, 'expected IP or IP:PORT (IPv6 in brackets)');
 
+/** A key that verifies signed session tokens (JWT): its `kid` names it in the token's header, for rotation. */
+const TokenKeySchema = z.discriminatedUnion('alg', [
+  z
+    .object({
+      kid: z.string().min(1).max(100),
+      alg: z.enum(['HS256', 'HS384', 'HS512']),
+      /** The shared secret, as UTF-8 text; at least 32 characters. */
+      secret: z.string().min(32).max(4096),
+    })
+    .strict(),
+  z
+    .object({
+      kid: z.string().min(1).max(100),
+      alg: z.literal('EdDSA'),
+      /** An Ed25519 public key, PEM (SPKI, `-----BEGIN PUBLIC KEY-----`). */
+      publicKey: z.string().refine(
+        (pem) => {
+          try {
+            return createPublicKey(pem).asymmetricKeyType === 'ed25519';
+          } catch {
+            return false;
+          }
+        },
+        { message: 'not an Ed25519 public key in PEM (SPKI) form' },
+      ),
+    })
+    .strict(),
+]);
+export type TokenKey = z.output<typeof TokenKeySchema>;
+
+/** Signed, scoped, expiring session tokens (docs/deploy.md): how they are verified. */
+const SignedTokensSchema = z
+  .object({
+    keys: z
+      .array(TokenKeySchema)
+      .min(1)
+      .refine((keys) => new Set(keys.map((k) => k.kid)).size === keys.length, { message: 'key ids (kid) must be unique' }),
+    /** When given, a token's `iss` must equal it. */
+    issuer: z.string().min(1).optional(),
+    /** When given, a token's `aud` must contain it. */
+    audience: z.string().min(1).optional(),
+    /** Clock skew allowed when checking `exp` and `nbf`. */
+    clockToleranceSec: z.number().int().min(0).max(300).default(30),
+  })
+  .strict();
+export type SignedTokensConfig = z.output<typeof SignedTokensSchema>;
+
 export const BridgeConfigSchema = z
   .object({
     listen: ListenSchema.default({ host: '127.0.0.1', port: 8080 }),
     /** Tokens a client may present; none: no token is asked. */
     tokens: z.array(z.string().min(8).max(512)).default([]),
+    /** Signed tokens (JWT) accepted besides `tokens`; with either, a token is required. */
+    signedTokens: SignedTokensSchema.optional(),
     /** Allowed Origins; none: only same-origin browsers and clients without an Origin header. */
     origins: z.array(z.string().url()).optional(),
     policy: z

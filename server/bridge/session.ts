@@ -12,6 +12,7 @@ import type { TargetPolicy } from './policy.ts';
 import type { Resolve } from '../net/resolver.ts';
 import { BridgeStream, type StreamHost } from './stream.ts';
 import { BridgeUdpStream } from './udp-stream.ts';
+import { scopeDenial, type SessionGrant } from './tokens.ts';
 
 export interface SessionContext {
   config: BridgeConfig;
@@ -39,14 +40,24 @@ export class BridgeSession implements StreamHost {
   /** Runs while congested; refreshed whenever bytes drain; closes the session with 4008 when it fires. */
   private overloadTimer: NodeJS.Timeout | undefined;
   private cutTimer: NodeJS.Timeout | undefined;
+  /** Ends the session when its signed token expires. */
+  private expiryTimer: NodeJS.Timeout | undefined;
+  /** Stream payload bytes carried so far, both directions (for a signed token's maxBytes). */
+  private payloadBytes = 0;
+  /** Streams open at once: the bridge's limit, or a signed token's smaller one. */
+  private readonly maxStreams: number;
   readonly closed: Promise<void>;
 
   constructor(
     private readonly ws: WebSocket,
     private readonly ctx: SessionContext,
     readonly client: string,
+    /** What a signed token allows; undefined: the bridge's whole policy (static token or none). */
+    private readonly grant?: SessionGrant,
   ) {
     const { limits } = ctx.config;
+    const scope = grant?.scope;
+    this.maxStreams = Math.min(limits.streamsPerSession, scope?.maxStreams ?? Infinity);
     this.closed = new Promise((resolve) => ws.once('close', () => resolve()));
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       try {
@@ -67,12 +78,13 @@ export class BridgeSession implements StreamHost {
       this.alive = false;
       ws.ping();
     }, limits.pingIntervalMs);
+    if (grant) this.expireAt(grant.expiresAt);
     this.sendControl({
       type: 'hello',
       version: 1,
-      limits: { maxStreams: limits.streamsPerSession, maxMessageBytes: limits.maxMessageBytes, window: limits.window },
-      routes: Object.keys(ctx.config.routes),
-      clientChains: ctx.config.clientChains,
+      limits: { maxStreams: this.maxStreams, maxMessageBytes: limits.maxMessageBytes, window: limits.window },
+      routes: Object.keys(ctx.config.routes).filter((r) => !scope?.routes || scope.routes.includes(r)),
+      clientChains: ctx.config.clientChains && scope?.via !== false,
     });
   }
 
@@ -95,6 +107,7 @@ export class BridgeSession implements StreamHost {
   }
 
   sendData(id: number, data: Uint8Array): void {
+    if (!this.carry(data.length)) return;
     // Frames stay under the message limit the client was told about.
     const max = this.ctx.config.limits.maxMessageBytes - FRAME_HEADER_BYTES;
     for (let at = 0; at < data.length; at += max) this.send(encodeDataFrame(id, data.subarray(at, at + max)));
@@ -164,6 +177,25 @@ export class BridgeSession implements StreamHost {
     this.ws.once('close', () => clearTimeout(this.cutTimer));
   }
 
+  /** Closes the session with 4401 when its signed token expires (timers are re-armed past their 24.8-day limit). */
+  private expireAt(at: number): void {
+    const left = at - Date.now();
+    if (left <= 0) return this.closeWith(WsocksErrorCode.UNAUTHORIZED, 'the token expired');
+    this.expiryTimer = setTimeout(() => this.expireAt(at), Math.min(left, 2 ** 31 - 1));
+  }
+
+  /** Counts payload bytes against a signed token's maxBytes; over it, the session is closed (4402) and false returned. */
+  private carry(bytes: number): boolean {
+    const quota = this.grant?.scope.maxBytes;
+    if (quota === undefined) return true;
+    if (this.payloadBytes + bytes > quota) {
+      this.closeWith(WsocksErrorCode.TOKEN_QUOTA, `the token allows ${quota} payload bytes`);
+      return false;
+    }
+    this.payloadBytes += bytes;
+    return true;
+  }
+
   removed(id: number): void {
     this.streams.delete(id);
   }
@@ -183,7 +215,8 @@ export class BridgeSession implements StreamHost {
       const frame = decodeDataFrame(data);
       if (!frame) return this.error(WsocksErrorCode.BAD_FRAME, 'a data frame needs a 4-byte stream id and at least one byte');
       // Data for a stream that just closed is a normal race: dropped.
-      this.streams.get(frame.id)?.onData(frame.data);
+      const stream = this.streams.get(frame.id);
+      if (stream && this.carry(frame.data.length)) stream.onData(frame.data);
       return;
     }
     let json: unknown;
@@ -220,9 +253,12 @@ export class BridgeSession implements StreamHost {
     const { config } = this.ctx;
     // Without an id: an error naming the stream would end the stream that already has it.
     if (this.streams.has(m.id)) return this.error(WsocksErrorCode.STREAM_EXISTS, `stream ${m.id} is already open`);
-    if (this.streams.size >= config.limits.streamsPerSession) {
-      return this.error(WsocksErrorCode.TOO_MANY_STREAMS, `at most ${config.limits.streamsPerSession} streams per session`, m.id);
+    if (this.streams.size >= this.maxStreams) {
+      const code = this.maxStreams < config.limits.streamsPerSession ? WsocksErrorCode.TOKEN_SCOPE : WsocksErrorCode.TOO_MANY_STREAMS;
+      return this.error(code, `at most ${this.maxStreams} streams per session`, m.id);
     }
+    const denial = this.grant && scopeDenial(this.grant.scope, m);
+    if (denial) return this.error(WsocksErrorCode.TOKEN_SCOPE, denial, m.id);
     if (this.ctx.streamsOpen() >= config.limits.maxStreams) {
       return this.error(WsocksErrorCode.BRIDGE_FULL, `the bridge is at its limit of ${config.limits.maxStreams} streams`, m.id);
     }
@@ -308,6 +344,7 @@ export class BridgeSession implements StreamHost {
   private onClosed(): void {
     clearInterval(this.pinger);
     clearTimeout(this.overloadTimer);
+    clearTimeout(this.expiryTimer);
     for (const s of [...this.streams.values()]) s.destroy();
     this.streams.clear();
   }

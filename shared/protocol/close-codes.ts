@@ -9,6 +9,7 @@ import { WsocksErrorCode, type WsocksErrorCodeValue } from './errors.ts';
 export const SESSION_CLOSE_CODES = {
   [WsocksErrorCode.BAD_MESSAGE]: 4400,
   [WsocksErrorCode.UNAUTHORIZED]: 4401,
+  [WsocksErrorCode.TOKEN_QUOTA]: 4402,
   [WsocksErrorCode.ORIGIN_DENIED]: 4403,
   [WsocksErrorCode.TOO_MANY_SESSIONS]: 4429,
   [WsocksErrorCode.BRIDGE_FULL]: 4503,

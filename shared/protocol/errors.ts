@@ -36,6 +36,10 @@ export const WsocksErrorCode = {
   STREAM_FAILED: 'ERR_STREAM_FAILED',
   /** The WebSocket closed while the stream was open. */
   SESSION_CLOSED: 'ERR_SESSION_CLOSED',
+  /** An open outside what the session's signed token allows (routes, via, direct, targets, streams). */
+  TOKEN_SCOPE: 'ERR_TOKEN_SCOPE',
+  /** The session's signed token allows fewer payload bytes than the session tried to carry: it is closed (4402). */
+  TOKEN_QUOTA: 'ERR_TOKEN_QUOTA',
   /** Upgrade refused: missing or wrong token. */
   UNAUTHORIZED: 'ERR_UNAUTHORIZED',
   /** Upgrade refused: Origin not allowed. */
