@@ -9,6 +9,7 @@ import { formatZodError } from '../../shared/config/net-schemas.ts';
 import type { BridgeConfig } from './config.ts';
 import { dialRoute, type RouteHop } from './dial-route.ts';
 import type { TargetPolicy } from './policy.ts';
+import { hostForLog } from '../../shared/net/canonical-target.ts';
 import type { Resolve } from '../net/resolver.ts';
 import { BridgeStream, type StreamHost } from './stream.ts';
 import { BridgeUdpStream } from './udp-stream.ts';
@@ -337,7 +338,7 @@ export class BridgeSession implements StreamHost {
 
   private failStream(stream: BridgeStream | BridgeUdpStream, m: OpenMessage, err: unknown): void {
     const e = err instanceof WsocksError ? err : new WsocksError(WsocksErrorCode.CONNECT_FAILED, (err as Error).message);
-    this.ctx.log(`stream ${m.id} from ${this.client} (${m.command ?? 'connect'} ${m.host ?? ''}:${m.port ?? ''}) failed: ${e.code} ${e.message}`);
+    this.ctx.log(`stream ${m.id} from ${this.client} (${m.command ?? 'connect'} ${m.host === undefined ? '' : hostForLog(m.host)}:${m.port ?? ''}) failed: ${e.code} ${e.message}`);
     stream.fail(e);
   }
 

@@ -6,7 +6,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { isIP } from 'node:net';
 import { ServerHandshake } from '../../shared/socks/server-handshake.ts';
-import { canonicalTarget, type CanonicalTarget } from '../../shared/net/canonical-target.ts';
+import { canonicalTarget, hostForLog, type CanonicalTarget } from '../../shared/net/canonical-target.ts';
 import { AuthMethod, Command, Socks5ReplyCode } from '../../shared/socks/constants.ts';
 import type { Socks4Request } from '../../shared/socks/socks4.ts';
 import type { Socks5Request } from '../../shared/socks/socks5.ts';
@@ -153,7 +153,7 @@ export class SocksConnection {
     const version = request.version;
     if (version === 4) this.user = Buffer.from(request.userId).toString('utf8') || undefined;
     const command = COMMAND_NAMES[request.command];
-    const target = formatHostPort(request.host, request.port);
+    const target = formatHostPort(hostForLog(request.host), request.port);
     if (version === 4 && this.ctx.credentials.required) {
       this.log({ event: 'denied', version, target, code: 'ERR_SOCKS_AUTH_REQUIRED', reason: 'SOCKS4 cannot authenticate' });
       return this.finish(failureReply(4, Socks5ReplyCode.NOT_ALLOWED));
@@ -208,7 +208,7 @@ export class SocksConnection {
       target.destroy();
       return;
     }
-    this.log({ event: 'request', version: request.version, command: 'connect', target: formatHostPort(request.host, request.port) });
+    this.log({ event: 'request', version: request.version, command: 'connect', target: formatHostPort(hostForLog(request.host), request.port) });
     this.socket.write(successReply(request.version, target.localAddress ?? '0.0.0.0', target.localPort ?? 0));
     if (rest.length > 0) target.write(rest);
     await relay(this.socket, target, { idleTimeoutMs: this.ctx.options.idleTimeoutMs });

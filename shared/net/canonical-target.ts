@@ -88,3 +88,9 @@ export function requireCanonicalTarget(host: string): CanonicalTarget {
   if (!r.ok) throw new WsocksError(WsocksErrorCode.BAD_TARGET, r.message);
   return r.target;
 }
+
+/** A host for logs: its canonical form, or the raw text quoted (escapes, at most 80 characters) when it is none. */
+export function hostForLog(host: string): string {
+  const r = canonicalTarget(host);
+  return r.ok ? r.target.host : JSON.stringify(host.length > 80 ? `${host.slice(0, 80)}...` : host);
+}

@@ -1,6 +1,7 @@
 import { connect as tcpConnect } from 'node:net';
 import { once } from 'node:events';
 import { createSocket } from 'node:dgram';
+import type { WsocksError } from '../../shared/protocol/errors.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BridgeServer } from '../../server/bridge/bridge-server.ts';
 import { SocksServer } from '../../server/socks/server.ts';
@@ -214,14 +215,66 @@ describe('UDP direct is denied by the default policy', () => {
       const socket = session.openUdp(null);
       const info = await socket.opened;
       const writer = info.writable.getWriter();
+      const refused = new Promise<WsocksError>((resolve) => socket.onRefused(resolve));
       await writer.write({ data: Buffer.from('to loopback'), remoteAddress: '127.0.0.1', remotePort: echo.port });
       expect(await dropped).toMatch(`datagram to 127.0.0.1:${echo.port}: 127.0.0.1 is in 127.0.0.0/8`);
+      // The client hears of it too (a `dropped` message), with the code.
+      expect(await refused).toMatchObject({ code: 'ERR_POLICY_DENIED', message: expect.stringMatching(/^datagram to 127\.0\.0\.1:/) });
+      expect(socket.refused).toBe(1);
+      // A host that is no host fails in the client library already, without a round trip.
+      await expect(session.open({ host: 'a\u0000b', port: 80 }).opened).rejects.toMatchObject({ code: 'ERR_BAD_TARGET' });
       expect(echo.seen).toEqual([]);
       socket.close();
     } finally {
       session.close();
       await bridge.close();
       await echo.close();
+    }
+  });
+});
+
+describe('UDP direct to IPv6', () => {
+  it('sends to and hears from an IPv6 destination (ATYP 04 ::1), and holds a connected stream to its target', async () => {
+    const echo6 = createSocket('udp6');
+    echo6.on('message', (m, r) => echo6.send(m, r.port, r.address));
+    const bound = await new Promise<boolean>((resolve) => {
+      echo6.once('error', () => resolve(false));
+      echo6.bind(0, '::1', () => resolve(true));
+    });
+    if (!bound) {
+      // A host without IPv6 loopback cannot take part; the bridge then refuses IPv6 datagrams with a reason,
+      // which the policy battery covers. Nothing to prove here.
+      echo6.close();
+      return;
+    }
+    const port = echo6.address().port;
+    const bridge = await BridgeServer.start({ listen: '127.0.0.1:0', policy: { allow: [{ cidr: '::1', ports: String(port) }] } });
+    const session = await openSession(bridge.url);
+    try {
+      const free = session.openUdp(null);
+      const info = await free.opened;
+      const reader = info.readable.getReader();
+      const writer = info.writable.getWriter();
+      await writer.write({ data: Buffer.from('six'), remoteAddress: '::1', remotePort: port });
+      const { value } = await reader.read();
+      expect(Buffer.from(value!.data).toString()).toBe('six');
+      expect(value!.remoteAddress).toBe('::1');
+      free.close();
+      // Connected to [::1]:port: a datagram elsewhere is refused, not sent.
+      const held = session.openUdp({ host: '[0:0::1]', port });
+      const heldInfo = await held.opened;
+      const refused = new Promise<WsocksError>((resolve) => held.onRefused(resolve));
+      const w = heldInfo.writable.getWriter();
+      await w.write({ data: Buffer.from('elsewhere'), remoteAddress: '::1', remotePort: port + 1 === 65536 ? 1 : port + 1 });
+      expect(await refused).toMatchObject({ code: 'ERR_POLICY_DENIED', message: expect.stringMatching(/held to its target \[::1\]/) });
+      await w.write({ data: Buffer.from('home') });
+      const r = heldInfo.readable.getReader();
+      expect(Buffer.from((await r.read()).value!.data).toString()).toBe('home');
+      held.close();
+    } finally {
+      session.close();
+      await bridge.close();
+      echo6.close();
     }
   });
 });

@@ -104,6 +104,9 @@ export abstract class ClientStream<OpenInfo> {
     this.finish(undefined);
   }
 
+  /** The bridge did not send a datagram this stream sent (UDP only). */
+  handleDropped(_error: WsocksError, _count: number): void {}
+
   handleError(error: WsocksError): void {
     this.finish(error);
   }

@@ -191,7 +191,10 @@ export class Session extends EventTarget implements SocketTransport {
   openUdp(target: SocketAddress | null, options: OpenOptions = {}): WsocksUdpSocket {
     const limit = Math.min(65507, udpPayloadRoom((this.info?.limits.maxMessageBytes ?? 65536) - FRAME_HEADER_BYTES));
     const t = target === null ? undefined : toTarget(target);
-    const socket = new WsocksUdpSocket(this.nextId++, this, t ?? null, limit, options);
+    // Datagram headers name the target in the canonical form the bridge holds the stream to.
+    const c = t ? canonicalTarget(t.host) : undefined;
+    const held = t && c?.ok ? { host: c.target.host, port: t.port } : t;
+    const socket = new WsocksUdpSocket(this.nextId++, this, held ?? null, limit, options);
     this.start(socket, 'udp', t, options);
     return socket;
   }
@@ -312,6 +315,8 @@ export class Session extends EventTarget implements SocketTransport {
         return socket.handleClose();
       case 'transcript':
         return socket.handleTranscript(m.entry);
+      case 'dropped':
+        return socket.handleDropped(new WsocksError(m.code as WsocksError['code'], m.message), m.dropped);
       case 'error':
         return socket.handleError(new WsocksError(m.code as WsocksErrorCodeValue, m.message, { hop: m.hop, replyCode: m.replyCode }));
     }

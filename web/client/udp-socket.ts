@@ -38,6 +38,23 @@ const QUEUE = 1024;
 export class WsocksUdpSocket extends ClientStream<UdpOpenInfo> {
   /** Datagrams dropped because the readable was full. */
   dropped = 0;
+  /** Datagrams this socket sent that the bridge did not send on (denied, not the target, bad host), so far. */
+  refused = 0;
+  /** Why the bridge last refused one: `code` ERR_POLICY_DENIED, ERR_BAD_TARGET, ... */
+  lastRefusal: WsocksError | undefined;
+  private readonly refusalListeners = new Set<(error: WsocksError) => void>();
+
+  /** Listens for the bridge's refusals of datagrams sent on this socket; returns a function that stops listening. */
+  onRefused(listener: (error: WsocksError) => void): () => void {
+    this.refusalListeners.add(listener);
+    return () => this.refusalListeners.delete(listener);
+  }
+
+  override handleDropped(error: WsocksError, count: number): void {
+    this.refused = count;
+    this.lastRefusal = error;
+    for (const l of this.refusalListeners) l(error);
+  }
   private readable: ReadableStreamDefaultController<UdpMessage> | undefined;
 
   constructor(
