@@ -6,11 +6,12 @@
  * counting every accept and datagram). Names come from a DNS server on loopback (the bridge's `dns.servers`).
  *
  * As root (CI), the battery re-runs itself inside a new network namespace that has only `lo` (`unshare -n`, then
- * `ip link set lo up`), so that a wrong verdict can never send a packet off the machine. Not as root, it runs in
- * the current namespace: every expected verdict is a refusal before any connect, so a correct bridge sends nothing
- * anywhere, but a regression could then reach a private address for real.
+ * `ip link set lo up`), so that a wrong verdict can never send a packet off the machine. Not as root (or as root
+ * where namespaces are not permitted), it runs in the current namespace: every expected verdict is a refusal before
+ * any connect, so a correct bridge sends nothing anywhere, but a regression could then reach a private address for
+ * real.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BridgeServer } from '../../server/bridge/bridge-server.ts';
@@ -93,8 +94,10 @@ const FORMS: Array<[string, Verdict, string]> = [
 
 const inNamespace = process.env.WSOCKS_BATTERY_NETNS === '1';
 const asRoot = process.getuid?.() === 0;
+// Root in a container without CAP_SYS_ADMIN cannot make a namespace: then it runs here, like a non-root user.
+const canUnshare = asRoot && !inNamespace && spawnSync('unshare', ['-n', 'true'], { stdio: 'ignore' }).status === 0;
 
-if (asRoot && !inNamespace) {
+if (canUnshare) {
   describe('policy battery (re-run inside a network namespace with only lo)', () => {
     it('passes inside unshare -n', async () => {
       const script = 'ip link set lo up && exec npx vitest run --project integration test/integration/policy-battery.test.ts';
