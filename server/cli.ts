@@ -1,4 +1,6 @@
 /** The `wsocks` command line. */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ListenSchema } from '../shared/config/net-schemas.ts';
 import { ConfigError } from './config-error.ts';
@@ -9,6 +11,7 @@ import { readBridgeConfigFile } from './bridge/config.ts';
 import type { SocksLogEntry } from './socks/connection.ts';
 
 const USAGE = `usage:
+  wsocks --version
   wsocks socks [--listen HOST:PORT] [--user NAME:PASSWORD]... [--rules FILE] [--quiet]
       Runs the SOCKS4/4a/5 server (default 127.0.0.1:1080).
       --user      turns on RFC 1929 username/password (repeatable); SOCKS4 is then refused
@@ -17,11 +20,15 @@ const USAGE = `usage:
       Runs the WebSocket bridge (default 127.0.0.1:8080); see docs/bridge.md for the config file.
   wsocks demo [--listen HOST:PORT] [--static]
       Runs the whole demo on loopback (default 127.0.0.1:5173): two SOCKS servers, demo targets, the bridge
-      and the web UI (vite, or with --static the bundle from npm run build). Prints one URL.
+      and the web UI (vite, or with --static the bundle from npm run build:demo). Prints one URL.
 `;
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  if (command === '--version' || command === '-v') {
+    process.stdout.write(`${packageVersion()}\n`);
+    return 0;
+  }
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
     process.stdout.write(USAGE);
     return command === undefined ? 2 : 0;
@@ -137,4 +144,16 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   main(process.argv.slice(2)).then((code) => {
     process.exitCode = code;
   });
+}
+
+/** The version in wsocks's package.json: next to the sources in a checkout, two levels up from dist/server/ installed. */
+function packageVersion(): string {
+  for (let dir = import.meta.dirname; ; dir = dirname(dir)) {
+    const file = join(dir, 'package.json');
+    if (existsSync(file)) {
+      const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'wsocks') return pkg.version ?? 'unknown';
+    }
+    if (dirname(dir) === dir) return 'unknown';
+  }
 }

@@ -17,7 +17,7 @@ export const DEMO_USER = { username: 'demo', password: 'demo-password' };
 export interface DemoOptions {
   host?: string;
   port?: number;
-  /** Serve dist/web (after `npm run build`) instead of running vite. */
+  /** Serve dist/demo (after `npm run build:demo`) instead of running vite. */
   static?: boolean;
 }
 
@@ -68,7 +68,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
   let handler: (req: IncomingMessage, res: ServerResponse) => void;
   let closeVite = async () => {};
   if (options.static) {
-    handler = staticHandler(join(ROOT, 'dist/web'));
+    handler = staticHandler(join(ROOT, 'dist/demo'));
   } else {
     const { createServer } = await import('vite');
     // The bridge owns WebSocket upgrades on its port, so vite's live-reload socket gets a port of its own.
@@ -140,7 +140,7 @@ const TYPES: Record<string, string> = {
 };
 
 function staticHandler(dir: string): (req: IncomingMessage, res: ServerResponse) => void {
-  if (!existsSync(join(dir, 'index.html'))) throw new Error(`${dir} has no index.html: run npm run build first`);
+  if (!existsSync(join(dir, 'index.html'))) throw new Error(`${dir} has no index.html: run npm run build:demo first`);
   return (req, res) => {
     const path = normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)).replace(/^(\.\.[/\\])+/, '');
     const file = join(dir, path === '/' ? 'index.html' : path);
