@@ -1,12 +1,23 @@
 /**
- * An xterm.js addon that attaches a terminal to a wsocks stream, in the manner of `@xterm/addon-attach`: bytes from
- * the stream are written to the terminal and typed input goes to the stream. Flow control follows xterm.js's guide:
- * bytes handed to `write()` are counted until its callback, the stream is not read above a high watermark (so the
- * bridge gets no credit and the target is held back), and reading resumes below a low one.
+ * An xterm.js addon that attaches a terminal to a byte stream pair, in the manner of `@xterm/addon-attach` (which
+ * takes a WebSocket): any `{ readable, writable }` of bytes, such as a wsocks socket's `opened` or an SSH library's
+ * channel. Bytes from the readable are written to the terminal; typed input (`onData`, UTF-8) and binary input
+ * (`onBinary`, one byte per character: mouse reports) go to the writable. Flow control follows xterm.js's guide:
+ * bytes handed to `write()` are counted until its callback, the readable is not read above a high watermark (so a
+ * wsocks bridge gets no credit and the target is held back), and reading resumes below a low one.
+ *
+ * Leaving the terminal with the keyboard: xterm.js keeps Tab for the shell, so Escape then Tab (Shift+Tab: backwards)
+ * moves the focus to the next (previous) focusable element of the page; the Escape still reaches the stream.
+ * `leaveKeys: false` turns this off. The addon installs xterm's custom key event handler for it (there is only one).
  */
 import type { IDisposable, ITerminalAddon, Terminal } from '@xterm/xterm';
-import type { SocketOpenInfo } from '../client/socket.ts';
 import { incompleteUtf8Tail } from './utf8-tail.ts';
+
+/** A pair of byte streams: a wsocks socket's `await socket.opened`, an SSH channel, a transform pair... */
+export interface ByteStreamPair {
+  readable: ReadableStream<Uint8Array>;
+  writable: WritableStream<Uint8Array>;
+}
 
 export interface AttachOptions {
   /** Local echo and line editing, sending a line (with CRLF) on Enter; most line-based services expect this. */
@@ -15,6 +26,8 @@ export interface AttachOptions {
   onBytes?: (direction: 'sent' | 'received', bytes: Uint8Array) => void;
   /** The readable ended (the peer's FIN) or failed. */
   onReadableEnd?: (error?: unknown) => void;
+  /** Escape then Tab leaves the terminal (see above); default true. */
+  leaveKeys?: boolean;
 }
 
 const HIGH_WATER = 512 * 1024;
@@ -26,7 +39,7 @@ export class WsocksAttachAddon implements ITerminalAddon {
   private terminal: Terminal | undefined;
   private readonly disposables: IDisposable[] = [];
   private reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
-  private writer: WritableStreamDefaultWriter<ArrayBuffer | ArrayBufferView> | undefined;
+  private writer: WritableStreamDefaultWriter<Uint8Array> | undefined;
   private readonly encoder = new TextEncoder();
   private line = '';
   /** Bytes given to term.write() whose callback has not run yet. */
@@ -35,9 +48,10 @@ export class WsocksAttachAddon implements ITerminalAddon {
   private resume: (() => void) | undefined;
   private carry = new Uint8Array(0);
   private disposed = false;
+  private escapePressed = false;
 
   constructor(
-    private readonly stream: SocketOpenInfo,
+    private readonly stream: ByteStreamPair,
     private readonly options: AttachOptions = {},
   ) {
     this.lineMode = options.lineMode ?? false;
@@ -47,7 +61,11 @@ export class WsocksAttachAddon implements ITerminalAddon {
     this.terminal = terminal;
     this.reader = this.stream.readable.getReader();
     this.writer = this.stream.writable.getWriter();
-    this.disposables.push(terminal.onData((data) => this.input(data)));
+    this.disposables.push(
+      terminal.onData((data) => this.input(data)),
+      terminal.onBinary((data) => this.sendBytes(Uint8Array.from(data, (c) => c.charCodeAt(0) & 0xff))),
+    );
+    if (this.options.leaveKeys ?? true) terminal.attachCustomKeyEventHandler((e) => this.key(e));
     void this.pump();
   }
 
@@ -119,15 +137,51 @@ export class WsocksAttachAddon implements ITerminalAddon {
   }
 
   private send(text: string): void {
-    const bytes = this.encoder.encode(text);
+    this.sendBytes(this.encoder.encode(text));
+  }
+
+  private sendBytes(bytes: Uint8Array): void {
+    if (this.disposed) return;
     this.options.onBytes?.('sent', bytes);
     void this.writer?.write(bytes).catch(() => {});
+  }
+
+  /** Escape then Tab: the focus leaves the terminal. Returns false for keys xterm.js must not handle. */
+  private key(e: KeyboardEvent): boolean {
+    if (e.type !== 'keydown') return true;
+    if (e.key === 'Tab' && this.escapePressed) {
+      this.escapePressed = false;
+      e.preventDefault();
+      this.leave(e.shiftKey);
+      return false;
+    }
+    this.escapePressed = e.key === 'Escape';
+    return true;
+  }
+
+  private leave(backwards: boolean): void {
+    const home = this.terminal?.element;
+    if (!home) return;
+    const focusable = [...home.ownerDocument.querySelectorAll<HTMLElement>('a[href], button, input, select, textarea, [tabindex]')].filter(
+      (el) => !home.contains(el) && el.tabIndex >= 0 && !(el as HTMLButtonElement).disabled && el.getClientRects().length > 0,
+    );
+    const after = (el: HTMLElement) => (home.compareDocumentPosition(el) & Node.DOCUMENT_POSITION_FOLLOWING) !== 0;
+    const target = backwards ? focusable.filter((el) => !after(el)).at(-1) : focusable.find(after);
+    this.terminal!.blur();
+    target?.focus();
   }
 
   private input(data: string): void {
     if (!this.lineMode) return this.send(data);
     const term = this.terminal!;
+    // Keys that send escape sequences (arrows, Home, F-keys, Alt+key) are swallowed whole: xterm.js hands each over
+    // in one onData event, so a lone Escape key never eats the next key typed.
+    let escape = '';
     for (const ch of data) {
+      if (escape || ch === '\x1b') {
+        escape = escapeContinues(escape + ch) ? escape + ch : '';
+        continue;
+      }
       if (ch === '\r' || ch === '\n') {
         term.write('\r\n');
         this.send(`${this.line}\r\n`);
@@ -146,4 +200,16 @@ export class WsocksAttachAddon implements ITerminalAddon {
       }
     }
   }
+}
+
+/**
+ * Whether `seq` (starting with ESC) is an unfinished escape sequence: CSI (`ESC [` parameters, then a final byte
+ * 0x40-0x7e), SS3 (`ESC O` and one byte, as some terminals send Home and F1-F4), or ESC and one byte (Alt+key).
+ */
+export function escapeContinues(seq: string): boolean {
+  if (seq.length < 2) return true;
+  const kind = seq[1]!;
+  if (kind === '[') return seq.length === 2 || !/[\x40-\x7e]/.test(seq.at(-1)!);
+  if (kind === 'O') return seq.length === 2;
+  return false;
 }
