@@ -8,7 +8,8 @@ import { unmapIPv4 } from '../net/dial.ts';
 import { boundAddress, listen } from '../net/listen.ts';
 import { parseBridgeConfig, type BridgeConfig, type BridgeConfigInput } from './config.ts';
 import { TargetPolicy } from './policy.ts';
-import { makeResolver, type Resolve } from '../net/resolver.ts';
+import { makeResolver } from '../net/resolver.ts';
+import { limitLookups, type LimitedResolve } from './lookup-limit.ts';
 import { BridgeSession, type SessionContext } from './session.ts';
 import { offersProtocol, originAccepted, presentedToken, refuse, WsocksErrorCode, type Refusal } from './upgrade-checks.ts';
 import { TokenVerifier, type SessionGrant, type TokenCheck } from './tokens.ts';
@@ -31,7 +32,7 @@ export class BridgeServer {
   private readonly sessions = new Set<BridgeSession>();
   private readonly perClient = new Map<string, number>();
   private readonly policy: TargetPolicy;
-  private readonly resolve: Resolve;
+  private readonly resolve: LimitedResolve;
   /** Refused WebSockets waiting for their closing handshake. */
   private readonly refusing = new Set<WebSocket>();
   private readonly sessionContext: SessionContext;
@@ -44,7 +45,7 @@ export class BridgeServer {
   ) {
     this.policy = new TargetPolicy(config.policy);
     this.tokens = new TokenVerifier(config.tokens, config.signedTokens);
-    this.resolve = makeResolver(config.dns?.servers);
+    this.resolve = limitLookups(makeResolver(config.dns?.servers), config.limits.maxPendingLookups);
     this.sessionContext = { config, policy: this.policy, resolve: this.resolve, log, streamsOpen: () => this.stats().streams };
     this.wss = new WebSocketServer({
       noServer: true,

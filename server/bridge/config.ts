@@ -116,6 +116,8 @@ export const BridgeConfigSchema = z
         maxBufferedBytes: z.number().int().min(16 * 1024).max(256 * 1024 * 1024).default(1024 * 1024),
         /** A session over maxBufferedBytes that flushes nothing for this long is closed with 4008 ERR_SESSION_OVERLOADED. */
         overloadTimeoutMs: z.number().int().positive().default(30_000),
+        /** DNS lookups in flight at once (they outlive the streams that asked); one more open gets ERR_BRIDGE_FULL. */
+        maxPendingLookups: z.number().int().positive().default(64),
         /** Largest WebSocket message, either direction. */
         maxMessageBytes: z.number().int().min(1024).max(16 * 1024 * 1024).default(256 * 1024),
         /** Bytes the bridge will buffer for a stream's target (its credit window to the client). */
@@ -139,6 +141,7 @@ export const BridgeConfigSchema = z
         maxStreams: 16384,
         maxBufferedBytes: 1024 * 1024,
         overloadTimeoutMs: 30_000,
+        maxPendingLookups: 64,
         maxMessageBytes: 256 * 1024,
         window: 256 * 1024,
         handshakeTimeoutMs: 10_000,

@@ -57,7 +57,7 @@ function connectOne(host: string, port: number, signal?: AbortSignal): Promise<S
 }
 
 /** Rejects with a timeout TargetError when the signal fires first. */
-function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
   if (!signal) return promise;
   return new Promise<T>((resolve, reject) => {
     const onAbort = () => reject(new TargetError(TargetErrorCode.TIMEOUT, 'timed out', 'ETIMEDOUT'));

@@ -2,6 +2,7 @@
  * Bounded memory (issue 8 part 3) and the session close contract (part 6): ping bursts, global limits, a client
  * that stops reading while the target sends or while it sends junk. Every bound is checked against stats().
  */
+import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -147,4 +148,35 @@ describe('bridge limits', () => {
     other.ws.close();
     await bridge.whenIdle();
   }, 90_000);
+
+  it('bounds DNS lookups in flight, counting each until it really ends, not until its stream gives up', async () => {
+    // A DNS server that never answers: every lookup runs until the resolver's own timeout.
+    const silent = createSocket('udp4');
+    await new Promise<void>((r) => silent.bind(0, '127.0.0.1', () => r()));
+    const b = await BridgeServer.start({
+      listen: '127.0.0.1:0',
+      dns: { servers: [`127.0.0.1:${silent.address().port}`] },
+      limits: { maxPendingLookups: 2 },
+    });
+    try {
+      const s = await rawSession(b.url);
+      s.send({ type: 'open', id: 1, host: 'one.example', port: 80, window: 1024 });
+      s.send({ type: 'open', id: 2, host: 'two.example', port: 80, window: 1024 });
+      s.send({ type: 'open', id: 3, host: 'three.example', port: 80, window: 1024 });
+      expect(await s.next((m) => m.id === 3)).toMatchObject({ type: 'error', code: 'ERR_BRIDGE_FULL' });
+      // The client gives up on the first two; their lookups still run, so a new name is still refused.
+      s.send({ type: 'close', id: 1 });
+      s.send({ type: 'close', id: 2 });
+      s.send({ type: 'open', id: 4, host: 'four.example', port: 80, window: 1024 });
+      expect(await s.next((m) => m.id === 4)).toMatchObject({ type: 'error', code: 'ERR_BRIDGE_FULL' });
+      // An IP literal needs no lookup and is judged as usual.
+      s.send({ type: 'open', id: 5, host: '127.0.0.1', port: 80, window: 1024 });
+      expect(await s.next((m) => m.id === 5)).toMatchObject({ type: 'error', code: 'ERR_POLICY_DENIED' });
+      s.ws.close();
+      await s.closed;
+    } finally {
+      await b.close();
+      silent.close();
+    }
+  });
 });
