@@ -18,6 +18,9 @@ const NEEDS = {
     // the policy battery runs in a network namespace with only lo when root (unshare -n, ip link set lo up)
     { program: 'unshare', pkg: 'util-linux' },
     { program: 'ip', pkg: 'iproute2' },
+    // deploy/ configs are exercised with the real proxies on loopback
+    { program: 'nginx', pkg: 'nginx' },
+    { program: 'haproxy', pkg: 'haproxy' },
   ],
   bench: [
     { program: 'microsocks', pkg: 'microsocks' },

@@ -1,4 +1,5 @@
 /** The bridge: an HTTP server that upgrades checked requests to WebSocket sessions. */
+import type { Server as NetServer, Socket } from 'node:net';
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -12,6 +13,8 @@ import { makeResolver } from '../net/resolver.ts';
 import { limitLookups, type LimitedResolve } from './lookup-limit.ts';
 import { BridgeSession, type SessionContext } from './session.ts';
 import { offersProtocol, originAccepted, presentedToken, refuse, WsocksErrorCode, type Refusal } from './upgrade-checks.ts';
+import { clientAddress } from './client-address.ts';
+import { proxiedFront, type ProxiedSockets } from './proxied-connections.ts';
 import { TokenVerifier, type SessionGrant, type TokenCheck } from './tokens.ts';
 
 /** How long a refused WebSocket may take to answer the bridge's close frame before its socket is cut. */
@@ -28,6 +31,9 @@ export interface BridgeStartOptions {
 
 export class BridgeServer {
   private readonly http: Server;
+  /** Listens for TCP and hands connections to `http`, after reading a trusted proxy's PROXY header. */
+  private readonly front: NetServer;
+  private readonly proxied: ProxiedSockets;
   private readonly wss: WebSocketServer;
   private readonly sessions = new Set<BridgeSession>();
   private readonly perClient = new Map<string, number>();
@@ -63,18 +69,19 @@ export class BridgeServer {
         }),
     );
     this.http.on('upgrade', (req, socket, head) => this.upgrade(req, socket, head));
+    ({ server: this.front, headers: this.proxied } = proxiedFront(this.http, config.trustedProxies, log));
   }
 
   /** Validates the config (ConfigError naming the field) and listens on `config.listen`. */
   static async start(input: BridgeConfigInput, options: BridgeStartOptions = {}): Promise<BridgeServer> {
     const config = parseBridgeConfig(input, options.source ?? 'config');
     const server = new BridgeServer(config, options.log ?? (() => {}), options.onRequest);
-    await listen(server.http, config.listen.host, config.listen.port);
+    await listen(server.front, config.listen.host, config.listen.port);
     return server;
   }
 
   get address(): { host: string; port: number } {
-    return boundAddress(this.http);
+    return boundAddress(this.front);
   }
 
   /** `ws://host:port/` of this bridge. */
@@ -121,6 +128,7 @@ export class BridgeServer {
     for (const ws of this.wss.clients) ws.terminate();
     for (const ws of this.refusing) ws.terminate();
     await Promise.all([...this.sessions].map((s) => s.closed));
+    await new Promise<void>((resolve) => this.front.close(() => resolve()));
     await new Promise<void>((resolve) => this.http.close(() => resolve()));
     this.wss.close();
   }
@@ -146,7 +154,12 @@ export class BridgeServer {
   private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     // A reset at any point (refused, during the handshake, accepted) must reach no one but this socket.
     socket.on('error', () => socket.destroy());
-    const client = unmapIPv4(req.socket.remoteAddress ?? '');
+    const found = this.clientOf(req);
+    if (!found.ok) {
+      const peer = unmapIPv4(req.socket.remoteAddress ?? '');
+      return this.admit(req, socket, head, peer, { ok: true, grant: undefined }, refuse(WsocksErrorCode.BAD_MESSAGE, 400, found.message));
+    }
+    const client = found.address;
     // Verifying a signed token is asynchronous; the checks and the session count then run in one turn.
     this.tokens.check(presentedToken(req)).then(
       (token) => this.admit(req, socket, head, client, token),
@@ -157,8 +170,15 @@ export class BridgeServer {
     );
   }
 
-  private admit(req: IncomingMessage, socket: Duplex, head: Buffer, client: string, token: TokenCheck): void {
-    const refusal = this.check(req, client, token);
+  /** The client's address: the peer's, or the one a trusted proxy gave (PROXY header, Forwarded, X-Forwarded-For). */
+  private clientOf(req: IncomingMessage) {
+    const header = this.proxied.get(req.socket as Socket);
+    const peer = header?.source?.address ?? unmapIPv4(req.socket.remoteAddress ?? '');
+    return clientAddress(req, peer, this.config.trustedProxies, header !== undefined);
+  }
+
+  private admit(req: IncomingMessage, socket: Duplex, head: Buffer, client: string, token: TokenCheck, early?: Refusal): void {
+    const refusal = early ?? this.check(req, client, token);
     if (refusal) {
       this.log(`refused ${client}: ${refusal.code} ${refusal.message}`);
       if (offersProtocol(req) && this.refusing.size < this.config.limits.maxSessions) return this.refuseSession(req, socket, head, refusal);

@@ -86,6 +86,11 @@ export const BridgeConfigSchema = z
     tokens: z.array(z.string().min(8).max(512)).default([]),
     /** Signed tokens (JWT) accepted besides `tokens`; with either, a token is required. */
     signedTokens: SignedTokensSchema.optional(),
+    /**
+     * Peers (HAProxy, nginx, a load balancer) that may say who the client is: with a PROXY protocol v1/v2 header, or
+     * `Forwarded` / `X-Forwarded-For` (docs/deploy.md). Per-client limits and logs then use the client's address.
+     */
+    trustedProxies: z.array(CidrSchema).max(256).default([]),
     /** Allowed Origins; none: only same-origin browsers and clients without an Origin header. */
     origins: z.array(z.string().url()).optional(),
     policy: z

@@ -1,0 +1,138 @@
+import { once } from 'node:events';
+import { connect, type Socket } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { BridgeServer } from '../../server/bridge/bridge-server.ts';
+import { startEcho, type Running } from '../helpers/net.ts';
+import type { Peer } from '../helpers/peers.ts';
+import { startHaproxy, startNginx } from '../helpers/proxies.ts';
+
+/** A session attempt: resolves with 'hello' once the bridge greets it, or the close code and reason. */
+function session(
+  port: number,
+  o: { from?: string; headers?: Record<string, string>; proxyHeader?: Buffer } = {},
+): Promise<{ result: 'hello'; ws: WebSocket } | { result: number; reason: string }> {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/`, ['wsocks.v1'], {
+    ...(o.from ? { localAddress: o.from } : {}),
+    ...(o.headers ? { headers: o.headers } : {}),
+    ...(o.proxyHeader
+      ? {
+          createConnection: () => {
+            const s: Socket = connect({ host: '127.0.0.1', port, ...(o.from ? { localAddress: o.from } : {}) });
+            s.write(o.proxyHeader!);
+            return s;
+          },
+        }
+      : {}),
+  });
+  ws.on('error', () => {});
+  return new Promise((resolve) => {
+    ws.once('message', () => resolve({ result: 'hello', ws }));
+    ws.once('close', (code, reason) => resolve({ result: code, reason: reason.toString() }));
+  });
+}
+
+const v1 = (client: string) => Buffer.from(`PROXY TCP4 ${client} 127.0.0.1 40000 8080\r\n`);
+
+describe('the bridge behind trusted proxies', () => {
+  let echo: Running;
+  let bridge: BridgeServer;
+  const logs: string[] = [];
+  const open: WebSocket[] = [];
+  const keep = <T extends { result: unknown }>(r: T) => {
+    if ('ws' in r) open.push(r.ws as WebSocket);
+    return r;
+  };
+
+  beforeAll(async () => {
+    echo = await startEcho();
+    bridge = await BridgeServer.start(
+      {
+        listen: '127.0.0.1:0',
+        trustedProxies: ['127.0.0.1/32'],
+        policy: { allow: [{ cidr: '127.0.0.1/32', ports: String(echo.port) }] },
+        limits: { sessionsPerClient: 1 },
+      },
+      { log: (line) => logs.push(line) },
+    );
+  });
+
+  afterAll(async () => {
+    for (const ws of open) ws.close();
+    await bridge.close();
+    await echo.close();
+  });
+
+  it('takes the client address from a trusted peer\'s PROXY header: per-client limits and logs use it', async () => {
+    const port = bridge.address.port;
+    expect(keep(await session(port, { proxyHeader: v1('203.0.113.7') })).result).toBe('hello');
+    expect(keep(await session(port, { proxyHeader: v1('203.0.113.8') })).result).toBe('hello');
+    expect(await session(port, { proxyHeader: v1('203.0.113.7') })).toMatchObject({ result: 4429, reason: expect.stringMatching(/^ERR_TOO_MANY_SESSIONS/) });
+    expect(logs.some((l) => l.startsWith('refused 203.0.113.7: ERR_TOO_MANY_SESSIONS'))).toBe(true);
+  });
+
+  it('cuts a trusted peer whose PROXY header is bad, without an answer; other sessions go on', async () => {
+    const s = connect({ host: '127.0.0.1', port: bridge.address.port });
+    s.write('PROXY TCP4 203.0.113.300 127.0.0.1 1 2\r\nGET / HTTP/1.1\r\n\r\n');
+    const got: Buffer[] = [];
+    s.on('data', (d) => got.push(d));
+    s.on('error', () => {});
+    await once(s, 'close');
+    expect(Buffer.concat(got).length).toBe(0);
+    expect(logs.some((l) => l.includes('ERR_PROXY_HEADER_BAD'))).toBe(true);
+    expect(keep(await session(bridge.address.port, { proxyHeader: v1('203.0.113.9') })).result).toBe('hello');
+  });
+
+  it('refuses an upgrade from a trusted peer that does not say who the client is (4400)', async () => {
+    expect(await session(bridge.address.port)).toMatchObject({ result: 4400, reason: expect.stringContaining('trusted proxy') });
+  });
+
+  it('uses X-Forwarded-For from a trusted peer (rightmost untrusted hop), and ignores it from anyone else', async () => {
+    const port = bridge.address.port;
+    expect(keep(await session(port, { headers: { 'x-forwarded-for': '198.51.100.1, 127.0.0.1' } })).result).toBe('hello');
+    expect(await session(port, { headers: { 'x-forwarded-for': '198.51.100.1' } })).toMatchObject({ result: 4429 });
+    // An untrusted peer's headers and PROXY header are nobody's word: it is its own client.
+    expect(keep(await session(port, { from: '127.0.0.3', headers: { 'x-forwarded-for': '198.51.100.50' } })).result).toBe('hello');
+    expect(await session(port, { from: '127.0.0.3', headers: { 'x-forwarded-for': '198.51.100.51' } })).toMatchObject({ result: 4429 });
+    expect(logs.some((l) => l.startsWith('refused 127.0.0.3: ERR_TOO_MANY_SESSIONS'))).toBe(true);
+    expect(await session(port, { from: '127.0.0.3', proxyHeader: v1('198.51.100.52') })).not.toMatchObject({ result: 'hello' });
+  });
+
+  describe('with the configs in deploy/', () => {
+    let haproxy: Peer;
+    let nginx: Peer;
+    beforeAll(async () => {
+      haproxy = await startHaproxy([bridge.address]);
+      nginx = await startNginx(bridge.address.port);
+    }, 60_000);
+    afterAll(async () => {
+      await haproxy?.stop();
+      await nginx?.stop();
+    });
+
+    for (const [name, proxy, a, b] of [
+      ['HAProxy (send-proxy-v2)', () => haproxy, '127.0.0.4', '127.0.0.5'],
+      ['nginx (X-Forwarded-For)', () => nginx, '127.0.0.6', '127.0.0.7'],
+    ] as const) {
+      it(`${name}: each client counts as itself, a WebSocket stream works through it`, async () => {
+        const port = proxy().port;
+        const first = keep(await session(port, { from: a }));
+        expect(first.result).toBe('hello');
+        // The client's made-up X-Forwarded-For is not believed.
+        expect(await session(port, { from: a, headers: { 'x-forwarded-for': '192.0.2.77' } })).toMatchObject({ result: 4429 });
+        expect(logs.some((l) => l.startsWith(`refused ${a}: ERR_TOO_MANY_SESSIONS`))).toBe(true);
+        const second = keep(await session(port, { from: b }));
+        expect(second.result).toBe('hello');
+        // A stream through the proxy: open, echo.
+        const ws = (second as { ws: WebSocket }).ws;
+        const answers: Array<Record<string, unknown> | Buffer> = [];
+        ws.on('message', (d: Buffer, bin) => answers.push(bin ? d : JSON.parse(String(d))));
+        ws.send(JSON.stringify({ type: 'open', id: 1, host: '127.0.0.1', port: echo.port, window: 65536 }));
+        while (!answers.some((m) => !Buffer.isBuffer(m) && m.type === 'opened')) await once(ws, 'message');
+        ws.send(Buffer.concat([Buffer.from([0, 0, 0, 1]), Buffer.from('via proxy')]));
+        while (!answers.some((m) => Buffer.isBuffer(m))) await once(ws, 'message');
+        expect((answers.find((m) => Buffer.isBuffer(m)) as Buffer).subarray(4).toString()).toBe('via proxy');
+      });
+    }
+  });
+});
