@@ -1,5 +1,5 @@
 /** The bridge: an HTTP server that upgrades checked requests to WebSocket sessions. */
-import type { Server as NetServer, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -14,7 +14,7 @@ import { limitLookups, type LimitedResolve } from './lookup-limit.ts';
 import { BridgeSession, type SessionContext } from './session.ts';
 import { offersProtocol, originAccepted, presentedToken, refuse, WsocksErrorCode, type Refusal } from './upgrade-checks.ts';
 import { clientAddress } from './client-address.ts';
-import { proxiedFront, type ProxiedSockets } from './proxied-connections.ts';
+import { proxiedFront, type ProxiedFront } from './proxied-connections.ts';
 import { TokenVerifier, type SessionGrant, type TokenCheck } from './tokens.ts';
 
 /** How long a refused WebSocket may take to answer the bridge's close frame before its socket is cut. */
@@ -32,8 +32,7 @@ export interface BridgeStartOptions {
 export class BridgeServer {
   private readonly http: Server;
   /** Listens for TCP and hands connections to `http`, after reading a trusted proxy's PROXY header. */
-  private readonly front: NetServer;
-  private readonly proxied: ProxiedSockets;
+  private readonly front: ProxiedFront;
   private readonly wss: WebSocketServer;
   private readonly sessions = new Set<BridgeSession>();
   private readonly perClient = new Map<string, number>();
@@ -69,19 +68,19 @@ export class BridgeServer {
         }),
     );
     this.http.on('upgrade', (req, socket, head) => this.upgrade(req, socket, head));
-    ({ server: this.front, headers: this.proxied } = proxiedFront(this.http, config.trustedProxies, log));
+    this.front = proxiedFront(this.http, config.trustedProxies, log);
   }
 
   /** Validates the config (ConfigError naming the field) and listens on `config.listen`. */
   static async start(input: BridgeConfigInput, options: BridgeStartOptions = {}): Promise<BridgeServer> {
     const config = parseBridgeConfig(input, options.source ?? 'config');
     const server = new BridgeServer(config, options.log ?? (() => {}), options.onRequest);
-    await listen(server.front, config.listen.host, config.listen.port);
+    await listen(server.front.server, config.listen.host, config.listen.port);
     return server;
   }
 
   get address(): { host: string; port: number } {
-    return boundAddress(this.front);
+    return boundAddress(this.front.server);
   }
 
   /** `ws://host:port/` of this bridge. */
@@ -128,8 +127,8 @@ export class BridgeServer {
     for (const ws of this.wss.clients) ws.terminate();
     for (const ws of this.refusing) ws.terminate();
     await Promise.all([...this.sessions].map((s) => s.closed));
-    await new Promise<void>((resolve) => this.front.close(() => resolve()));
-    await new Promise<void>((resolve) => this.http.close(() => resolve()));
+    // The front counts every connection it handed to http: both close together (http ends its idle ones).
+    await Promise.all([this.front.close(), new Promise<void>((resolve) => this.http.close(() => resolve()))]);
     this.wss.close();
   }
 
@@ -172,7 +171,7 @@ export class BridgeServer {
 
   /** The client's address: the peer's, or the one a trusted proxy gave (PROXY header, Forwarded, X-Forwarded-For). */
   private clientOf(req: IncomingMessage) {
-    const header = this.proxied.get(req.socket as Socket);
+    const header = this.front.headers.get(req.socket as Socket);
     const peer = header?.source?.address ?? unmapIPv4(req.socket.remoteAddress ?? '');
     return clientAddress(req, peer, this.config.trustedProxies, header !== undefined);
   }

@@ -17,8 +17,16 @@ export const PROXY_HEADER_TIMEOUT_MS = 10_000;
 /** The PROXY header's client (source) of connections that sent one. */
 export type ProxiedSockets = WeakMap<Socket, ProxyHeader>;
 
-export function proxiedFront(http: HttpServer, trusted: readonly Cidr[], log: (line: string) => void): { server: NetServer; headers: ProxiedSockets } {
+export interface ProxiedFront {
+  server: NetServer;
+  headers: ProxiedSockets;
+  /** Stops listening and cuts connections still sending their PROXY header; resolves once every connection is gone. */
+  close(): Promise<void>;
+}
+
+export function proxiedFront(http: HttpServer, trusted: readonly Cidr[], log: (line: string) => void): ProxiedFront {
   const headers: ProxiedSockets = new WeakMap();
+  const pending = new Set<Socket>();
   const server = createServer((socket) => {
     const peer = unmapIPv4(socket.remoteAddress ?? '');
     if (!isTrustedProxy(trusted, peer)) return void http.emit('connection', socket);
@@ -28,9 +36,14 @@ export function proxiedFront(http: HttpServer, trusted: readonly Cidr[], log: (l
       log(`connection from trusted proxy ${peer}: no PROXY header or request within ${PROXY_HEADER_TIMEOUT_MS} ms`);
       socket.destroy();
     }, PROXY_HEADER_TIMEOUT_MS);
-    socket.once('close', () => clearTimeout(timer));
+    pending.add(socket);
+    socket.once('close', () => {
+      clearTimeout(timer);
+      pending.delete(socket);
+    });
     const handOver = (rest: Uint8Array) => {
       clearTimeout(timer);
+      pending.delete(socket);
       socket.removeListener('data', onData);
       socket.pause();
       if (rest.length > 0) socket.unshift(Buffer.from(rest.buffer, rest.byteOffset, rest.length));
@@ -57,5 +70,10 @@ export function proxiedFront(http: HttpServer, trusted: readonly Cidr[], log: (l
     };
     socket.on('data', onData);
   });
-  return { server, headers };
+  const close = () => {
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const s of pending) s.destroy();
+    return closed;
+  };
+  return { server, headers, close };
 }

@@ -136,3 +136,23 @@ describe('the bridge behind trusted proxies', () => {
     }
   });
 });
+
+describe('closing a bridge with a trusted-proxy front', () => {
+  it('does not wait for an idle keep-alive HTTP connection or a trusted peer stuck in its PROXY header', async () => {
+    const bridge = await BridgeServer.start({ listen: '127.0.0.1:0', trustedProxies: ['127.0.0.1'] });
+    const idle = connect({ host: '127.0.0.1', port: bridge.address.port, localAddress: '127.0.0.3' });
+    idle.on('error', () => {});
+    await once(idle, 'connect');
+    idle.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    const [answer] = (await once(idle, 'data')) as [Buffer];
+    expect(answer.toString()).toMatch(/^HTTP\/1\.1 \d{3}/);
+    const stuck = connect({ host: '127.0.0.1', port: bridge.address.port });
+    stuck.on('error', () => {});
+    await once(stuck, 'connect');
+    stuck.write('PROXY TCP4 203.0.113.1');
+    const idleClosed = new Promise((resolve) => idle.once('close', resolve));
+    const stuckClosed = new Promise((resolve) => stuck.once('close', resolve));
+    await bridge.close();
+    await Promise.all([idleClosed, stuckClosed]);
+  });
+});
