@@ -4,13 +4,14 @@ import { createServer, STATUS_CODES, type IncomingMessage, type Server, type Ser
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { closeReason } from '../../shared/protocol/close-codes.ts';
+import { WsocksError } from '../../shared/protocol/errors.ts';
 import { PROTOCOL_VERSION } from '../../shared/protocol/messages.ts';
 import { unmapIPv4 } from '../net/dial.ts';
 import { boundAddress, listen } from '../net/listen.ts';
 import { parseBridgeConfig, type BridgeConfig, type BridgeConfigInput } from './config.ts';
 import { TargetPolicy } from './policy.ts';
 import { makeResolver } from '../net/resolver.ts';
-import { limitLookups, type LimitedResolve } from './lookup-limit.ts';
+import { limitLookups, type LimitedResolve } from '../net/lookup-limit.ts';
 import { BridgeSession, type SessionContext } from './session.ts';
 import { offersProtocol, originAccepted, presentedToken, refuse, WsocksErrorCode, type Refusal } from './upgrade-checks.ts';
 import { clientAddress } from './client-address.ts';
@@ -50,7 +51,11 @@ export class BridgeServer {
   ) {
     this.policy = new TargetPolicy(config.policy);
     this.tokens = new TokenVerifier(config.tokens, config.signedTokens);
-    this.resolve = limitLookups(makeResolver(config.dns?.servers), config.limits.maxPendingLookups);
+    this.resolve = limitLookups(
+      makeResolver(config.dns?.servers),
+      config.limits.maxPendingLookups,
+      (max) => new WsocksError(WsocksErrorCode.BRIDGE_FULL, `the bridge has ${max} DNS lookups in progress; try again later`),
+    );
     this.sessionContext = { config, policy: this.policy, resolve: this.resolve, log, streamsOpen: () => this.stats().streams };
     this.wss = new WebSocketServer({
       noServer: true,

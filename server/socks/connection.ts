@@ -10,7 +10,8 @@ import { canonicalTarget, hostForLog, type CanonicalTarget } from '../../shared/
 import { AuthMethod, Command, Socks5ReplyCode } from '../../shared/socks/constants.ts';
 import type { Socks4Request } from '../../shared/socks/socks4.ts';
 import type { Socks5Request } from '../../shared/socks/socks5.ts';
-import { connectTcp, formatHostPort, resolveHost, unmapIPv4 } from '../net/dial.ts';
+import { connectTcp, formatHostPort, unmapIPv4 } from '../net/dial.ts';
+import type { Resolve } from '../net/resolver.ts';
 import { deadline } from '../net/deadline.ts';
 import { relay } from '../net/relay.ts';
 import { TargetError, TargetErrorCode, targetErrorFrom } from '../net/target-error.ts';
@@ -45,6 +46,8 @@ export interface ConnectionContext {
   log: (entry: SocksLogEntry) => void;
   /** Counts of live resources, for stats and leak checks. */
   resources: { bindListeners: number; udpAssociations: number };
+  /** The server's resolver, with options.maxPendingLookups lookups in flight at most. */
+  resolve: Resolve;
 }
 
 type Request = Socks4Request | Socks5Request;
@@ -189,7 +192,7 @@ export class SocksConnection {
     const denied = () =>
       new TargetError(TargetErrorCode.DENIED, `${command} to ${formatHostPort(target.host, request.port)} denied by rules`);
     if (named && evaluateBeforeResolving(this.ctx.options.rules, query) === 'deny') throw denied();
-    const addresses = await resolveHost(target.host, signal);
+    const addresses = await this.ctx.resolve(target.host, signal);
     const allowed = addresses.filter((address) => evaluateRules(this.ctx.options.rules, { ...query, address }).allow);
     if (allowed.length === 0) throw denied();
     return allowed;
@@ -287,6 +290,7 @@ export class SocksConnection {
     const association = new UdpAssociation({
       clientIp: this.client,
       clientPort: unspecifiedPort ? undefined : request.port,
+      resolve: this.ctx.resolve,
       bindAddress: unmapIPv4(this.socket.localAddress ?? '127.0.0.1'),
       rules: this.ctx.options.rules,
       user: this.user,

@@ -29,6 +29,8 @@ export const SocksServerOptionsSchema = z
     idleTimeoutMs: z.number().int().min(0).default(300_000),
     /** Client connections at once; more are closed on accept. */
     maxConnections: z.number().int().positive().default(1024),
+    /** DNS lookups in flight at once (a lookup outlives a client that gave up); one more fails the request (0x01). */
+    maxPendingLookups: z.number().int().positive().default(64),
     /** Largest UDP payload relayed (after the RFC 1928 header); larger datagrams are dropped. */
     maxDatagramBytes: z.number().int().positive().max(65507).default(65507),
   })

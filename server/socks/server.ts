@@ -3,6 +3,9 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { formatZodError } from '../../shared/config/net-schemas.ts';
 import { ConfigError } from '../config-error.ts';
 import { boundAddress, listen } from '../net/listen.ts';
+import { resolveHost } from '../net/dial.ts';
+import { limitLookups } from '../net/lookup-limit.ts';
+import { TargetError, TargetErrorCode } from '../net/target-error.ts';
 import { Credentials } from './credentials.ts';
 import { SocksConnection, type ConnectionContext, type SocksLogEntry } from './connection.ts';
 import { SocksServerOptionsSchema, type SocksServerOptions, type SocksServerOptionsInput } from './options.ts';
@@ -28,6 +31,7 @@ export class SocksServer {
       credentials: new Credentials(options.users),
       log,
       resources: { bindListeners: 0, udpAssociations: 0 },
+      resolve: limitLookups(resolveHost, options.maxPendingLookups, (max) => new TargetError(TargetErrorCode.FAILED, `${max} DNS lookups in progress; try again later`)),
     };
     this.server = createServer({ allowHalfOpen: true }, (socket) => this.accept(socket));
   }

@@ -7,11 +7,14 @@
 import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dgram';
 import { isIP } from 'node:net';
 import { decodeUdpDatagram, encodeUdpDatagram } from '../../shared/socks/udp.ts';
-import { resolveHost, unmapIPv4 } from '../net/dial.ts';
+import { unmapIPv4 } from '../net/dial.ts';
+import type { Resolve } from '../net/resolver.ts';
 import { evaluateRules, type Rule } from './rules.ts';
 import { canonicalTarget } from '../../shared/net/canonical-target.ts';
 
 export interface UdpAssociationOptions {
+  /** The server's (bounded) resolver for datagram destinations. */
+  resolve: Resolve;
   /** The IP of the TCP control connection's client: the only source accepted. */
   clientIp: string;
   /** The client's UDP port if it named one in the request; otherwise learned from its first datagram. */
@@ -88,7 +91,7 @@ export class UdpAssociation {
     if (!c.ok) return this.drop(c.message);
     let addresses: string[];
     try {
-      addresses = await resolveHost(c.target.host);
+      addresses = await this.options.resolve(c.target.host);
     } catch {
       return this.drop(`cannot resolve ${c.target.host}`);
     }

@@ -5,23 +5,22 @@
  * The bound counts lookups until they really finish, not until their stream stops waiting.
  */
 import { isIP } from 'node:net';
-import { WsocksError, WsocksErrorCode } from '../../shared/protocol/errors.ts';
 import { stripBrackets } from '../../shared/socks/address.ts';
-import { raceAbort } from '../net/dial.ts';
-import type { Resolve } from '../net/resolver.ts';
+import { raceAbort } from './dial.ts';
+import type { Resolve } from './resolver.ts';
 
 export interface LimitedResolve extends Resolve {
   /** Lookups started and not yet finished. */
   pending(): number;
 }
 
-/** Wraps a resolver so that at most `max` lookups run at once; one more fails with ERR_BRIDGE_FULL. */
-export function limitLookups(resolve: Resolve, max: number): LimitedResolve {
+/** Wraps a resolver so that at most `max` lookups run at once; one more fails with `full()` (the caller's coded error). */
+export function limitLookups(resolve: Resolve, max: number, full: (max: number) => Error): LimitedResolve {
   let pending = 0;
   const limited = (host: string, signal?: AbortSignal): Promise<string[]> => {
     if (isIP(stripBrackets(host)) !== 0) return resolve(host, signal);
     if (pending >= max) {
-      return Promise.reject(new WsocksError(WsocksErrorCode.BRIDGE_FULL, `the bridge has ${max} DNS lookups in progress; try again later`));
+      return Promise.reject(full(max));
     }
     pending++;
     // No signal for the lookup itself: it is counted for as long as it really runs.
