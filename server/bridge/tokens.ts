@@ -126,9 +126,19 @@ export function scopeDenial(scope: TokenScope, m: OpenMessage): string | undefin
   }
   if (!scope.targets) return undefined;
   if (m.host === undefined || m.port === undefined) return 'the token names its targets: the open must name host and port';
-  const t = canonicalTarget(m.host);
-  if (!t.ok) return `target ${JSON.stringify(m.host.slice(0, 100))} is not a valid host`;
-  const port = m.port;
+  // The first hop of a client-described chain is dialed by the bridge: it must be one of the targets too.
+  const first = m.via?.[0];
+  if (first) {
+    const denied = outsideTargets(scope.targets, first.host, first.port);
+    if (denied) return `via hop 1: ${denied}`;
+  }
+  return outsideTargets(scope.targets, m.host, m.port);
+}
+
+/** Why host:port is not among a token's targets, or undefined when it is. */
+function outsideTargets(targets: readonly PolicyEntry[], host: string, port: number): string | undefined {
+  const t = canonicalTarget(host);
+  if (!t.ok) return `target ${JSON.stringify(host.slice(0, 100))} is not a valid host`;
   const matches = (e: PolicyEntry) =>
     (e.ports === undefined || inAnyPortRange(e.ports, port)) &&
     (e.cidr
@@ -136,5 +146,5 @@ export function scopeDenial(scope: TokenScope, m: OpenMessage): string | undefin
       : e.host
         ? t.target.kind === 'domain' && hostPatternMatches(e.host, t.target.host)
         : true);
-  return scope.targets.some(matches) ? undefined : `${t.target.host} port ${port} is not in the token's targets`;
+  return targets.some(matches) ? undefined : `${t.target.host} port ${port} is not in the token's targets`;
 }

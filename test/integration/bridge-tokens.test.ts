@@ -162,6 +162,14 @@ describe('signed, scoped, expiring tokens', () => {
     expect(await scope({ host: '127.0.0.1', port: echo.port })).toMatchObject({ code: 'ERR_TOKEN_SCOPE', message: expect.stringContaining('at most 1 streams') });
     s.ws.close();
 
+    // A client-described chain's first hop is dialed by the bridge: it must be among the targets too.
+    const v = await open(await mint({ wsocks: { targets: [{ host: 'www.example.com', ports: '443' }] } }));
+    expect(await openStream(v, { via: [{ type: 'socks5', host: '127.0.0.1', port: echo.port }], host: 'www.example.com', port: 443 })).toMatchObject({
+      code: 'ERR_TOKEN_SCOPE',
+      message: expect.stringContaining('via hop 1'),
+    });
+    v.ws.close();
+
     const d = await open(await mint({ wsocks: { direct: false } }));
     expect(await openStream(d, { host: '127.0.0.1', port: echo.port })).toMatchObject({ code: 'ERR_TOKEN_SCOPE' });
     d.ws.close();
