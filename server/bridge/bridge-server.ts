@@ -1,5 +1,4 @@
 /** The bridge: an HTTP server that upgrades checked requests to WebSocket sessions. */
-import type { Socket } from 'node:net';
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -176,7 +175,7 @@ export class BridgeServer {
 
   /** The client's address: the peer's, or the one a trusted proxy gave (PROXY header, Forwarded, X-Forwarded-For). */
   private clientOf(req: IncomingMessage) {
-    const header = this.front.headers.get(req.socket as Socket);
+    const header = this.front.headerOf(req.socket);
     const peer = header?.source?.address ?? unmapIPv4(req.socket.remoteAddress ?? '');
     return clientAddress(req, peer, this.config.trustedProxies, header !== undefined);
   }

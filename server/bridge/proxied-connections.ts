@@ -19,7 +19,8 @@ export type ProxiedSockets = WeakMap<Socket, ProxyHeader>;
 
 export interface ProxiedFront {
   server: NetServer;
-  headers: ProxiedSockets;
+  /** The PROXY header a connection began with, if any; `socket` may be the TLS socket over it. */
+  headerOf(socket: object): ProxyHeader | undefined;
   /** Stops listening and cuts connections still sending their PROXY header; resolves once every connection is gone. */
   close(): Promise<void>;
 }
@@ -75,5 +76,10 @@ export function proxiedFront(http: HttpServer, trusted: readonly Cidr[], log: (l
     for (const s of pending) s.destroy();
     return closed;
   };
-  return { server, headers, close };
+  const headerOf = (socket: object) => {
+    // A TLS server wraps the TCP socket the front handed it in a TLSSocket whose _parent is that socket.
+    const raw = (socket as { _parent?: unknown })._parent ?? socket;
+    return raw instanceof Object ? headers.get(raw as Socket) : undefined;
+  };
+  return { server, headerOf, close };
 }
