@@ -79,15 +79,20 @@ async function runSocks(args: string[]): Promise<number> {
 }
 
 async function runBridge(args: string[]): Promise<number> {
-  const stop = untilSignal();
+  const signals = shutdownSignals();
   const values = options(args, { config: { type: 'string' }, listen: { type: 'string' } });
   const raw = values.config === undefined ? {} : await readBridgeConfigFile(values.config);
   if (values.listen !== undefined) raw.listen = values.listen;
   const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
   const bridge = await BridgeServer.start(raw, { log, source: values.config ?? '--listen' });
   process.stdout.write(`wsocks bridge listening on ${bridge.url}\n`);
-  await stop;
-  await bridge.close();
+  log(`${await signals.first}: draining (a second signal stops at once)`);
+  void signals.second.then((sig) => {
+    log(`${sig}: closing every session now`);
+    return bridge.close();
+  });
+  await bridge.drain();
+  log('stopped');
   return 0;
 }
 
@@ -119,6 +124,21 @@ function options<T extends ParseArgsConfig['options']>(args: string[], spec: T) 
   } catch (err) {
     throw new ConfigError((err as Error).message);
   }
+}
+
+/**
+ * The first and second SIGINT/SIGTERM (the name of each). Installed from the start, so that a signal during startup
+ * is not lost, and kept, so that a second signal during a drain does not kill the process by default.
+ */
+function shutdownSignals(): { first: Promise<NodeJS.Signals>; second: Promise<NodeJS.Signals> } {
+  const seen: Array<(sig: NodeJS.Signals) => void> = [];
+  const first = new Promise<NodeJS.Signals>((resolve) => seen.push(resolve));
+  const second = new Promise<NodeJS.Signals>((resolve) => seen.push(resolve));
+  let n = 0;
+  const on = (sig: NodeJS.Signals) => seen[Math.min(n++, 1)]!(sig);
+  process.on('SIGINT', on);
+  process.on('SIGTERM', on);
+  return { first, second };
 }
 
 /** Resolves on SIGINT or SIGTERM; listening from the start, so that a signal during startup is not lost. */

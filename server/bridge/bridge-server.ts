@@ -20,6 +20,13 @@ import { TokenVerifier, type SessionGrant, type TokenCheck } from './tokens.ts';
 /** How long a refused WebSocket may take to answer the bridge's close frame before its socket is cut. */
 const REFUSAL_LINGER_MS = 5_000;
 
+const DRAIN_MESSAGE = 'the bridge is shutting down';
+
+function plain(res: ServerResponse, status: number, body: string): void {
+  res.writeHead(status, { 'content-type': 'text/plain', 'cache-control': 'no-store' });
+  res.end(body);
+}
+
 export interface BridgeStartOptions {
   /** Log lines (refusals, failed streams); never tokens or passwords. */
   log?: (line: string) => void;
@@ -42,6 +49,8 @@ export class BridgeServer {
   private readonly refusing = new Set<WebSocket>();
   private readonly sessionContext: SessionContext;
   private readonly tokens: TokenVerifier;
+  /** Set by `drain`: no new sessions, /readyz answers 503. */
+  private draining = false;
 
   private constructor(
     readonly config: BridgeConfig,
@@ -64,13 +73,7 @@ export class BridgeServer {
       // Sessions answer pings themselves, within their outgoing buffer bound (ws would drop a burst of 60 with 1006).
       autoPong: false,
     });
-    this.http = createServer(
-      onRequest ??
-        ((_req, res) => {
-          res.writeHead(426, { 'content-type': 'text/plain' });
-          res.end(`wsocks bridge: connect with a WebSocket, subprotocol ${PROTOCOL_VERSION}\n`);
-        }),
-    );
+    this.http = createServer((req, res) => this.request(req, res, onRequest));
     this.http.on('upgrade', (req, socket, head) => this.upgrade(req, socket, head));
     this.front = proxiedFront(this.http, config.trustedProxies, log);
   }
@@ -127,17 +130,63 @@ export class BridgeServer {
     while (this.sessions.size > 0) await Promise.all([...this.sessions].map((s) => s.closed.then(() => undefined)));
   }
 
+  /** Whether `drain` has begun: /readyz answers 503 and upgrades are refused with 1001 ERR_SHUTTING_DOWN. */
+  get isDraining(): boolean {
+    return this.draining;
+  }
+
+  /**
+   * Graceful shutdown (SIGTERM): from now on /readyz answers 503 and every upgrade is refused with close 1001
+   * `ERR_SHUTTING_DOWN`; each open session keeps its streams and is closed with 1001 once the last one ends, or
+   * when `timeoutMs` (config `drainTimeoutMs`) has passed. Then the bridge closes. Calling it again waits for the
+   * same drain.
+   */
+  drain(timeoutMs = this.config.drainTimeoutMs): Promise<void> {
+    this.drained ??= this.runDrain(timeoutMs);
+    return this.drained;
+  }
+  private drained: Promise<void> | undefined;
+
+  private async runDrain(timeoutMs: number): Promise<void> {
+    this.draining = true;
+    const { sessions, streams } = this.stats();
+    this.log(`draining: ${sessions} sessions, ${streams} streams; deadline ${timeoutMs} ms`);
+    for (const s of this.sessions) s.drain(DRAIN_MESSAGE);
+    const deadline = setTimeout(() => {
+      const left = this.stats();
+      this.log(`drain deadline passed: closing ${left.sessions} sessions with ${left.streams} streams`);
+      for (const s of this.sessions) s.closeWith(WsocksErrorCode.SHUTTING_DOWN, `${DRAIN_MESSAGE} (drain deadline)`);
+    }, timeoutMs);
+    await this.whenIdle();
+    clearTimeout(deadline);
+    await this.close();
+    this.log('drained: every session closed');
+  }
+
   async close(): Promise<void> {
     for (const ws of this.wss.clients) ws.terminate();
     for (const ws of this.refusing) ws.terminate();
     await Promise.all([...this.sessions].map((s) => s.closed));
-    // The front counts every connection it handed to http: both close together (http ends its idle ones).
-    await Promise.all([this.front.close(), new Promise<void>((resolve) => this.http.close(() => resolve()))]);
+    // The front counts every connection it handed to http: both close together (http ends its idle ones; a drain
+    // ends keep-alive connections that are mid-request too).
+    const closed = Promise.all([this.front.close(), new Promise<void>((resolve) => this.http.close(() => resolve()))]);
+    this.http.closeAllConnections();
+    await closed;
     this.wss.close();
+  }
+
+  /** Plain HTTP: /healthz and /readyz for load balancers, then the embedder's handler or 426. */
+  private request(req: IncomingMessage, res: ServerResponse, onRequest: BridgeStartOptions['onRequest']): void {
+    const path = (req.url ?? '/').split('?', 1)[0];
+    if (path === '/healthz') return plain(res, 200, 'ok\n');
+    if (path === '/readyz') return this.draining ? plain(res, 503, 'draining\n') : plain(res, 200, 'ready\n');
+    if (onRequest) return onRequest(req, res);
+    plain(res, 426, `wsocks bridge: connect with a WebSocket, subprotocol ${PROTOCOL_VERSION}\n`);
   }
 
   private check(req: IncomingMessage, client: string, token: TokenCheck): Refusal | undefined {
     const { config } = this;
+    if (this.draining) return refuse(WsocksErrorCode.SHUTTING_DOWN, 503, DRAIN_MESSAGE);
     if (!originAccepted(config.origins, req, this.address)) {
       return refuse(WsocksErrorCode.ORIGIN_DENIED, 403, `Origin ${req.headers.origin ?? '(none)'} is not allowed`);
     }
@@ -198,6 +247,7 @@ export class BridgeServer {
       const grant: SessionGrant | undefined = token.ok ? token.grant : undefined;
       const session = new BridgeSession(ws, this.sessionContext, client, grant);
       this.sessions.add(session);
+      if (this.draining) session.drain(DRAIN_MESSAGE);
       void session.closed.then(() => {
         this.sessions.delete(session);
         const n = (this.perClient.get(client) ?? 1) - 1;

@@ -100,6 +100,8 @@ export const BridgeConfigSchema = z
       })
       .strict()
       .default({ allow: [], deny: [] }),
+    /** On SIGTERM/drain: how long open sessions may keep their streams before they are closed with 1001. */
+    drainTimeoutMs: z.number().int().min(0).default(30_000),
     /** Whether clients may describe their own chains with `via`. */
     clientChains: z.boolean().default(false),
     /** Named chains; their credentials never leave the bridge. */

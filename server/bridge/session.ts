@@ -48,6 +48,8 @@ export class BridgeSession implements StreamHost {
   /** Streams open at once: the bridge's limit, or a signed token's smaller one. */
   private readonly maxStreams: number;
   readonly closed: Promise<void>;
+  /** Set by `drain`: the session closes with 1001 ERR_SHUTTING_DOWN and this message once its last stream ends. */
+  private drainMessage: string | undefined;
 
   constructor(
     private readonly ws: WebSocket,
@@ -199,6 +201,17 @@ export class BridgeSession implements StreamHost {
 
   removed(id: number): void {
     this.streams.delete(id);
+    this.closeIfDrained();
+  }
+
+  /** The bridge is going away: the session ends with 1001 ERR_SHUTTING_DOWN once its streams have ended. */
+  drain(message: string): void {
+    this.drainMessage = message;
+    this.closeIfDrained();
+  }
+
+  private closeIfDrained(): void {
+    if (this.drainMessage !== undefined && this.streams.size === 0) this.closeWith(WsocksErrorCode.SHUTTING_DOWN, this.drainMessage);
   }
 
   private error(code: WsocksError['code'], message: string, id?: number): void {
