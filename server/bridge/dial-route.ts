@@ -90,8 +90,17 @@ export async function dialRoute(o: DialRouteOptions): Promise<DialedRoute> {
   // What the last hop is asked for: the checked address, or the name once every address it has was checked.
   const lastHop = o.hops.at(-1)!;
   const lastHost = await withDeadline(o, undefined, (signal) =>
-    command === 'connect' ? targetForRoute(o, target, lastHop, signal, local) : nameForHop(o, lastHop, targetHost, signal, o.hops.length, local),
+    command === 'connect' ? targetForRoute(o, target, o.port, lastHop, o.hops.length, signal, local) : nameForHop(o, lastHop, targetHost, signal, o.hops.length, local),
   );
+  // A client chain's later hops are the previous proxy's targets: judged like the target (not trusted), before
+  // anything is dialed. Configured routes' hops are the operator's and are not judged.
+  const judgedHops: Array<string | undefined> = [];
+  if (o.checkFirstHop) {
+    for (let i = 1; i < o.hops.length; i++) {
+      const hop = o.hops[i]!;
+      judgedHops[i] = await withDeadline(o, i, (signal) => targetForRoute(o, requireCanonicalTarget(hop.host), hop.port, o.hops[i - 1]!, i, signal, local));
+    }
+  }
   const socket = await withDeadline(o, 1, (signal) => connectTcp(firstAddresses, first.port, signal));
   local('connect', `connected to hop 1, ${first.type} proxy at ${formatHostPort(socket.remoteAddress ?? '', first.port)}`);
   try {
@@ -100,7 +109,7 @@ export async function dialRoute(o: DialRouteOptions): Promise<DialedRoute> {
       const hop = o.hops[i]!;
       const last = i === o.hops.length - 1;
       const next = o.hops[i + 1];
-      const host = next ? await withDeadline(o, i + 1, (signal) => nameForHop(o, hop, next.host, signal, i + 1, local)) : lastHost;
+      const host = next ? (judgedHops[i + 1] ?? (await withDeadline(o, i + 1, (signal) => nameForHop(o, hop, next.host, signal, i + 1, local)))) : lastHost;
       const port = next ? next.port : o.port;
       const code = !last || command === 'connect' ? Command.CONNECT : command === 'bind' ? Command.BIND : Command.UDP_ASSOCIATE;
       const options = { type: hop.type, host, port, username: hop.username, password: hop.password, maskPassword: hop.secret, command: code };
@@ -201,38 +210,41 @@ async function allowedAddresses(
 async function targetForRoute(
   o: DialRouteOptions,
   target: CanonicalTarget,
+  port: number,
   last: RouteHop,
+  /** 1-based index of the hop that is asked. */
+  hop: number,
   signal: AbortSignal,
   local: (kind: string, note: string) => void,
 ): Promise<string> {
-  const where = formatHostPort(target.host, o.port);
+  const where = formatHostPort(target.host, port);
   const deny = (reason: string) => new WsocksError(WsocksErrorCode.POLICY_DENIED, `${where}: ${reason}`);
   const socks4 = last.type === 'socks4';
   if (target.kind === 'domain' && o.namesAtProxy && !socks4) {
-    const v = o.policy.checkNameOnly(target.host, o.port);
+    const v = o.policy.checkNameOnly(target.host, port);
     local('policy', `target ${where}: ${v.reason}`);
     if (!v.allow) throw deny(v.reason);
-    local('resolve', `${target.host} is passed to the last hop, which resolves it (route names: "proxy")`);
+    local('resolve', `${target.host} is passed to hop ${hop}, which resolves it (route names: "proxy")`);
     return target.host;
   }
-  const { allowed, denied } = await judgeAddresses(o, target.host, o.port, signal, local);
+  const { allowed, denied } = await judgeAddresses(o, target.host, port, signal, local);
   if (target.kind !== 'domain') {
     if (denied.length > 0) throw deny(denied[0]!.reason);
-    if (socks4 && target.kind === 'ipv6') throw new WsocksError(WsocksErrorCode.HOP_FAILED, `hop ${o.hops.length} is SOCKS4, which cannot carry the IPv6 address ${target.host}`, { hop: o.hops.length });
+    if (socks4 && target.kind === 'ipv6') throw new WsocksError(WsocksErrorCode.HOP_FAILED, `hop ${hop} is SOCKS4, which cannot carry the IPv6 address ${target.host}`, { hop });
     return target.host;
   }
   const passName = !socks4 && last.resolve !== 'local';
   if (passName) {
     if (denied.length > 0) throw deny(`${denied[0]!.address}: ${denied[0]!.reason}`);
-    local('resolve', `${target.host} is passed to the last hop, which resolves it (every address it had here was allowed)`);
+    local('resolve', `${target.host} is passed to hop ${hop}, which resolves it (every address it had here was allowed)`);
     return target.host;
   }
   const picked = socks4 ? allowed.find((a) => isIP(a) === 4) : allowed[0];
   if (picked === undefined) {
     if (denied.length > 0) throw deny(denied[0]!.reason);
-    throw new WsocksError(WsocksErrorCode.HOP_FAILED, `hop ${o.hops.length} is SOCKS4, which needs IPv4, and ${target.host} has no allowed IPv4 address`, { hop: o.hops.length });
+    throw new WsocksError(WsocksErrorCode.HOP_FAILED, `hop ${hop} is SOCKS4, which needs IPv4, and ${target.host} has no allowed IPv4 address`, { hop });
   }
-  local('resolve', `${target.host}: the last hop is asked for ${picked}, the address the bridge checked${socks4 ? ' (SOCKS4 carries addresses only)' : ''}`);
+  local('resolve', `${target.host}: hop ${hop} is asked for ${picked}, the address the bridge checked${socks4 ? ' (SOCKS4 carries addresses only)' : ''}`);
   return picked;
 }
 

@@ -180,7 +180,7 @@ describe('bridge: name resolution, timeouts and keepalive', () => {
         // The bridge always resolves and judges the name first; then it passes on the checked address or the name.
         const notes = socket.transcript.filter((e) => e.kind === 'resolve').map((e) => e.note ?? '');
         expect(notes[0]).toMatch(/^localhost resolved to .* by the bridge$/);
-        expect(notes[1]).toMatch(local ? /the last hop is asked for .*, the address the bridge checked/ : /passed to the last hop, which resolves it/);
+        expect(notes[1]).toMatch(local ? /hop 1 is asked for .*, the address the bridge checked/ : /passed to hop 1, which resolves it/);
         socket.close();
       }
       session.close();

@@ -54,7 +54,7 @@ async function rawSession(url: string) {
 }
 
 describe('bridge security', () => {
-  let echo: Running;
+  let echo: Running & { connections: number };
   let socks: SocksServer;
   let open: BridgeServer;
   let locked: BridgeServer;
@@ -111,6 +111,14 @@ describe('bridge security', () => {
     // Through the allowed hop, the bridge still resolves and judges the target's name: localhost is loopback.
     const judged = session.open({ host: 'localhost', port: echo.port }, { via: [{ type: 'socks5', host: '127.0.0.1', port: socks.address.port }] });
     await expect(judged.opened).rejects.toMatchObject({ code: 'ERR_POLICY_DENIED' });
+    // A client chain's later hops are the previous proxy's targets: judged like the target, not trusted.
+    const before = echo.connections;
+    const hop2 = session.open(
+      { host: '127.0.0.1', port: socks.address.port }, // an allowed literal: no DNS
+      { via: [{ type: 'socks5', host: '127.0.0.1', port: socks.address.port }, { type: 'socks5', host: '127.1', port: echo.port }] },
+    );
+    await expect(hop2.opened).rejects.toMatchObject({ code: 'ERR_POLICY_DENIED', message: expect.stringMatching(/^127\.0\.0\.1:\d+: 127\.0\.0\.1 is in 127\.0\.0\.0\/8/) });
+    expect(echo.connections).toBe(before);
     // A route marked names: "proxy" hands the name to its proxy, which may reach loopback itself.
     const ok = session.open({ host: 'localhost', port: echo.port }, { route: 'proxied' });
     expect(await roundTrip(await ok.opened, 'through')).toBe('through');
