@@ -43,6 +43,14 @@ export class BridgeStream {
   private pending: Buffer | undefined;
   /** The target sent FIN; our `end` message waits until the bytes before it have been delivered. */
   private endPending = false;
+  /**
+   * The socket has closed both ways, but bytes it sent may still wait for the client's credit: `close` goes out only
+   * once they (and `end`) have been delivered, bounded by the idle timeout.
+   */
+  private targetClosed = false;
+  private lingerTimer: NodeJS.Timeout | undefined;
+  /** The client sent `end`: data after it is a bad message, dropped. */
+  private clientEnded = false;
   private finished = false;
   /** Aborted when the client closes the stream or the session ends while connecting. */
   readonly abort = new AbortController();
@@ -71,15 +79,10 @@ export class BridgeStream {
       this.endPending = true;
       this.flushEnd();
     });
-    socket.on('error', (err: NodeJS.ErrnoException) =>
-      this.fail(new WsocksError(WsocksErrorCode.STREAM_FAILED, `connection to the target failed: ${err.code ?? err.message}`)),
-    );
+    socket.on('error', (err: NodeJS.ErrnoException) => this.fail(socketError(err)));
     socket.on('close', () => {
-      if (!this.finished) {
-        this.finished = true;
-        this.host.sendControl({ type: 'close', id: this.id });
-        this.host.removed(this.id);
-      }
+      this.targetClosed = true;
+      this.finishIfDelivered();
     });
     if (this.idleTimeoutMs > 0) {
       socket.setTimeout(this.idleTimeoutMs, () =>
@@ -124,6 +127,26 @@ export class BridgeStream {
       this.host.sendControl({ type: 'end', id: this.id });
       this.endPending = false;
     }
+    this.finishIfDelivered();
+  }
+
+  /** Once the socket has closed: `close` when every byte and the `end` before it are out, else wait for credit. */
+  private finishIfDelivered(): void {
+    if (this.finished || !this.targetClosed) return;
+    if (this.pending || this.endPending) {
+      if (this.idleTimeoutMs > 0) {
+        clearTimeout(this.lingerTimer);
+        this.lingerTimer = setTimeout(
+          () => this.fail(new WsocksError(WsocksErrorCode.IDLE_TIMEOUT, `no credit for the stream's last bytes for ${this.idleTimeoutMs} ms`)),
+          this.idleTimeoutMs,
+        );
+      }
+      return;
+    }
+    this.finished = true;
+    clearTimeout(this.lingerTimer);
+    this.host.sendControl({ type: 'close', id: this.id });
+    this.host.removed(this.id);
   }
 
   onCredit(bytes: number): void {
@@ -141,6 +164,11 @@ export class BridgeStream {
 
   onData(data: Uint8Array): void {
     if (!this.socket || this.finished) return;
+    if (this.clientEnded) {
+      // A bad message, not a stream failure: the other direction may still be delivering.
+      this.host.sendControl({ type: 'error', code: WsocksErrorCode.BAD_MESSAGE, message: `data on stream ${this.id} after its end: dropped` });
+      return;
+    }
     if (data.length > this.allowance) {
       this.fail(new WsocksError(WsocksErrorCode.FLOW_CONTROL, `sent ${data.length} bytes with ${this.allowance} bytes of credit`));
       return;
@@ -160,10 +188,11 @@ export class BridgeStream {
 
   /** The client has no more to send: FIN to the target. */
   onEnd(): void {
+    this.clientEnded = true;
     this.socket?.end();
   }
 
-  /** The client closed the stream: tear everything down without a reply. */
+  /** The client closed (aborted) the stream: reset the target's connection, without a reply. */
   onClose(): void {
     this.abort.abort();
     this.teardown();
@@ -182,11 +211,22 @@ export class BridgeStream {
     this.teardown();
   }
 
+  /** Every end but the clean one is an abort: the target gets an RST, not a FIN that would pass for a complete stream. */
   private teardown(): void {
     if (this.finished) return;
     this.finished = true;
     this.pending = undefined;
-    this.socket?.destroy();
+    clearTimeout(this.lingerTimer);
+    const socket = this.socket;
+    if (socket && !socket.destroyed) socket.resetAndDestroy();
     this.host.removed(this.id);
   }
+}
+
+/** A reset (ECONNRESET, or EPIPE writing to a reset peer) is its own code: the client must not take it for an end. */
+function socketError(err: NodeJS.ErrnoException): WsocksError {
+  if (err.code === 'ECONNRESET' || err.code === 'EPIPE') {
+    return new WsocksError(WsocksErrorCode.STREAM_RESET, `the target reset the connection (${err.code})`);
+  }
+  return new WsocksError(WsocksErrorCode.STREAM_FAILED, `connection to the target failed: ${err.code ?? err.message}`);
 }

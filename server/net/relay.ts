@@ -1,7 +1,8 @@
 /**
  * Copies bytes both ways between two connected sockets until both directions have ended. Backpressure comes from
  * `pipe` (a full writer pauses its reader); a FIN in one direction is passed on as a FIN and the other direction
- * keeps flowing; an error or the idle timeout on either side destroys both.
+ * keeps flowing. A reset on either side is passed on as a reset (never as a FIN, which would pass for a complete
+ * stream); another error or the idle timeout resets both.
  */
 import type { Socket } from 'node:net';
 
@@ -17,8 +18,7 @@ export function relay(a: Socket, b: Socket, options: RelayOptions): Promise<void
       if (++closed === 2) resolve();
     };
     const destroyBoth = () => {
-      a.destroy();
-      b.destroy();
+      for (const s of [a, b]) if (!s.destroyed) s.resetAndDestroy();
     };
     for (const s of [a, b]) {
       s.once('close', onClose);

@@ -32,8 +32,10 @@ export const WsocksErrorCode = {
   /** A hop or the target did not answer within the handshake/connect timeout. */
   TIMEOUT: 'ERR_TIMEOUT',
   IDLE_TIMEOUT: 'ERR_IDLE_TIMEOUT',
-  /** The TCP connection failed after it was open (reset, proxy died). */
+  /** The TCP connection failed after it was open (other than a reset: e.g. keepalive timed out). */
   STREAM_FAILED: 'ERR_STREAM_FAILED',
+  /** The target (or a hop relaying its RST) reset the connection: the stream did not end cleanly. */
+  STREAM_RESET: 'ERR_STREAM_RESET',
   /** The WebSocket closed while the stream was open. */
   SESSION_CLOSED: 'ERR_SESSION_CLOSED',
   /** An open outside what the session's signed token allows (routes, via, direct, targets, streams). */
