@@ -102,6 +102,8 @@ export class RawClient {
   private buffered = Buffer.alloc(0);
   private waiters: Array<() => void> = [];
   ended = false;
+  /** The socket error that ended the connection (ECONNRESET for a reset), if one did. */
+  error: string | undefined;
   readonly closed: Promise<void>;
 
   private constructor(readonly socket: Socket) {
@@ -115,11 +117,14 @@ export class RawClient {
       socket.end();
       this.wake();
     });
-    socket.on('error', () => {});
-    this.closed = once(socket, 'close').then(() => {
-      this.ended = true;
-      this.wake();
-    });
+    socket.on('error', (err: NodeJS.ErrnoException) => (this.error = err.code ?? err.message));
+    this.closed = new Promise((resolve) =>
+      socket.once('close', () => {
+        this.ended = true;
+        this.wake();
+        resolve();
+      }),
+    );
   }
 
   static async connect(port: number, host = '127.0.0.1'): Promise<RawClient> {
