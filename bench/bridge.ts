@@ -9,6 +9,7 @@ import { SocksClient } from 'socks';
 import type { Session } from '../web/client/index.ts';
 import { openSession } from '../test/helpers/bridge.ts';
 import type { Hop } from '../shared/protocol/messages.ts';
+import { elapsed, type Sink } from './throughput.ts';
 
 export interface RunningBridge {
   url: string;
@@ -17,7 +18,7 @@ export interface RunningBridge {
 }
 
 /** Starts the bridge as its own process (so its memory and CPU are its own) with loopback allowed. */
-export async function startBridgeProcess(extra: Record<string, unknown> = {}): Promise<RunningBridge> {
+export async function startBridgeProcess(extra: Record<string, unknown> = {}, env: Record<string, string> = {}): Promise<RunningBridge> {
   const dir = mkdtempSync(join(tmpdir(), 'wsocks-bench-'));
   const file = join(dir, 'bridge.json');
   writeFileSync(
@@ -26,12 +27,14 @@ export async function startBridgeProcess(extra: Record<string, unknown> = {}): P
       listen: '127.0.0.1:0',
       policy: { allow: [{ cidr: '127.0.0.0/8' }] },
       clientChains: true,
-      limits: { streamsPerSession: 20000, window: 1024 * 1024, maxMessageBytes: 1024 * 1024 },
+      // The default window and message size: the bench measures what users get.
+      limits: { streamsPerSession: 20000 },
       ...extra,
     }),
   );
   const child: ChildProcess = spawn(process.execPath, [join(import.meta.dirname, '../bin/wsocks.js'), 'bridge', '--config', file], {
     stdio: ['ignore', 'pipe', 'ignore'],
+    env: { ...process.env, ...env },
   });
   const [line] = await once(child.stdout!, 'data');
   const url = /ws:\/\/\S+/.exec(String(line))![0];
@@ -46,15 +49,66 @@ export async function startBridgeProcess(extra: Record<string, unknown> = {}): P
   };
 }
 
-/** Reads one stream from the source to its end through the bridge. */
-export async function throughBridge(session: Session, port: number, via?: Hop[]): Promise<{ bytes: number; seconds: number }> {
+/** Reads one stream from the source to its end through the bridge; `onBytes` sees each chunk's size. */
+export async function throughBridge(
+  session: Session,
+  port: number,
+  via?: Hop[],
+  onBytes?: (n: number) => void,
+): Promise<{ bytes: number; seconds: number }> {
   const start = process.hrtime.bigint();
   const socket = session.open({ host: '127.0.0.1', port }, via ? { via } : {});
   const { readable } = await socket.opened;
   let bytes = 0;
-  for await (const chunk of readable as unknown as AsyncIterable<Uint8Array>) bytes += chunk.length;
+  for await (const chunk of readable as unknown as AsyncIterable<Uint8Array>) {
+    bytes += chunk.length;
+    onBytes?.(chunk.length);
+  }
   socket.close();
-  return { bytes, seconds: Number(process.hrtime.bigint() - start) / 1e9 };
+  return { bytes, seconds: elapsed(start) };
+}
+
+/** Writes `total` bytes through the bridge to the sink and ends the stream; done when the sink has read them all. */
+export async function uploadThroughBridge(session: Session, sink: Sink, total: number, chunk: Buffer): Promise<{ bytes: number; seconds: number }> {
+  const start = process.hrtime.bigint();
+  const received = sink.next();
+  const socket = session.open({ host: '127.0.0.1', port: sink.port });
+  const { writable } = await socket.opened;
+  const writer = writable.getWriter();
+  for (let sent = 0; sent < total; ) {
+    const n = Math.min(chunk.length, total - sent);
+    await writer.ready;
+    void writer.write(n === chunk.length ? chunk : chunk.subarray(0, n));
+    sent += n;
+  }
+  await writer.close();
+  const bytes = await received;
+  socket.close();
+  return { bytes, seconds: elapsed(start) };
+}
+
+/**
+ * Runs `n` downloads at once. Besides the aggregate, reports fairness: when the first stream finishes, the bytes
+ * the slowest stream has received over the mean (1.0 = every stream got its fair share).
+ */
+export async function concurrentDownloads(
+  n: number,
+  download: (onBytes: (k: number) => void) => Promise<{ bytes: number; seconds: number }>,
+): Promise<{ bytes: number; seconds: number; fairness: number }> {
+  const start = process.hrtime.bigint();
+  const got = new Array<number>(n).fill(0);
+  let atFirstEnd: number[] | undefined;
+  const runs = got.map((_, i) =>
+    download((k) => (got[i]! += k)).then((r) => {
+      atFirstEnd ??= [...got];
+      return r;
+    }),
+  );
+  const results = await Promise.all(runs);
+  const seconds = elapsed(start);
+  const snap = atFirstEnd!;
+  const mean = snap.reduce((a, b) => a + b, 0) / n;
+  return { bytes: results.reduce((a, r) => a + r.bytes, 0), seconds, fairness: Math.min(...snap) / mean };
 }
 
 /** Milliseconds to get `opened` for a stream through `via`; the stream is closed again. */
@@ -62,7 +116,7 @@ export async function openTime(session: Session, port: number, via: Hop[]): Prom
   const start = process.hrtime.bigint();
   const socket = session.open({ host: '127.0.0.1', port }, { via });
   await socket.opened;
-  const ms = Number(process.hrtime.bigint() - start) / 1e6;
+  const ms = elapsed(start) * 1000;
   socket.close();
   return ms;
 }
@@ -75,7 +129,7 @@ export async function directSocksOpenTime(proxyPort: number, port: number): Prom
     command: 'connect',
     destination: { host: '127.0.0.1', port },
   });
-  const ms = Number(process.hrtime.bigint() - start) / 1e6;
+  const ms = elapsed(start) * 1000;
   socket.destroy();
   return ms;
 }
@@ -122,4 +176,21 @@ export async function memoryPerIdleStream(bridge: RunningBridge, port: number, n
   session.close();
   await session.closed;
   return (after - before) / n;
+}
+
+/**
+ * RSS growth (KiB) of the bridge while a client with the default window opens a large download and never reads
+ * it, over 3 seconds: the credit rules should keep it flat.
+ */
+export async function stalledReaderGrowth(bridge: RunningBridge, port: number): Promise<number> {
+  const session = await openSession(bridge.url);
+  const before = rssKiB(bridge.pid);
+  const socket = session.open({ host: '127.0.0.1', port });
+  await socket.opened;
+  await new Promise((r) => setTimeout(r, 3000));
+  const after = rssKiB(bridge.pid);
+  socket.close();
+  session.close();
+  await session.closed;
+  return after - before;
 }

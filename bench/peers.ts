@@ -1,12 +1,18 @@
-/** SOCKS servers as separate processes for benchmarks: ours, and microsocks and Dante when installed. */
+/**
+ * Servers as separate processes for benchmarks: SOCKS servers (ours, microsocks and Dante when installed) and
+ * WebSocket-to-TCP peers (websockify from Debian, wisp-js from npm). All listen on 127.0.0.1 only.
+ */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { freePort } from '../server/net/listen.ts';
 import { kill, start, startDante as startDanteProcess, waitForPort, type Peer } from '../test/helpers/peers.ts';
 
 export interface NamedPeer extends Peer {
   name: string;
+  /** The server's process id, where its CPU is measured. */
+  pid?: number;
 }
 
 export async function startOurs(): Promise<NamedPeer> {
@@ -14,7 +20,7 @@ export async function startOurs(): Promise<NamedPeer> {
   const bin = join(import.meta.dirname, '../bin/wsocks.js');
   const { child, stderr } = start(process.execPath, [bin, 'socks', '--listen', `127.0.0.1:${port}`, '--quiet']);
   await waitForPort(port, child, 'wsocks socks', stderr);
-  return { name: 'wsocks', port, stop: () => kill(child) };
+  return { name: 'wsocks', port, pid: child.pid!, stop: () => kill(child) };
 }
 
 const installed = (p: string) => ['/usr/bin', '/usr/sbin', '/bin', '/sbin'].some((d) => existsSync(`${d}/${p}`));
@@ -31,6 +37,40 @@ export async function startDante(): Promise<NamedPeer | string> {
   if (!installed('danted')) return 'danted not installed';
   if (process.getuid?.() !== 0) return 'danted needs root here';
   return { name: 'dante', ...(await startDanteProcess({ auth: false })) };
+}
+
+/** websockify relaying every WebSocket (subprotocol `binary`) to one TCP connection to 127.0.0.1:targetPort. */
+export async function startWebsockify(targetPort: number): Promise<NamedPeer | string> {
+  if (!installed('websockify')) return 'websockify not installed';
+  const port = await freePort();
+  const { child, stderr } = start('websockify', [`127.0.0.1:${port}`, `127.0.0.1:${targetPort}`]);
+  await waitForPort(port, child, 'websockify', stderr);
+  return { name: 'websockify', port, pid: child.pid!, stop: () => kill(child) };
+}
+
+/** The wisp-js server (npm dev dependency), with loopback targets allowed. */
+export async function startWisp(): Promise<NamedPeer | string> {
+  let cli: string;
+  try {
+    const entry = createRequire(import.meta.url).resolve('@mercuryworkshop/wisp-js/server');
+    cli = join(dirname(entry), '../src/bin/server_cli.mjs'); // entry: <package>/dist/wisp-server.cjs
+  } catch {
+    return 'wisp-js not installed (npm install)';
+  }
+  const port = await freePort();
+  const options = JSON.stringify({ allow_loopback_ips: true, allow_private_ips: true });
+  const { child, stderr } = start(process.execPath, [cli, '-H', '127.0.0.1', '-P', String(port), '-L', 'NONE', '-O', options]);
+  await waitForPort(port, child, 'wisp-js', stderr);
+  return { name: 'wisp-js', port, pid: child.pid!, stop: () => kill(child) };
+}
+
+/** CPU seconds (user + system, its reaped children included) a process has used so far. */
+export function cpuSeconds(pid: number): number {
+  // Fields after the command name (which may hold spaces): utime is field 14, cstime field 17.
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+  return ticks / 100; // USER_HZ is 100 on Linux
 }
 
 export function ensureBenchPeers(): void {

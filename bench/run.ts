@@ -1,118 +1,190 @@
 /**
- * `npm run bench`: relay throughput of SOCKS servers on loopback, each as a ratio of a direct loopback TCP copy
- * measured in the same run. The machine is small and noisy: each figure is the median of several runs, and only
- * the ratios mean anything.
+ * `npm run bench`: the bridge and our SOCKS server side by side with their peers (websockify, wisp-js, Dante,
+ * microsocks) and a direct loopback TCP copy, all in one run. Every server runs in its own process; the cases of a
+ * table run in interleaved rounds; figures are medians with (min-max); ratios are taken round by round. Every byte
+ * is counted: a run that loses data is a failure of its case. Only loopback is used.
+ *
+ * Env: BENCH_MB (MiB per single-stream run, default 128), BENCH_ROUNDS (default 5), BENCH_STREAMS (concurrent
+ * streams, default 64), BENCH_CONNECTS (CONNECTs per connection-rate run, default 2000), BENCH_ONLY (comma-separated
+ * section names: download, upload, many, socks, connects, misc). `BENCH_MB=32 BENCH_ROUNDS=3` runs in about 2 minutes.
  */
-import { direct, median, startSource, viaSocks5 } from './throughput.ts';
-import { ensureBenchPeers, startDante, startMicrosocks, startOurs, type NamedPeer } from './peers.ts';
-import {
-  directSocksOpenTime,
-  memoryPerIdleStream,
-  openTime,
-  startBridgeProcess,
-  startSilentTarget,
-  throughBridge,
-} from './bridge.ts';
+import type { Session } from '../web/client/index.ts';
 import { openSession } from '../test/helpers/bridge.ts';
+import { connectRate, direct, directUpload, startSink, startSource, viaSocks5 } from './throughput.ts';
+import { cpuSeconds, ensureBenchPeers, startDante, startMicrosocks, startOurs, startWebsockify, startWisp, type NamedPeer } from './peers.ts';
+import { concurrentDownloads, directSocksOpenTime, memoryPerIdleStream, openTime, startBridgeProcess, startSilentTarget, stalledReaderGrowth, throughBridge, uploadThroughBridge } from './bridge.ts';
+import { websockifyDownload, websockifyUpload, wispConnect, wispDownload, wispUpload } from './websocket-peers.ts';
+import { fmt, interleave, median, printTable, ratios, summarize, type Case, type CaseResult, type Transfer } from './rounds.ts';
 
-const MB = 1024 * 1024;
-const BYTES = Number(process.env.BENCH_MB ?? 256) * MB;
-const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+const MiB = 1024 * 1024;
+const SIZE = Number(process.env.BENCH_MB ?? 128) * MiB;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const STREAMS = Number(process.env.BENCH_STREAMS ?? 64);
+const CONNECTS = Number(process.env.BENCH_CONNECTS ?? 2000);
+const ONLY = process.env.BENCH_ONLY?.split(',');
+const want = (section: string) => !ONLY || ONLY.includes(section);
+const CHUNK = Buffer.alloc(64 * 1024, 0x5a);
 
-async function measure(run: () => Promise<{ bytes: number; seconds: number }>): Promise<number> {
-  const rates: number[] = [];
-  await run(); // warm-up
-  for (let i = 0; i < RUNS; i++) {
-    const { bytes, seconds } = await run();
-    if (bytes !== BYTES) throw new Error(`received ${bytes} of ${BYTES} bytes`);
-    rates.push(bytes / MB / seconds);
-  }
-  return median(rates);
+/** Runs `run` and adds the CPU seconds process `pid` spent meanwhile (websockify forks per connection: not measured). */
+function withCpu(pid: number | undefined, run: () => Promise<{ bytes: number; seconds: number }>, expected: number): () => Promise<Transfer> {
+  return async () => {
+    const before = pid ? cpuSeconds(pid) : 0;
+    const t = await run();
+    return { ...t, expected, ...(pid ? { cpu: cpuSeconds(pid) - before } : {}) };
+  };
 }
+
+/** Rows of `results`: rate, ratio to `base` and to any `vs` cases, CPU per GiB, failures. */
+function report(title: string, results: Map<string, CaseResult>, base: string, vs: string[], unit = 'MiB/s'): void {
+  console.log(`\n${title}\n`);
+  const b = results.get(base)!;
+  const head = ['path', unit, `x ${base}`, ...vs.map((v) => `x ${v}`), 'server CPU s/GiB', 'fairness', 'failed'];
+  const rows = [...results.values()].map((r) => [
+    r.name,
+    fmt(summarize(r.rates)),
+    r === b ? '1' : fmt(ratios(r, b), 2),
+    ...vs.map((v) => (r.name === v || !results.has(v) ? '' : fmt(ratios(r, results.get(v)!), 2))),
+    fmt(summarize(r.cpuPerGiB), 2),
+    fmt(summarize(r.fairness), 2),
+    r.failures.length ? `${r.failures.length}/${r.rates.length}: ${r.failures[0]}` : '0',
+  ]);
+  printTable(head, rows);
+}
+
+const log = (line: string) => process.stderr.write(line + '\n');
+// wisp-js's client warns on stderr about packets for streams it has closed (a normal race): keep the output readable.
+console.warn = () => {};
 
 async function main(): Promise<void> {
   ensureBenchPeers();
-  const source = await startSource(BYTES);
-  console.log(`SOCKS5 CONNECT relay throughput, ${BYTES / MB} MB per run, median of ${RUNS}\n`);
-  const baseline = await measure(() => direct(source.port));
-  const rows: Array<[string, string, string]> = [['direct loopback TCP (baseline)', baseline.toFixed(0), '1.00']];
-  const peers: Array<NamedPeer | string> = [await startOurs(), await startMicrosocks(), await startDante()];
-  const names = ['wsocks', 'microsocks', 'dante'];
-  for (const [i, peer] of peers.entries()) {
-    if (typeof peer === 'string') {
-      rows.push([`${names[i]} (skipped: ${peer})`, '-', '-']);
-      continue;
-    }
-    try {
-      const rate = await measure(() => viaSocks5(peer.port, source.port));
-      rows.push([`through ${peer.name}`, rate.toFixed(0), (rate / baseline).toFixed(2)]);
-    } finally {
-      await peer.stop();
-    }
-  }
-  printTable(['path', 'MB/s', 'ratio'], rows);
-
-  console.log(`\nOne stream through the wsocks bridge (WebSocket + credits), same source, median of ${RUNS}\n`);
-  const bridge = await startBridgeProcess();
-  const hop = await startOurs();
+  console.log(`wsocks bench: ${SIZE / MiB} MiB per stream, ${ROUNDS} interleaved rounds (+1 warm-up), node ${process.version}`);
+  const source = await startSource(SIZE);
+  const sink = await startSink();
+  const stopAll: Array<() => Promise<void> | void> = [() => void source.server.close(), () => sink.close()];
   try {
-    const session = await openSession(bridge.url, { window: 1024 * 1024 });
+    const bridge = await startBridgeProcess();
+    stopAll.push(() => bridge.stop());
+    const hop = await startOurs();
+    stopAll.push(() => hop.stop());
+    const wisp = await startWisp();
+    if (typeof wisp !== 'string') stopAll.push(() => wisp.stop());
+    else log(`wisp-js skipped: ${wisp}`);
+    const session: Session = await openSession(bridge.url);
+    stopAll.push(() => session.close());
+    const wispConn = typeof wisp === 'string' ? undefined : await wispConnect(`ws://127.0.0.1:${wisp.port}/`);
+    if (wispConn) stopAll.push(() => wispConn.close());
     const via = [{ type: 'socks5' as const, host: '127.0.0.1', port: hop.port }];
-    const viaDirect = await measure(() => throughBridge(session, source.port));
-    const viaHop = await measure(() => throughBridge(session, source.port, via));
-    printTable(
-      ['path', 'MB/s', 'ratio'],
-      [
-        ['direct loopback TCP (baseline)', baseline.toFixed(0), '1.00'],
-        ['bridge, direct stream', viaDirect.toFixed(0), (viaDirect / baseline).toFixed(2)],
-        ['bridge, through one SOCKS5 hop (wsocks)', viaHop.toFixed(0), (viaHop / baseline).toFixed(2)],
-      ],
-    );
 
-    const opens: number[] = [];
-    const directs: number[] = [];
-    for (let i = 0; i < 50; i++) {
-      directs.push(await directSocksOpenTime(hop.port, source.port));
-      opens.push(await openTime(session, source.port, via));
+    if (want('download')) {
+      const ws = await startWebsockify(source.port);
+      if (typeof ws !== 'string') stopAll.push(() => ws.stop());
+      const cases: Case[] = [
+        { name: 'direct TCP', run: withCpu(undefined, () => direct(source.port), SIZE) },
+        { name: 'bridge', run: withCpu(bridge.pid, () => throughBridge(session, source.port), SIZE) },
+        { name: 'bridge + SOCKS5 hop', run: withCpu(bridge.pid, () => throughBridge(session, source.port, via), SIZE) },
+      ];
+      if (typeof ws !== 'string') cases.push({ name: 'websockify', run: withCpu(undefined, () => websockifyDownload(`ws://127.0.0.1:${ws.port}/`), SIZE) });
+      if (wispConn && typeof wisp !== 'string') cases.push({ name: 'wisp-js', run: withCpu(wisp.pid, () => wispDownload(wispConn, source.port), SIZE) });
+      report('One stream, download (target -> client)', await interleave(cases, ROUNDS, log), 'direct TCP', ['bridge', 'websockify', 'wisp-js']);
     }
-    const d = median(directs);
-    const o = median(opens);
-    console.log(`\nTime to open a stream through one SOCKS5 hop, median of 50\n`);
-    printTable(
-      ['path', 'ms', 'ratio'],
-      [
-        ['npm socks client straight to the hop (baseline)', d.toFixed(2), '1.00'],
-        ['browser client -> bridge -> hop', o.toFixed(2), (o / d).toFixed(2)],
-      ],
-    );
-    session.close();
 
-    console.log('\nBridge memory per idle stream (RSS growth of the bridge process)\n');
-    const target = await startSilentTarget();
-    const mem: Array<[string, string, string]> = [];
-    for (const n of [1000, 10000]) {
-      // A fresh bridge process for each count, so that the earlier runs' heap does not blur the figure.
+    if (want('upload')) {
+      const ws = await startWebsockify(sink.port);
+      if (typeof ws !== 'string') stopAll.push(() => ws.stop());
+      const cases: Case[] = [
+        { name: 'direct TCP', run: withCpu(undefined, () => directUpload(sink, SIZE, CHUNK), SIZE) },
+        { name: 'bridge', run: withCpu(bridge.pid, () => uploadThroughBridge(session, sink, SIZE, CHUNK), SIZE) },
+      ];
+      if (typeof ws !== 'string') cases.push({ name: 'websockify', run: withCpu(undefined, () => websockifyUpload(`ws://127.0.0.1:${ws.port}/`, sink, SIZE, CHUNK), SIZE) });
+      if (wispConn && typeof wisp !== 'string') cases.push({ name: 'wisp-js', run: withCpu(wisp.pid, () => wispUpload(wispConn, sink, SIZE, CHUNK), SIZE) });
+      report('One stream, upload (client -> target)', await interleave(cases, ROUNDS, log), 'direct TCP', ['bridge', 'websockify', 'wisp-js']);
+    }
+
+    if (want('many')) {
+      // At least 1 MiB (4 default windows) per stream, so that fairness is not just the order the streams opened in.
+      const per = Math.max(MiB, Math.floor(SIZE / STREAMS));
+      const small = await startSource(per);
+      stopAll.push(() => void small.server.close());
+      const many = (dl: (onBytes: (k: number) => void) => Promise<{ bytes: number; seconds: number }>, pid: number) => async () => {
+        const before = cpuSeconds(pid);
+        const r = await concurrentDownloads(STREAMS, dl);
+        return { ...r, expected: per * STREAMS, cpu: cpuSeconds(pid) - before };
+      };
+      const cases: Case[] = [{ name: 'bridge', run: many((on) => throughBridge(session, small.port, undefined, on), bridge.pid) }];
+      if (wispConn && typeof wisp !== 'string') cases.push({ name: 'wisp-js', run: many((on) => wispDownload(wispConn, small.port, on), wisp.pid!) });
+      report(`${STREAMS} concurrent downloads on one session, ${per} bytes each (fairness: slowest / mean when the first ends)`, await interleave(cases, ROUNDS, log), 'bridge', ['wisp-js']);
+    }
+
+    if (want('socks') || want('connects')) {
+      const peers: NamedPeer[] = [hop];
+      for (const p of [await startDante(), await startMicrosocks()]) {
+        if (typeof p === 'string') log(`skipped: ${p}`);
+        else {
+          peers.push(p);
+          stopAll.push(() => p.stop());
+        }
+      }
+      if (want('socks')) {
+        const cases: Case[] = [
+          { name: 'direct TCP', run: withCpu(undefined, () => direct(source.port), SIZE) },
+          ...peers.map((p) => ({ name: p.name, run: withCpu(p.pid, () => viaSocks5(p.port, source.port), SIZE) })),
+        ];
+        report('SOCKS5 CONNECT relay, download (server CPU: wsocks and microsocks only; Dante forks)', await interleave(cases, ROUNDS, log), 'direct TCP', ['wsocks', 'dante']);
+      }
+      if (want('connects')) {
+        const target = await startSilentTarget();
+        stopAll.push(() => target.close());
+        const cases: Case[] = peers.map((p) => ({
+          name: p.name,
+          unit: 1,
+          run: async () => ({ ...(await connectRate(p.port, target.port, CONNECTS, 16)), expected: CONNECTS }),
+        }));
+        report(`SOCKS5 CONNECT + close, 16 at a time, ${CONNECTS} per run`, await interleave(cases, ROUNDS, log), 'wsocks', ['dante'], 'per s');
+      }
+    }
+
+    if (want('misc')) {
+      const opens: number[] = [];
+      const directs: number[] = [];
+      for (let i = 0; i < 50; i++) {
+        directs.push(await directSocksOpenTime(hop.port, source.port));
+        opens.push(await openTime(session, source.port, via));
+      }
+      console.log(`\nTime to open a stream through one SOCKS5 hop, median of 50\n`);
+      printTable(
+        ['path', 'ms', 'added ms'],
+        [
+          ['npm socks client straight to the hop (baseline)', median(directs).toFixed(2), ''],
+          ['client library -> bridge -> hop', median(opens).toFixed(2), (median(opens) - median(directs)).toFixed(2)],
+        ],
+      );
+
+      console.log('\nBridge memory (RSS growth of a fresh bridge process)\n');
+      const target = await startSilentTarget();
+      stopAll.push(() => target.close());
+      const mem: string[][] = [];
+      for (const n of [1000, 10000]) {
+        const fresh = await startBridgeProcess();
+        try {
+          mem.push([`${n} idle streams`, `${(await memoryPerIdleStream(fresh, target.port, n)).toFixed(1)} KiB per stream`]);
+        } finally {
+          await fresh.stop();
+        }
+      }
       const fresh = await startBridgeProcess();
       try {
-        const kib = await memoryPerIdleStream(fresh, target.port, n);
-        mem.push([`${n} idle streams`, kib.toFixed(1), '-']);
+        const big = await startSource(1024 * MiB);
+        stopAll.push(() => void big.server.close());
+        const kib = await stalledReaderGrowth(fresh, big.port);
+        mem.push(['a reader that stops reading a 1 GiB download (3 s)', `${(kib / 1024).toFixed(1)} MiB growth`]);
       } finally {
         await fresh.stop();
       }
+      printTable(['case', 'bridge'], mem);
     }
-    target.close();
-    printTable(['streams', 'KiB/stream', ''], mem);
   } finally {
-    await hop.stop();
-    await bridge.stop();
-    source.server.close();
+    for (const stop of stopAll.reverse()) await stop();
   }
-}
-
-function printTable(head: [string, string, string], rows: Array<[string, string, string]>): void {
-  const w = Math.max(head[0].length, ...rows.map((r) => r[0].length));
-  console.log(`${head[0].padEnd(w)}  ${head[1].padStart(10)}  ${head[2].padStart(6)}`);
-  for (const [a, b, c] of rows) console.log(`${a.padEnd(w)}  ${b.padStart(10)}  ${c.padStart(6)}`);
 }
 
 await main();

@@ -1,4 +1,4 @@
-/** Loopback throughput helpers for benchmarks: a source that sends N bytes, and a timed receive. */
+/** Loopback throughput helpers for benchmarks: a source that sends N bytes, a sink that counts, and timed receives. */
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { SocksClient } from 'socks';
@@ -24,6 +24,56 @@ export async function startSource(bytes: number): Promise<{ port: number; server
   return { port: (server.address() as { port: number }).port, server };
 }
 
+export interface Sink {
+  port: number;
+  /** Resolves with the byte count of the next connection to end (uploads run one at a time). */
+  next(): Promise<number>;
+  /** Resolves once the current connection has received `n` bytes. */
+  reached(n: number): Promise<void>;
+  close(): void;
+}
+
+/** A server that reads each connection to its end and reports how many bytes it got. */
+export async function startSink(): Promise<Sink> {
+  const waiters: Array<(n: number) => void> = [];
+  let current = 0;
+  let goal: { n: number; resolve: () => void } | undefined;
+  const server = createServer({ allowHalfOpen: false }, (s) => {
+    let bytes = 0;
+    current = 0;
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      waiters.shift()?.(bytes);
+    };
+    s.on('data', (d: Buffer) => {
+      bytes += d.length;
+      current = bytes;
+      if (goal && current >= goal.n) {
+        goal.resolve();
+        goal = undefined;
+      }
+    });
+    s.on('end', finish);
+    s.on('close', finish);
+    s.on('error', () => s.destroy());
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    port: (server.address() as { port: number }).port,
+    next: () => new Promise((resolve) => waiters.push(resolve)),
+    reached: (n) => (current >= n ? Promise.resolve() : new Promise((resolve) => (goal = { n, resolve }))),
+    close: () => server.close(),
+  };
+}
+
+/** Seconds since `start` (a process.hrtime.bigint()). */
+export function elapsed(start: bigint): number {
+  return Number(process.hrtime.bigint() - start) / 1e9;
+}
+
 /** Reads a socket to its end; resolves with bytes received and seconds taken from `start`. */
 export function drain(socket: Socket, start: bigint): Promise<{ bytes: number; seconds: number }> {
   return new Promise((resolve, reject) => {
@@ -32,7 +82,7 @@ export function drain(socket: Socket, start: bigint): Promise<{ bytes: number; s
     socket.on('error', reject);
     socket.on('end', () => {
       socket.destroy();
-      resolve({ bytes, seconds: Number(process.hrtime.bigint() - start) / 1e9 });
+      resolve({ bytes, seconds: elapsed(start) });
     });
   });
 }
@@ -53,7 +103,40 @@ export async function viaSocks5(proxyPort: number, port: number): Promise<{ byte
   return drain(socket, start);
 }
 
-export function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
+
+/** Writes `total` bytes straight to the sink over TCP and ends; done when the sink has read them all. */
+export async function directUpload(sink: Sink, total: number, chunk: Buffer): Promise<{ bytes: number; seconds: number }> {
+  const start = process.hrtime.bigint();
+  const received = sink.next();
+  const s = connect({ port: sink.port, host: '127.0.0.1' });
+  await once(s, 'connect');
+  for (let sent = 0; sent < total; ) {
+    const n = Math.min(chunk.length, total - sent);
+    sent += n;
+    if (!s.write(n === chunk.length ? chunk : chunk.subarray(0, n))) await once(s, 'drain');
+  }
+  s.end();
+  const bytes = await received;
+  return { bytes, seconds: elapsed(start) };
+}
+
+/** SOCKS5 CONNECT and close, `total` times, `concurrency` at a time; `bytes` is the count that succeeded. */
+export async function connectRate(proxyPort: number, port: number, total: number, concurrency: number): Promise<{ bytes: number; seconds: number }> {
+  const start = process.hrtime.bigint();
+  let started = 0;
+  let done = 0;
+  const worker = async () => {
+    while (started < total) {
+      started++;
+      const { socket } = await SocksClient.createConnection({
+        proxy: { host: '127.0.0.1', port: proxyPort, type: 5 },
+        command: 'connect',
+        destination: { host: '127.0.0.1', port },
+      });
+      socket.destroy();
+      done++;
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return { bytes: done, seconds: elapsed(start) };
 }

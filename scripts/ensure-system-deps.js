@@ -25,6 +25,7 @@ const NEEDS = {
   bench: [
     { program: 'microsocks', pkg: 'microsocks' },
     { program: 'danted', pkg: 'dante-server' },
+    { program: 'websockify', pkg: 'websockify' },
   ],
 };
 

@@ -1,0 +1,107 @@
+/**
+ * Benchmark clients for the WebSocket-to-TCP peers: websockify (one TCP stream per WebSocket, subprotocol `binary`)
+ * and wisp-js (many streams on one WebSocket). Each returns bytes received and seconds taken; nothing is asserted
+ * here (rounds.ts checks the byte counts).
+ */
+import WebSocket from 'ws';
+import { once } from 'node:events';
+import { client as wisp } from '@mercuryworkshop/wisp-js/client';
+import { elapsed, type Sink } from './throughput.ts';
+
+/** Downloads from websockify's target until websockify closes the WebSocket. */
+export async function websockifyDownload(url: string): Promise<{ bytes: number; seconds: number }> {
+  const start = process.hrtime.bigint();
+  const ws = new WebSocket(url, 'binary');
+  let bytes = 0;
+  ws.on('message', (d: Buffer) => (bytes += d.length));
+  ws.on('error', () => {}); // websockify's close frames are not always valid; the byte count is what matters
+  await once(ws, 'close');
+  return { bytes, seconds: elapsed(start) };
+}
+
+/**
+ * Uploads `total` bytes to websockify's target (a sink), a few chunks in flight, then closes the WebSocket once the
+ * sink has them all: websockify drops what it has not yet written when the close frame arrives.
+ */
+export async function websockifyUpload(url: string, sink: Sink, total: number, chunk: Buffer): Promise<{ bytes: number; seconds: number }> {
+  const start = process.hrtime.bigint();
+  const received = sink.next();
+  const ws = new WebSocket(url, 'binary');
+  ws.on('error', () => {});
+  await once(ws, 'open');
+  await new Promise<void>((resolve, reject) => {
+    let sent = 0;
+    let inFlight = 0;
+    const pump = () => {
+      while (inFlight < 8 && sent < total) {
+        const n = Math.min(chunk.length, total - sent);
+        sent += n;
+        inFlight++;
+        ws.send(n === chunk.length ? chunk : chunk.subarray(0, n), (err) => {
+          if (err) return reject(err);
+          inFlight--;
+          if (sent === total && inFlight === 0) resolve();
+          else pump();
+        });
+      }
+    };
+    pump();
+  });
+  await sink.reached(total);
+  ws.close();
+  const bytes = await received;
+  return { bytes, seconds: elapsed(start) };
+}
+
+type WispStream = {
+  onmessage: (data: Uint8Array) => void;
+  onclose: (reason: number) => void;
+  send(data: Uint8Array): void;
+  close(): void;
+  send_buffer: unknown[];
+};
+type WispConnection = {
+  onopen: () => void;
+  create_stream(host: string, port: number): WispStream;
+  close(): void;
+  ws: WebSocket;
+};
+
+export async function wispConnect(url: string): Promise<WispConnection> {
+  const conn = new wisp.ClientConnection(url) as unknown as WispConnection;
+  await new Promise<void>((resolve) => (conn.onopen = resolve));
+  return conn;
+}
+
+/** Downloads one stream through wisp-js; `onBytes` sees each chunk's size as it arrives. */
+export function wispDownload(conn: WispConnection, port: number, onBytes?: (n: number) => void): Promise<{ bytes: number; seconds: number }> {
+  const start = process.hrtime.bigint();
+  const stream = conn.create_stream('127.0.0.1', port);
+  let bytes = 0;
+  stream.onmessage = (d) => {
+    bytes += d.length;
+    onBytes?.(d.length);
+  };
+  return new Promise((resolve) => (stream.onclose = () => resolve({ bytes, seconds: elapsed(start) })));
+}
+
+/**
+ * Uploads through wisp-js. Its client queues whatever the server has no buffer for, without backpressure to the
+ * caller, so this waits (polling) while its queue or the WebSocket's buffer is long.
+ */
+export async function wispUpload(conn: WispConnection, sink: Sink, total: number, chunk: Buffer): Promise<{ bytes: number; seconds: number }> {
+  const start = process.hrtime.bigint();
+  const received = sink.next();
+  const stream = conn.create_stream('127.0.0.1', sink.port);
+  const busy = () => stream.send_buffer.length > 4 || conn.ws.bufferedAmount > 4 * chunk.length;
+  for (let sent = 0; sent < total; ) {
+    while (busy()) await new Promise((r) => setTimeout(r, 1));
+    const n = Math.min(chunk.length, total - sent);
+    stream.send(n === chunk.length ? chunk : chunk.subarray(0, n));
+    sent += n;
+  }
+  while (stream.send_buffer.length > 0) await new Promise((r) => setTimeout(r, 1));
+  stream.close();
+  const bytes = await received;
+  return { bytes, seconds: elapsed(start) };
+}
