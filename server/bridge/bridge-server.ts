@@ -83,6 +83,9 @@ export class BridgeServer {
     const config = parseBridgeConfig(input, options.source ?? 'config');
     const server = new BridgeServer(config, options.log ?? (() => {}), options.onRequest);
     await listen(server.front.server, config.listen.host, config.listen.port);
+    // The HTTP server does not listen itself (the front hands it connections), but it must do what it does once
+    // listening: track its connections, so that headersTimeout/requestTimeout apply and close() ends idle ones.
+    server.http.emit('listening');
     return server;
   }
 
