@@ -313,6 +313,7 @@ export class BridgeSession implements StreamHost {
       policy: this.ctx.policy,
       resolve: this.ctx.resolve,
       namesAtProxy: m.route !== undefined && config.routes[m.route]?.names === 'proxy',
+      addressesToRelay: hops.at(-1)?.resolve === 'local',
       target: m.host !== undefined && m.port !== undefined ? { host: m.host, port: m.port } : undefined,
       maxDatagramBytes: Math.min(config.limits.maxDatagramBytes, udpPayloadRoom(limit - FRAME_HEADER_BYTES)),
       idleTimeoutMs: config.limits.idleTimeoutMs,

@@ -22,6 +22,8 @@ export interface UdpStreamOptions {
   resolve?: Resolve | undefined;
   /** Through a route marked `names: "proxy"`: names go to the relay judged by host rules only. */
   namesAtProxy?: boolean | undefined;
+  /** Through a route whose last hop says `resolve: "local"`: headers carry the checked address, never the name. */
+  addressesToRelay?: boolean | undefined;
   /** The target the stream was opened with, if any: every datagram must name it. */
   target?: { host: string; port: number } | undefined;
   /** Largest payload (after the header) accepted from the client. */
@@ -135,8 +137,8 @@ export class BridgeUdpStream {
 
   /**
    * Judges a destination. Direct: the address to send to (a name resolved by the bridge, an allowed address of
-   * it). Relay: the canonical host for the header (a literal judged; a name resolved and every address judged,
-   * unless the route leaves names to its proxy).
+   * it). Relay: the host for the header (a literal judged; a name resolved and every address judged, then the name
+   * goes on, or the checked address when the last hop resolves locally; unless the route leaves names to its proxy).
    */
   private async decide(t: CanonicalTarget, port: number, direct: boolean): Promise<Decision> {
     const where = formatHostPort(t.host, port);
@@ -156,7 +158,8 @@ export class BridgeUdpStream {
     const allowed = verdicts.find((x) => x.v.allow);
     const refused = verdicts.find((x) => !x.v.allow);
     if (direct) return allowed ? { ok: true, host: allowed.a } : denied(`${where}: ${refused?.v.reason ?? 'no address'}`);
-    return refused ? denied(`${where}: ${refused.a}: ${refused.v.reason}`) : { ok: true, host: t.host };
+    if (refused) return denied(`${where}: ${refused.a}: ${refused.v.reason}`);
+    return { ok: true, host: this.options.addressesToRelay && allowed ? allowed.a : t.host };
   }
 
   /** Sends a judged datagram: to the relay with a header naming `host`, or directly to the address `host`. */

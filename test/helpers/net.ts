@@ -80,14 +80,14 @@ export async function startCountThenReply(): Promise<Running> {
 export { freePort as refusedPort } from '../../server/net/listen.ts';
 
 /** A UDP echo server; it records who sent what. */
-export async function startUdpEcho(): Promise<Running & { socket: UdpSocket; seen: Array<{ from: string; data: string }> }> {
+export async function startUdpEcho(host = '127.0.0.1'): Promise<Running & { socket: UdpSocket; seen: Array<{ from: string; data: string }> }> {
   const socket = createSocket('udp4');
   const seen: Array<{ from: string; data: string }> = [];
   socket.on('message', (msg, rinfo) => {
     seen.push({ from: `${rinfo.address}:${rinfo.port}`, data: msg.toString() });
     socket.send(msg, rinfo.port, rinfo.address);
   });
-  socket.bind(0, '127.0.0.1');
+  socket.bind(0, host);
   await once(socket, 'listening');
   return {
     port: socket.address().port,

@@ -4,6 +4,8 @@ import { startDnsServer, DNS_TYPE_A, type DnsServer } from '../../server/net/dns
 import { SocksServer } from '../../server/socks/server.ts';
 import { rawSession } from '../helpers/raw-session.ts';
 import { countingTcp, type CountingListener } from '../helpers/counting-listeners.ts';
+import { openSession } from '../helpers/bridge.ts';
+import { startUdpEcho } from '../helpers/net.ts';
 
 /**
  * DNS rebinding, for real and on loopback only: the policy allows 127.0.0.2 and not 127.0.0.1; rebind.test first
@@ -76,5 +78,25 @@ describe('bridge resolver (dns.servers) and DNS rebinding', () => {
 
   it('refuses a dns.servers entry that is not an address', async () => {
     await expect(BridgeServer.start({ listen: '127.0.0.1:0', dns: { servers: ['resolver.example'] } })).rejects.toThrow(/dns\.servers\.0/);
+  });
+
+  it('sends a UDP datagram through a resolve: "local" route with the checked address in its header, never the name', async () => {
+    // Our SOCKS server cannot resolve rebind.test (only the bridge's dns.servers can): the datagram arrives only if
+    // the bridge put the address it checked in the RFC 1928 header.
+    const echo = await startUdpEcho('127.0.0.2');
+    const session = await openSession(bridge.url);
+    try {
+      answers = ['127.0.0.2'];
+      const socket = session.openUdp({ host: 'rebind.test', port: echo.port }, { route: 'local' });
+      const info = await socket.opened;
+      const writer = info.writable.getWriter();
+      await writer.write({ data: new TextEncoder().encode('by address') });
+      const reply = await info.readable.getReader().read();
+      expect(new TextDecoder().decode(reply.value!.data)).toBe('by address');
+      expect(echo.seen.map((s) => s.data)).toEqual(['by address']);
+    } finally {
+      session.close();
+      await echo.close();
+    }
   });
 });
