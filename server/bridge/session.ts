@@ -106,6 +106,11 @@ export class BridgeSession implements StreamHost {
   }
 
   sendControl(message: BridgeMessage): void {
+    // Replies are what a client can make the bridge produce at will (errors, dropped-datagram notices): a client
+    // that reads nothing and keeps asking for them is closed once its buffer reaches twice the bound.
+    if (this.congestedNow && this.outgoing > 2 * this.ctx.config.limits.maxBufferedBytes) {
+      return this.closeWith(WsocksErrorCode.SESSION_OVERLOADED, 'the client reads nothing and keeps sending messages that need an answer');
+    }
     this.send(JSON.stringify(message));
   }
 
@@ -215,11 +220,6 @@ export class BridgeSession implements StreamHost {
   }
 
   private error(code: WsocksError['code'], message: string, id?: number): void {
-    // Error replies are the one thing a client can make the bridge produce at will: a client that reads nothing
-    // and keeps sending bad messages is closed once the replies reach twice the bound.
-    if (this.congestedNow && this.outgoing > 2 * this.ctx.config.limits.maxBufferedBytes) {
-      return this.closeWith(WsocksErrorCode.SESSION_OVERLOADED, 'the client reads nothing and keeps sending messages that need an answer');
-    }
     const short = message.length > MAX_ERROR_MESSAGE_CHARS ? `${message.slice(0, MAX_ERROR_MESSAGE_CHARS)}...` : message;
     this.sendControl({ type: 'error', ...(id !== undefined ? { id } : {}), code, message: short });
   }

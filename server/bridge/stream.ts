@@ -101,9 +101,12 @@ export class BridgeStream {
     this.deliver(chunk);
   }
 
-  /** Sends what credit allows; keeps the rest and pauses the socket. */
+  /**
+   * Sends what credit allows, and nothing while the session is congested; keeps the rest and pauses the socket.
+   * So what the bridge holds for a stream is one read from the target, whatever window the client announced.
+   */
   private deliver(chunk: Buffer): void {
-    const n = Math.min(this.credit, chunk.length);
+    const n = this.host.congested ? 0 : Math.min(this.credit, chunk.length);
     if (n > 0) {
       this.credit -= n;
       this.host.sendData(this.id, chunk.subarray(0, n));
@@ -117,9 +120,23 @@ export class BridgeStream {
     }
   }
 
-  /** The session's outgoing buffer drained: read from the target again if credit allows. */
+  /** Sends what waits for credit or for the session to drain; reads from the target again once it is all sent. */
+  private flushPending(): void {
+    if (this.finished) return;
+    if (this.pending) {
+      const p = this.pending;
+      this.pending = undefined;
+      this.deliver(p);
+    }
+    if (!this.pending) {
+      if (!this.host.congested) this.socket?.resume();
+      this.flushEnd();
+    }
+  }
+
+  /** The session's outgoing buffer drained. */
   onDrain(): void {
-    if (!this.pending && !this.finished) this.socket?.resume();
+    this.flushPending();
   }
 
   private flushEnd(): void {
@@ -151,15 +168,7 @@ export class BridgeStream {
 
   onCredit(bytes: number): void {
     this.credit += bytes;
-    if (this.pending) {
-      const p = this.pending;
-      this.pending = undefined;
-      this.deliver(p);
-      if (!this.pending) {
-        if (!this.host.congested) this.socket?.resume();
-        this.flushEnd();
-      }
-    }
+    if (this.pending) this.flushPending();
   }
 
   onData(data: Uint8Array): void {

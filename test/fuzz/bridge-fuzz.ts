@@ -62,7 +62,8 @@ const LIMITS = {
 /** docs/bridge.md "Worst-case memory" for LIMITS. */
 export function documentedBound(): number {
   const { maxSessions, maxStreams, maxMessageBytes: M, maxBufferedBytes: B, window: W } = LIMITS;
-  return maxSessions * (2 * B + 2 * M) + maxStreams * (W + 64 * 1024 + 10 * 1024);
+  const X = Math.max(M, 64 * 1024);
+  return maxSessions * (2 * B + X + M) + maxStreams * (W + 64 * 1024 + 10 * 1024);
 }
 
 function nastyHost(): fc.Arbitrary<string> {
@@ -231,7 +232,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
     errorCodes: {},
     closeCodes: {},
     peakBufferedBytes: 0,
-    bufferBound: LIMITS.maxSessions * (2 * LIMITS.maxBufferedBytes + LIMITS.maxMessageBytes),
+    bufferBound: LIMITS.maxSessions * (2 * LIMITS.maxBufferedBytes + Math.max(LIMITS.maxMessageBytes, 64 * 1024)),
     witnessRoundTrips: 0,
     heapGrowthBytes: 0,
     memoryBound: documentedBound(),
