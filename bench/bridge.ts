@@ -18,7 +18,12 @@ export interface RunningBridge {
 }
 
 /** Starts the bridge as its own process (so its memory and CPU are its own) with loopback allowed. */
-export async function startBridgeProcess(extra: Record<string, unknown> = {}, env: Record<string, string> = {}): Promise<RunningBridge> {
+export async function startBridgeProcess(
+  extra: Record<string, unknown> = {},
+  env: Record<string, string> = {},
+  /** Another checkout to run the bridge from (BENCH_BASE: before/after comparisons). */
+  root = join(import.meta.dirname, '..'),
+): Promise<RunningBridge> {
   const dir = mkdtempSync(join(tmpdir(), 'wsocks-bench-'));
   const file = join(dir, 'bridge.json');
   writeFileSync(
@@ -32,7 +37,7 @@ export async function startBridgeProcess(extra: Record<string, unknown> = {}, en
       ...extra,
     }),
   );
-  const child: ChildProcess = spawn(process.execPath, [join(import.meta.dirname, '../bin/wsocks.js'), 'bridge', '--config', file], {
+  const child: ChildProcess = spawn(process.execPath, [join(root, 'bin/wsocks.js'), 'bridge', '--config', file], {
     stdio: ['ignore', 'pipe', 'ignore'],
     env: { ...process.env, ...env },
   });

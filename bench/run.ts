@@ -7,12 +7,14 @@
  * Env: BENCH_MB (MiB per single-stream run, default 128), BENCH_ROUNDS (default 5), BENCH_STREAMS (concurrent
  * streams, default 64), BENCH_CONNECTS (CONNECTs per connection-rate run, default 2000), BENCH_ONLY (comma-separated
  * section names: download, upload, many, socks, connects, misc). `BENCH_MB=32 BENCH_ROUNDS=3` runs in about 2 minutes.
+ * BENCH_BASE=DIR (another checkout with node_modules, e.g. `git archive` of an older commit) adds "bridge (base)"
+ * cases, its bridge and client library, to the bridge tables: before/after figures from one run.
  */
 import type { Session } from '../web/client/index.ts';
 import { openSession } from '../test/helpers/bridge.ts';
 import { connectRate, direct, directUpload, startSink, startSource, viaSocks5 } from './throughput.ts';
 import { cpuSeconds, ensureBenchPeers, startDante, startMicrosocks, startOurs, startWebsockify, startWisp, type NamedPeer } from './peers.ts';
-import { concurrentDownloads, directSocksOpenTime, memoryPerIdleStream, openTime, startBridgeProcess, startSilentTarget, stalledReaderGrowth, throughBridge, uploadThroughBridge } from './bridge.ts';
+import { type RunningBridge, concurrentDownloads, directSocksOpenTime, memoryPerIdleStream, openTime, startBridgeProcess, startSilentTarget, stalledReaderGrowth, throughBridge, uploadThroughBridge } from './bridge.ts';
 import { websockifyDownload, websockifyUpload, wispConnect, wispDownload, wispUpload } from './websocket-peers.ts';
 import { fmt, interleave, median, printTable, ratios, summarize, type Case, type CaseResult, type Transfer } from './rounds.ts';
 
@@ -22,6 +24,7 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const STREAMS = Number(process.env.BENCH_STREAMS ?? 64);
 const CONNECTS = Number(process.env.BENCH_CONNECTS ?? 2000);
 const ONLY = process.env.BENCH_ONLY?.split(',');
+const BASE = process.env.BENCH_BASE;
 const want = (section: string) => !ONLY || ONLY.includes(section);
 const CHUNK = Buffer.alloc(64 * 1024, 0x5a);
 
@@ -74,6 +77,14 @@ async function main(): Promise<void> {
     const wispConn = typeof wisp === 'string' ? undefined : await wispConnect(`ws://127.0.0.1:${wisp.port}/`);
     if (wispConn) stopAll.push(() => wispConn.close());
     const via = [{ type: 'socks5' as const, host: '127.0.0.1', port: hop.port }];
+    let base: { bridge: RunningBridge; session: Session } | undefined;
+    if (BASE) {
+      const baseBridge = await startBridgeProcess({}, {}, BASE);
+      stopAll.push(() => baseBridge.stop());
+      const helpers = (await import(`${BASE}/test/helpers/bridge.ts`)) as { openSession: typeof openSession };
+      base = { bridge: baseBridge, session: await helpers.openSession(baseBridge.url) };
+      stopAll.push(() => base!.session.close());
+    }
 
     if (want('download')) {
       const ws = await startWebsockify(source.port);
@@ -83,6 +94,7 @@ async function main(): Promise<void> {
         { name: 'bridge', run: withCpu(bridge.pid, () => throughBridge(session, source.port), SIZE) },
         { name: 'bridge + SOCKS5 hop', run: withCpu(bridge.pid, () => throughBridge(session, source.port, via), SIZE) },
       ];
+      if (base) cases.push({ name: 'bridge (base)', run: withCpu(base.bridge.pid, () => throughBridge(base.session, source.port), SIZE) });
       if (typeof ws !== 'string') cases.push({ name: 'websockify', run: withCpu(undefined, () => websockifyDownload(`ws://127.0.0.1:${ws.port}/`), SIZE) });
       if (wispConn && typeof wisp !== 'string') cases.push({ name: 'wisp-js', run: withCpu(wisp.pid, () => wispDownload(wispConn, source.port), SIZE) });
       report('One stream, download (target -> client)', await interleave(cases, ROUNDS, log), 'direct TCP', ['bridge', 'websockify', 'wisp-js']);
@@ -95,6 +107,7 @@ async function main(): Promise<void> {
         { name: 'direct TCP', run: withCpu(undefined, () => directUpload(sink, SIZE, CHUNK), SIZE) },
         { name: 'bridge', run: withCpu(bridge.pid, () => uploadThroughBridge(session, sink, SIZE, CHUNK), SIZE) },
       ];
+      if (base) cases.push({ name: 'bridge (base)', run: withCpu(base.bridge.pid, () => uploadThroughBridge(base.session, sink, SIZE, CHUNK), SIZE) });
       if (typeof ws !== 'string') cases.push({ name: 'websockify', run: withCpu(undefined, () => websockifyUpload(`ws://127.0.0.1:${ws.port}/`, sink, SIZE, CHUNK), SIZE) });
       if (wispConn && typeof wisp !== 'string') cases.push({ name: 'wisp-js', run: withCpu(wisp.pid, () => wispUpload(wispConn, sink, SIZE, CHUNK), SIZE) });
       report('One stream, upload (client -> target)', await interleave(cases, ROUNDS, log), 'direct TCP', ['bridge', 'websockify', 'wisp-js']);
@@ -111,6 +124,7 @@ async function main(): Promise<void> {
         return { ...r, expected: per * STREAMS, cpu: cpuSeconds(pid) - before };
       };
       const cases: Case[] = [{ name: 'bridge', run: many((on) => throughBridge(session, small.port, undefined, on), bridge.pid) }];
+      if (base) cases.push({ name: 'bridge (base)', run: many((on) => throughBridge(base.session, small.port, undefined, on), base.bridge.pid) });
       if (wispConn && typeof wisp !== 'string') cases.push({ name: 'wisp-js', run: many((on) => wispDownload(wispConn, small.port, on), wisp.pid!) });
       report(`${STREAMS} concurrent downloads on one session, ${per} bytes each (fairness: slowest / mean when the first ends)`, await interleave(cases, ROUNDS, log), 'bridge', ['wisp-js']);
     }

@@ -100,7 +100,8 @@ export async function wispUpload(conn: WispConnection, sink: Sink, total: number
     stream.send(n === chunk.length ? chunk : chunk.subarray(0, n));
     sent += n;
   }
-  while (stream.send_buffer.length > 0) await new Promise((r) => setTimeout(r, 1));
+  // Like websockify, wisp-js drops what it has not written yet when the CLOSE arrives: close once the sink has it all.
+  await sink.reached(total);
   stream.close();
   const bytes = await received;
   return { bytes, seconds: elapsed(start) };
