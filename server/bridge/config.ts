@@ -127,8 +127,8 @@ export const BridgeConfigSchema = z
         maxPendingLookups: z.number().int().positive().default(64),
         /** Largest WebSocket message, either direction. */
         maxMessageBytes: z.number().int().min(1024).max(16 * 1024 * 1024).default(256 * 1024),
-        /** Bytes the bridge will buffer for a stream's target (its credit window to the client). */
-        window: z.number().int().min(1024).max(64 * 1024 * 1024).default(256 * 1024),
+        /** Bytes the bridge will buffer for a stream's target (its credit window to the client); 1 MiB: see docs/performance.md. */
+        window: z.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
         /** Per hop and for the target: TCP connect plus SOCKS handshake. */
         handshakeTimeoutMs: z.number().int().positive().default(10_000),
         /** A stream with no traffic for this long is closed; 0 disables it. */
@@ -150,7 +150,7 @@ export const BridgeConfigSchema = z
         overloadTimeoutMs: 30_000,
         maxPendingLookups: 64,
         maxMessageBytes: 256 * 1024,
-        window: 256 * 1024,
+        window: 1024 * 1024,
         handshakeTimeoutMs: 10_000,
         idleTimeoutMs: 600_000,
         pingIntervalMs: 30_000,

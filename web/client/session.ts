@@ -17,7 +17,7 @@ export interface ConnectOptions {
   token?: string;
   /** The WebSocket implementation; the global one by default (pass `ws`'s in Node 20). */
   WebSocket?: WebSocketConstructor;
-  /** Bytes each stream's readable may hold before the bridge must wait; default 256 KiB. */
+  /** Bytes each stream's readable may hold before the bridge must wait; default 1 MiB (see docs/performance.md). */
   window?: number;
   /** Aborts connecting: `connect()` rejects with ERR_ABORTED. Once connected, the signal no longer matters. */
   signal?: AbortSignal;
@@ -88,7 +88,7 @@ export async function connect(url: string, options: ConnectOptions = {}): Promis
     throw new WsocksError(WsocksErrorCode.BRIDGE_UNREACHABLE, `cannot open a WebSocket to ${url}: ${(err as Error).message}`, { cause: err });
   }
   ws.binaryType = 'arraybuffer';
-  const session = new Session(ws, options.window ?? 256 * 1024);
+  const session = new Session(ws, options.window ?? 1024 * 1024);
   const giveUp = (error: WsocksError) => session.fail(error);
   const onAbort = () => giveUp(new WsocksError(WsocksErrorCode.ABORTED, 'connect() aborted', { cause: signal?.reason }));
   const timer = setTimeout(() => giveUp(new WsocksError(WsocksErrorCode.TIMEOUT, `no hello from the bridge within ${timeout} ms`)), timeout);
