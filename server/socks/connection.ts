@@ -10,7 +10,7 @@ import { canonicalTarget, hostForLog, type CanonicalTarget } from '../../shared/
 import { AuthMethod, Command, Socks5ReplyCode } from '../../shared/socks/constants.ts';
 import type { Socks4Request } from '../../shared/socks/socks4.ts';
 import type { Socks5Request } from '../../shared/socks/socks5.ts';
-import { connectTcp, formatHostPort, unmapIPv4 } from '../net/dial.ts';
+import { connectTcp, formatHostPort, tuneSocket, unmapIPv4 } from '../net/dial.ts';
 import type { Resolve } from '../net/resolver.ts';
 import { deadline } from '../net/deadline.ts';
 import { relay } from '../net/relay.ts';
@@ -79,7 +79,7 @@ export class SocksConnection {
 
   start(): void {
     const { socket } = this;
-    socket.setNoDelay(true);
+    tuneSocket(socket);
     socket.on('error', () => socket.destroy());
     socket.once('close', () => {
       clearTimeout(this.handshakeTimer);
@@ -243,7 +243,7 @@ export class SocksConnection {
       peer.destroy();
       throw new TargetError(TargetErrorCode.DENIED, `BIND: connection from ${peerIp}, expected ${expected}`);
     }
-    peer.setNoDelay(true);
+    tuneSocket(peer);
     this.log({ event: 'request', version: request.version, command: 'bind', target: formatHostPort(peerIp, peer.remotePort ?? 0) });
     this.socket.write(successReply(request.version, peerIp, peer.remotePort ?? 0));
     peer.resume();
