@@ -121,6 +121,22 @@ describe('client: a session, its streams and how it ends', () => {
     await small.close();
   });
 
+  it('a real bridge at its global limit refuses with ERR_BRIDGE_FULL; a draining one ends sessions with ERR_SHUTTING_DOWN', async () => {
+    const small = await BridgeServer.start({ listen: '127.0.0.1:0', policy: { allow: [{ cidr: '127.0.0.0/8' }] }, limits: { maxSessions: 1 } });
+    const first = await openSession(small.url);
+    expect(await rejection(connect(small.url, { WebSocket: WS }))).toMatchObject({ code: 'ERR_BRIDGE_FULL', closeCode: 4503 });
+    const socket = first.open({ host: '127.0.0.1', port: echo.port });
+    await socket.opened;
+    const events: string[] = [];
+    first.addEventListener('close', (e) => events.push(`${e.code} ${e.error?.code}`));
+    const drained = small.drain(60_000);
+    // The session keeps its stream while the bridge drains; it is closed once the stream ends.
+    await socket.close();
+    expect(await rejection(first.closed)).toMatchObject({ code: 'ERR_SHUTTING_DOWN', closeCode: 1001 });
+    expect(events).toEqual(['1001 ERR_SHUTTING_DOWN']);
+    await drained;
+  });
+
   it('has info once connected; opens by host, hostname and "host:port"; close() resolves; closed carries the code', async () => {
     const session = await openSession(bridge.url, { token: 'sesame-sesame-sesame' });
     expect(session.info.limits.maxStreams).toBeGreaterThan(0);
@@ -224,6 +240,35 @@ describe('client: sessions the bridge ends', () => {
     const session = await connect(fake.url, { WebSocket: WS });
     const socket = session.open({ host: '127.0.0.1', port: 7 });
     expect((await rejection(socket.opened)).code).toBe('ERR_CONNECT_FAILED');
+    await session.close();
+    await fake.close();
+  });
+
+  it('survives a bridge that ignores the protocol: data before opened, opened twice, data beyond the credit', async () => {
+    const frame = (id: number, bytes: Uint8Array) => Buffer.concat([Buffer.from([0, 0, 0, id]), bytes]);
+    const fake = await fakeBridge(
+      (ws) => {
+        ws.send(HELLO);
+        // Once the client has written (and so has read 'hello'): more than the 1024-byte window it granted.
+        ws.on('message', (_d, binary) => binary && ws.send(frame(1, new Uint8Array(2048))));
+      },
+      (ws, m) => {
+        if (m.type !== 'open') return;
+        ws.send(frame(1, Buffer.from('early')));
+        ws.send(JSON.stringify({ type: 'opened', id: 1, remoteAddress: '127.0.0.1', remotePort: 7, window: 10 }));
+        ws.send(JSON.stringify({ type: 'opened', id: 1, remoteAddress: '10.0.0.1', remotePort: 9, window: 99 }));
+        ws.send(frame(1, Buffer.from('hello')));
+      },
+    );
+    const session = await connect(fake.url, { WebSocket: WS, window: 1024 });
+    const socket = session.open({ host: '127.0.0.1', port: 7 });
+    const { readable, writable, remotePort } = await socket.opened;
+    expect(remotePort).toBe(7);
+    const reader = readable.getReader();
+    expect(Buffer.from((await reader.read()).value!).toString()).toBe('hello'); // not 'early'
+    await writable.getWriter().write(Uint8Array.of(1));
+    expect((await rejection(socket.closed)).code).toBe('ERR_FLOW_CONTROL');
+    await expect.poll(() => fake.messages.map((m) => JSON.parse(m).type)).toContain('close');
     await session.close();
     await fake.close();
   });

@@ -154,9 +154,14 @@ export class Session extends EventTarget implements SocketTransport {
       this.dispatchEvent(new SessionCloseEvent(code, reason, error));
     });
     ws.addEventListener('message', (ev) => {
-      if (typeof ev.data === 'string') return this.onControl(ev.data);
-      const frame = decodeDataFrame(new Uint8Array(ev.data as ArrayBuffer));
-      if (frame) this.sockets.get(frame.id)?.handleData(frame.data);
+      // Nothing the bridge sends may throw out of here: in Node that would be an uncaught exception in `ws`.
+      try {
+        if (typeof ev.data === 'string') return this.onControl(ev.data);
+        const frame = decodeDataFrame(new Uint8Array(ev.data as ArrayBuffer));
+        if (frame) this.sockets.get(frame.id)?.handleData(frame.data);
+      } catch (err) {
+        this.dispatchEvent(new SessionErrorEvent(new WsocksError(WsocksErrorCode.BAD_MESSAGE, `a bridge message could not be handled: ${String(err)}`, { cause: err })));
+      }
     });
   }
 

@@ -21,7 +21,7 @@ export type { SocketTransport };
 export class WsocksSocket extends ClientStream<SocketOpenInfo> {
   private readonly boundD = deferred<{ address: string; port: number }>();
 
-  private readable!: ReadableStreamDefaultController<Uint8Array>;
+  private readable: ReadableStreamDefaultController<Uint8Array> | undefined;
   private readableDone = false;
   /** Bytes the bridge may still send us. */
   private outstanding: number;
@@ -51,6 +51,7 @@ export class WsocksSocket extends ClientStream<SocketOpenInfo> {
   }
 
   handleOpened(remoteAddress: string, remotePort: number, window: number): void {
+    if (this.readable || this.settled) return; // a second `opened` from a confused bridge changes nothing
     this.credit = window;
     const readable = new ReadableStream<Uint8Array>(
       {
@@ -73,8 +74,13 @@ export class WsocksSocket extends ClientStream<SocketOpenInfo> {
   }
 
   handleData(data: Uint8Array): void {
-    if (this.readableDone || this.settled) return;
+    if (!this.readable || this.readableDone || this.settled) return; // data before `opened`: not a stream yet
     this.outstanding -= data.length;
+    if (this.outstanding < 0) {
+      // More than the credit granted: a bridge that ignores flow control must not fill this page's memory.
+      this.transport.sendControl({ type: 'close', id: this.id });
+      return this.finish(new WsocksError(WsocksErrorCode.FLOW_CONTROL, 'the bridge sent more than the credit granted'));
+    }
     // No copy: every WebSocket message arrives in an ArrayBuffer of its own, so the view is the consumer's to keep.
     this.readable.enqueue(data);
   }
@@ -96,7 +102,7 @@ export class WsocksSocket extends ClientStream<SocketOpenInfo> {
 
   /** Grants the bridge the room the readable has beyond what is already granted, in batches. */
   private grant(): void {
-    const room = (this.readable.desiredSize ?? 0) - this.outstanding;
+    const room = (this.readable?.desiredSize ?? 0) - this.outstanding;
     if (room >= this.window / 4 && !this.settled) {
       this.outstanding += room;
       this.transport.sendControl({ type: 'credit', id: this.id, bytes: room });
