@@ -9,6 +9,12 @@ import { SocksServer } from './socks/server.ts';
 import { BridgeServer } from './bridge/bridge-server.ts';
 import { readBridgeConfigFile } from './bridge/config.ts';
 import type { SocksLogEntry } from './socks/connection.ts';
+import type { BridgeEvent } from './bridge/events.ts';
+import { createLogger, LOG_LEVELS } from './log.ts';
+import { readFile } from 'node:fs/promises';
+import { SocksMetrics } from './socks/metrics.ts';
+import { serveMetrics, type MetricsListener } from './net/metrics-http.ts';
+import type { LevelWithSilent, Logger } from 'pino';
 
 const USAGE = `usage:
   wsocks --version
@@ -50,42 +56,69 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 async function runSocks(args: string[]): Promise<number> {
-  const stop = untilSignal();
+  const signals = shutdownSignals();
   const values = options(args, {
         listen: { type: 'string', default: '127.0.0.1:1080' },
         user: { type: 'string', multiple: true, default: [] },
+        'user-file': { type: 'string' },
         rules: { type: 'string' },
+        metrics: { type: 'string' },
+        'drain-timeout': { type: 'string', default: '30' },
+        'log-level': { type: 'string' },
         quiet: { type: 'boolean', default: false },
       });
-  const listen = ListenSchema.safeParse(values.listen);
-  if (!listen.success) throw new ConfigError(`--listen: ${listen.error.issues[0]?.message}`);
-  const users = values.user.map((u) => {
-    const colon = u.indexOf(':');
-    if (colon < 1) throw new ConfigError(`--user expects NAME:PASSWORD, got ${JSON.stringify(u)}`);
-    return { username: u.slice(0, colon), password: u.slice(colon + 1) };
-  });
+  const listen = parseListen('--listen', values.listen);
+  const metricsAt = values.metrics === undefined ? undefined : parseListen('--metrics', values.metrics);
+  const drainSeconds = Number(values['drain-timeout']);
+  if (!Number.isFinite(drainSeconds) || drainSeconds < 0) throw new ConfigError(`--drain-timeout expects seconds, got ${JSON.stringify(values['drain-timeout'])}`);
+  const users = await socksUsers(values.user, values['user-file']);
   const rules = values.rules === undefined ? undefined : await loadRulesFile(values.rules);
-  const log = values.quiet ? () => {} : (e: SocksLogEntry) => process.stderr.write(`${formatLog(e)}\n`);
-  const server = await SocksServer.start({ ...listen.data, users, ...(rules ? { rules } : {}) }, log);
+  const logger = createLogger({ level: values.quiet ? 'silent' : logLevel(values['log-level']) });
+  let metrics: SocksMetrics | undefined;
+  const log = (e: SocksLogEntry) => {
+    metrics?.record(e);
+    if (e.event === 'request') logger.info(e, e.event);
+    else logger.warn(e, e.event);
+  };
+  const server = await SocksServer.start({ ...listen, users, ...(rules ? { rules } : {}) }, log);
+  let metricsListener: MetricsListener | undefined;
+  if (metricsAt) {
+    metrics = new SocksMetrics(() => server.stats());
+    try {
+      metricsListener = await serveMetrics(metrics.registry, metricsAt.host, metricsAt.port);
+    } catch (err) {
+      await server.close();
+      throw err;
+    }
+  }
   const { host, port } = server.address;
   process.stdout.write(
     `wsocks SOCKS server listening on ${host.includes(':') ? `[${host}]` : host}:${port}` +
       ` (SOCKS4/4a${users.length ? ' refused' : ''}, SOCKS5 ${users.length ? 'username/password' : 'no auth'}` +
-      `${rules ? `, ${rules.length} rules` : ''})\n`,
+      `${rules ? `, ${rules.length} rules` : ''})` +
+      `${metricsListener ? `; metrics on http://${hostPort(metricsListener.address)}/metrics` : ''}\n`,
   );
-  await stop;
-  await server.close();
+  logger.info(`${await signals.first}: draining, up to ${drainSeconds} s (a second signal stops at once)`);
+  void signals.second.then((sig) => {
+    logger.info(`${sig}: closing every connection now`);
+    return server.close();
+  });
+  await server.drain(drainSeconds * 1000);
+  await metricsListener?.close();
+  logger.info('stopped');
   return 0;
 }
 
 async function runBridge(args: string[]): Promise<number> {
   const signals = shutdownSignals();
-  const values = options(args, { config: { type: 'string' }, listen: { type: 'string' } });
+  const values = options(args, { config: { type: 'string' }, listen: { type: 'string' }, 'log-level': { type: 'string' } });
+  const logger = createLogger({ level: logLevel(values['log-level']) });
   const raw = values.config === undefined ? {} : await readBridgeConfigFile(values.config);
   if (values.listen !== undefined) raw.listen = values.listen;
-  const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
-  const bridge = await BridgeServer.start(raw, { log, source: values.config ?? '--listen' });
-  process.stdout.write(`wsocks bridge listening on ${bridge.url}\n`);
+  const log = (line: string) => logger.info(line);
+  const bridge = await BridgeServer.start(raw, { log, onEvent: (e) => logEvent(logger, e), source: values.config ?? '--listen' });
+  const metricsAt = bridge.metricsAddress;
+  process.stdout.write(`wsocks bridge listening on ${bridge.url}${metricsAt ? `; metrics on http://${hostPort(metricsAt)}/metrics` : ""}\n`);
   log(`${await signals.first}: draining (a second signal stops at once)`);
   void signals.second.then((sig) => {
     log(`${sig}: closing every session now`);
@@ -94,6 +127,42 @@ async function runBridge(args: string[]): Promise<number> {
   await bridge.drain();
   log('stopped');
   return 0;
+}
+
+function parseListen(flag: string, value: string): { host: string; port: number } {
+  const listen = ListenSchema.safeParse(value);
+  if (!listen.success) throw new ConfigError(`${flag}: ${listen.error.issues[0]?.message}`);
+  return listen.data;
+}
+
+function hostPort({ host, port }: { host: string; port: number }): string {
+  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+/**
+ * SOCKS5 users from `--user NAME:PASSWORD` (visible in `ps`), `--user-file FILE` (one NAME:PASSWORD a line, `#`
+ * comments) and WSOCKS_USER (NAME:PASSWORD, several separated by newlines).
+ */
+async function socksUsers(flags: string[], file: string | undefined): Promise<Array<{ username: string; password: string }>> {
+  const entries = flags.map((u) => ({ text: u, from: '--user' }));
+  if (file !== undefined) {
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`--user-file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+    text.split(/\r?\n/).forEach((line, i) => {
+      if (line.trim() !== '' && !line.trimStart().startsWith('#')) entries.push({ text: line, from: `${file}:${i + 1}` });
+    });
+  }
+  for (const line of (process.env.WSOCKS_USER ?? '').split('\n')) if (line !== '') entries.push({ text: line, from: 'WSOCKS_USER' });
+  return entries.map(({ text, from }) => {
+    const colon = text.indexOf(':');
+    // The entry itself is not echoed from a file or the environment: it holds a password.
+    if (colon < 1) throw new ConfigError(`${from}${from === '--user' ? '' : ':'} expects NAME:PASSWORD${from === '--user' ? `, got ${JSON.stringify(text)}` : ''}`);
+    return { username: text.slice(0, colon), password: text.slice(colon + 1) };
+  });
 }
 
 async function runDemo(args: string[]): Promise<number> {
@@ -149,16 +218,20 @@ function untilSignal(): Promise<void> {
   });
 }
 
-function formatLog(e: SocksLogEntry): string {
-  const parts = [new Date().toISOString(), e.event, `client=${e.client}`];
-  if (e.user) parts.push(`user=${e.user}`);
-  if (e.version) parts.push(`socks${e.version}`);
-  if (e.command) parts.push(e.command);
-  if (e.target) parts.push(e.target);
-  if (e.code) parts.push(e.code);
-  if (e.reason) parts.push(`(${e.reason})`);
-  return parts.join(' ');
+/** `--log-level`, else WSOCKS_LOG_LEVEL, else info. */
+function logLevel(flag: string | undefined): LevelWithSilent {
+  const level = flag ?? process.env.WSOCKS_LOG_LEVEL ?? 'info';
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new ConfigError(`--log-level: expected one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(level)}`);
+  return level as LevelWithSilent;
 }
+
+/** One record per session start/end and stream end (info); session-level errors (warn); opens and stream errors (debug). */
+function logEvent(logger: Logger, e: BridgeEvent): void {
+  if (e.event === 'session_start' || e.event === 'session_end' || e.event === 'stream_end') logger.info(e, e.event);
+  else if (e.event === 'error' && e.stream === undefined) logger.warn(e, e.event);
+  else logger.debug(e, e.event);
+}
+
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   main(process.argv.slice(2)).then((code) => {

@@ -15,6 +15,9 @@ import { BridgeSession, type SessionContext } from './session.ts';
 import { offersProtocol, originAccepted, presentedToken, refuse, WsocksErrorCode, type Refusal } from './upgrade-checks.ts';
 import { clientAddress } from './client-address.ts';
 import { proxiedFront, type ProxiedFront } from './proxied-connections.ts';
+import { type BridgeEvent } from './events.ts';
+import { BridgeMetrics } from './metrics.ts';
+import { serveMetrics, writeMetrics, type MetricsListener } from '../net/metrics-http.ts';
 import { TokenVerifier, type SessionGrant, type TokenCheck } from './tokens.ts';
 
 /** How long a refused WebSocket may take to answer the bridge's close frame before its socket is cut. */
@@ -34,6 +37,8 @@ export interface BridgeStartOptions {
   source?: string;
   /** Serves plain HTTP requests on the bridge's port (the demo serves its UI this way, same-origin). */
   onRequest?: (req: IncomingMessage, res: ServerResponse) => void;
+  /** Structured records: session start/end, stream open/end, errors sent, refused upgrades (docs/deploy.md). */
+  onEvent?: (e: BridgeEvent) => void;
 }
 
 export class BridgeServer {
@@ -51,12 +56,24 @@ export class BridgeServer {
   private readonly tokens: TokenVerifier;
   /** Set by `drain`: no new sessions, /readyz answers 503. */
   private draining = false;
+  /** Prometheus metrics, on /metrics (here, or on `config.metrics.listen`). */
+  readonly metrics: BridgeMetrics;
+  /** The separate listener for /metrics, with `config.metrics.listen`. */
+  private metricsHttp: MetricsListener | undefined;
+  private sessionsSoFar = 0;
+  private readonly emit: (e: BridgeEvent) => void;
 
   private constructor(
     readonly config: BridgeConfig,
     private readonly log: (line: string) => void,
     onRequest: BridgeStartOptions['onRequest'],
+    onEvent: BridgeStartOptions['onEvent'],
   ) {
+    this.metrics = new BridgeMetrics(() => this.stats(), () => this.draining);
+    this.emit = (e) => {
+      this.metrics.record(e);
+      onEvent?.(e);
+    };
     this.policy = new TargetPolicy(config.policy);
     this.tokens = new TokenVerifier(config.tokens, config.signedTokens);
     this.resolve = limitLookups(
@@ -64,7 +81,11 @@ export class BridgeServer {
       config.limits.maxPendingLookups,
       (max) => new WsocksError(WsocksErrorCode.BRIDGE_FULL, `the bridge has ${max} DNS lookups in progress; try again later`),
     );
-    this.sessionContext = { config, policy: this.policy, resolve: this.resolve, log, streamsOpen: () => this.stats().streams };
+    this.sessionContext = { config, policy: this.policy, resolve: this.resolve, log,
+      streamsOpen: () => this.stats().streams,
+      emit: this.emit,
+      sessionNumber: () => ++this.sessionsSoFar,
+    };
     this.wss = new WebSocketServer({
       noServer: true,
       maxPayload: config.limits.maxMessageBytes,
@@ -81,16 +102,29 @@ export class BridgeServer {
   /** Validates the config (ConfigError naming the field) and listens on `config.listen`. */
   static async start(input: BridgeConfigInput, options: BridgeStartOptions = {}): Promise<BridgeServer> {
     const config = parseBridgeConfig(input, options.source ?? 'config');
-    const server = new BridgeServer(config, options.log ?? (() => {}), options.onRequest);
+    const server = new BridgeServer(config, options.log ?? (() => {}), options.onRequest, options.onEvent);
     await listen(server.front.server, config.listen.host, config.listen.port);
     // The HTTP server does not listen itself (the front hands it connections), but it must do what it does once
     // listening: track its connections, so that headersTimeout/requestTimeout apply and close() ends idle ones.
     server.http.emit('listening');
+    if (config.metrics?.listen) {
+      try {
+        server.metricsHttp = await serveMetrics(server.metrics.registry, config.metrics.listen.host, config.metrics.listen.port);
+      } catch (err) {
+        await server.close();
+        throw err;
+      }
+    }
     return server;
   }
 
   get address(): { host: string; port: number } {
     return boundAddress(this.front.server);
+  }
+
+  /** Where /metrics is served when `config.metrics.listen` is set. */
+  get metricsAddress(): { host: string; port: number } | undefined {
+    return this.metricsHttp?.address;
   }
 
   /** `ws://host:port/` of this bridge. */
@@ -174,6 +208,7 @@ export class BridgeServer {
     // ends keep-alive connections that are mid-request too).
     const closed = Promise.all([this.front.close(), new Promise<void>((resolve) => this.http.close(() => resolve()))]);
     this.http.closeAllConnections();
+    await this.metricsHttp?.close();
     await closed;
     this.wss.close();
   }
@@ -183,6 +218,7 @@ export class BridgeServer {
     const path = (req.url ?? '/').split('?', 1)[0];
     if (path === '/healthz') return plain(res, 200, 'ok\n');
     if (path === '/readyz') return this.draining ? plain(res, 503, 'draining\n') : plain(res, 200, 'ready\n');
+    if (path === '/metrics' && !this.config.metrics?.listen) return void writeMetrics(this.metrics.registry, res);
     if (onRequest) return onRequest(req, res);
     plain(res, 426, `wsocks bridge: connect with a WebSocket, subprotocol ${PROTOCOL_VERSION}\n`);
   }
@@ -236,6 +272,7 @@ export class BridgeServer {
     const refusal = early ?? this.check(req, client, token);
     if (refusal) {
       this.log(`refused ${client}: ${refusal.code} ${refusal.message}`);
+      this.emit({ event: 'upgrade_refused', client, code: refusal.code, message: refusal.message });
       if (offersProtocol(req) && this.refusing.size < this.config.limits.maxSessions) return this.refuseSession(req, socket, head, refusal);
       const body = JSON.stringify({ code: refusal.code, message: refusal.message });
       socket.end(

@@ -100,6 +100,8 @@ export const BridgeConfigSchema = z
       })
       .strict()
       .default({ allow: [], deny: [] }),
+    /** Prometheus /metrics: on the bridge's port, or with `listen` only on that separate address. */
+    metrics: z.object({ listen: ListenSchema.optional() }).strict().optional(),
     /** On SIGTERM/drain: how long open sessions may keep their streams before they are closed with 1001. */
     drainTimeoutMs: z.number().int().min(0).default(30_000),
     /** Whether clients may describe their own chains with `via`. */

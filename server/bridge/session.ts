@@ -13,6 +13,7 @@ import { hostForLog } from '../../shared/net/canonical-target.ts';
 import type { Resolve } from '../net/resolver.ts';
 import { BridgeStream, type StreamHost } from './stream.ts';
 import { BridgeUdpStream } from './udp-stream.ts';
+import { SessionLedger, type BridgeEvent } from './events.ts';
 import { scopeDenial, type SessionGrant } from './tokens.ts';
 
 export interface SessionContext {
@@ -23,6 +24,10 @@ export interface SessionContext {
   log: (line: string) => void;
   /** Streams open across the whole bridge, for limits.maxStreams. */
   streamsOpen: () => number;
+  /** Structured records of sessions and streams (logs, metrics). */
+  emit: (e: BridgeEvent) => void;
+  /** A number for the next session, unique in this bridge (names it in the records). */
+  sessionNumber: () => number;
 }
 
 /** How long a session the bridge closes may take to flush its close frame and answer before its socket is cut. */
@@ -48,6 +53,7 @@ export class BridgeSession implements StreamHost {
   /** Streams open at once: the bridge's limit, or a signed token's smaller one. */
   private readonly maxStreams: number;
   readonly closed: Promise<void>;
+  private readonly ledger: SessionLedger;
   /** Set by `drain`: the session closes with 1001 ERR_SHUTTING_DOWN and this message once its last stream ends. */
   private drainMessage: string | undefined;
 
@@ -61,6 +67,7 @@ export class BridgeSession implements StreamHost {
     const { limits } = ctx.config;
     const scope = grant?.scope;
     this.maxStreams = Math.min(limits.streamsPerSession, scope?.maxStreams ?? Infinity);
+    this.ledger = new SessionLedger(ctx.sessionNumber(), client, ctx.emit);
     this.closed = new Promise((resolve) => ws.once('close', () => resolve()));
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       try {
@@ -75,7 +82,7 @@ export class BridgeSession implements StreamHost {
     ws.on('error', () => this.cutAfterGrace());
     ws.on('pong', () => (this.alive = true));
     ws.on('ping', (data: Buffer) => this.onPing(data));
-    ws.once('close', () => this.onClosed());
+    ws.once('close', (code: number, reason: Buffer) => this.onClosed(code, reason.toString('utf8')));
     this.pinger = setInterval(() => {
       if (!this.alive) return ws.terminate();
       this.alive = false;
@@ -111,11 +118,13 @@ export class BridgeSession implements StreamHost {
     if (this.congestedNow && this.outgoing > 2 * this.ctx.config.limits.maxBufferedBytes) {
       return this.closeWith(WsocksErrorCode.SESSION_OVERLOADED, 'the client reads nothing and keeps sending messages that need an answer');
     }
+    this.ledger.sent(message);
     this.send(JSON.stringify(message));
   }
 
   sendData(id: number, data: Uint8Array): void {
     if (!this.carry(data.length)) return;
+    this.ledger.down(id, data.length);
     // Frames stay under the message limit the client was told about.
     const max = this.ctx.config.limits.maxMessageBytes - FRAME_HEADER_BYTES;
     for (let at = 0; at < data.length; at += max) this.send(encodeDataFrame(id, data.subarray(at, at + max)));
@@ -206,6 +215,7 @@ export class BridgeSession implements StreamHost {
 
   removed(id: number): void {
     this.streams.delete(id);
+    this.ledger.removed(id);
     this.closeIfDrained();
   }
 
@@ -230,7 +240,10 @@ export class BridgeSession implements StreamHost {
       if (!frame) return this.error(WsocksErrorCode.BAD_FRAME, 'a data frame needs a 4-byte stream id and at least one byte');
       // Data for a stream that just closed is a normal race: dropped.
       const stream = this.streams.get(frame.id);
-      if (stream && this.carry(frame.data.length)) stream.onData(frame.data);
+      if (stream && this.carry(frame.data.length)) {
+        this.ledger.up(frame.id, frame.data.length);
+        stream.onData(frame.data);
+      }
       return;
     }
     let json: unknown;
@@ -260,7 +273,10 @@ export class BridgeSession implements StreamHost {
     if (!stream) return; // closed meanwhile
     if (m.type === 'credit') stream.onCredit(m.bytes);
     else if (m.type === 'end') stream.onEnd();
-    else stream.onClose();
+    else {
+      this.ledger.clientClosed(m.id);
+      stream.onClose();
+    }
   }
 
   private async open(m: OpenMessage): Promise<void> {
@@ -290,6 +306,7 @@ export class BridgeSession implements StreamHost {
     const command = m.command ?? 'connect';
     if (command === 'udp') return this.openUdp(m, hops);
     const stream = new BridgeStream(m.id, this, m.window, config.limits.window, config.limits.idleTimeoutMs);
+    this.ledger.opening(m);
     this.streams.set(m.id, stream);
     try {
       const dialed = await dialRoute({
@@ -320,6 +337,7 @@ export class BridgeSession implements StreamHost {
       canSend: (bytes) => bytes + FRAME_HEADER_BYTES <= limit && !this.congestedNow && this.outgoing < config.limits.window,
       onDrop: (reason) => this.ctx.log(`stream ${m.id} from ${this.client}: dropped a datagram: ${reason}`),
     });
+    this.ledger.opening(m);
     this.streams.set(m.id, stream);
     try {
       let via: Parameters<BridgeUdpStream['start']>[0];
@@ -356,11 +374,12 @@ export class BridgeSession implements StreamHost {
     stream.fail(e);
   }
 
-  private onClosed(): void {
+  private onClosed(code: number, reason: string): void {
     clearInterval(this.pinger);
     clearTimeout(this.overloadTimer);
     clearTimeout(this.expiryTimer);
     for (const s of [...this.streams.values()]) s.destroy();
     this.streams.clear();
+    this.ledger.ended(code, reason);
   }
 }

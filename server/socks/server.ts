@@ -63,6 +63,19 @@ export class SocksServer {
     return { connections: this.sockets.size, ...this.ctx.resources };
   }
 
+  /**
+   * Graceful stop: no new connections; open ones (handshakes, relays, BIND, UDP associations) may finish for up to
+   * `timeoutMs`, then the rest are closed.
+   */
+  async drain(timeoutMs: number): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const deadline = setTimeout(() => {
+      for (const s of this.sockets) s.destroy();
+    }, timeoutMs);
+    await closed;
+    clearTimeout(deadline);
+  }
+
   /** Stops listening and closes every connection, relay, BIND listener and UDP association. */
   async close(): Promise<void> {
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));

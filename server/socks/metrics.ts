@@ -1,0 +1,34 @@
+/** Prometheus metrics of `wsocks socks` (prom-client), fed by its log entries; served on `--metrics HOST:PORT`. */
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import type { SocksLogEntry } from './connection.ts';
+import type { SocksServerStats } from './server.ts';
+
+export class SocksMetrics {
+  readonly registry = new Registry();
+  private readonly events = new Counter({
+    name: 'wsocks_socks_events_total',
+    help: 'SOCKS server log events (request, denied, failed, protocol-error, udp-drop), by event, SOCKS version, command and error code',
+    labelNames: ['event', 'version', 'command', 'code'],
+    registers: [this.registry],
+  });
+
+  constructor(stats: () => SocksServerStats) {
+    const gauge = (name: string, help: string, read: () => number) =>
+      new Gauge({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          this.set(read());
+        },
+      });
+    gauge('wsocks_socks_connections', 'Client connections open now', () => stats().connections);
+    gauge('wsocks_socks_bind_listeners', 'BIND listeners open now', () => stats().bindListeners);
+    gauge('wsocks_socks_udp_associations', 'UDP associations open now', () => stats().udpAssociations);
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  record(e: SocksLogEntry): void {
+    this.events.inc({ event: e.event, version: e.version === undefined ? '' : String(e.version), command: e.command ?? '', code: e.code ?? '' });
+  }
+}
