@@ -20,11 +20,11 @@ const started = performance.now();
 try {
   const report = await runFuzz({ inputs, seed, progress: (line) => console.log(line) });
   console.log(JSON.stringify(report, null, 2));
+  if (report.peakBufferedBytes > report.bufferBound) throw new Error('buffer bound exceeded');
   console.log(`ok: ${report.inputs} inputs in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   // getaddrinfo lookups of random names (at most maxPendingLookups each in the bridge and the SOCKS server) can
   // outlive the run by the system resolver's timeout; they cannot be cancelled, so do not wait for them.
   process.exit(0);
-  if (report.peakBufferedBytes > report.bufferBound) throw new Error('buffer bound exceeded');
 } catch (err) {
   console.error(`FAILED (seed ${seed}): ${(err as Error).stack ?? String(err)}`);
   process.exit(1);
