@@ -119,7 +119,10 @@ async function runBridge(args: string[]): Promise<number> {
   const bridge = await BridgeServer.start(raw, { log, onEvent: (e) => logEvent(logger, e), source: values.config ?? '--listen' });
   const metricsAt = bridge.metricsAddress;
   process.stdout.write(`wsocks bridge listening on ${bridge.url}${metricsAt ? `; metrics on http://${hostPort(metricsAt)}/metrics` : ""}\n`);
+  const onHup = () => void reloadBridge(bridge, values.config, values.listen, logger);
+  process.on('SIGHUP', onHup);
   log(`${await signals.first}: draining (a second signal stops at once)`);
+  process.off('SIGHUP', onHup);
   void signals.second.then((sig) => {
     log(`${sig}: closing every session now`);
     return bridge.close();
@@ -163,6 +166,19 @@ async function socksUsers(flags: string[], file: string | undefined): Promise<Ar
     if (colon < 1) throw new ConfigError(`${from}${from === '--user' ? '' : ':'} expects NAME:PASSWORD${from === '--user' ? `, got ${JSON.stringify(text)}` : ''}`);
     return { username: text.slice(0, colon), password: text.slice(colon + 1) };
   });
+}
+
+/** SIGHUP: re-reads the config file; a bad one is refused (logged with the reason) and the old config stays. */
+async function reloadBridge(bridge: BridgeServer, file: string | undefined, listen: string | undefined, logger: Logger): Promise<void> {
+  if (file === undefined) return void logger.warn('SIGHUP: no --config file to reload');
+  try {
+    const raw = await readBridgeConfigFile(file);
+    if (listen !== undefined) raw.listen = listen;
+    await bridge.reload(raw, file);
+    logger.info(`SIGHUP: reloaded ${file}`);
+  } catch (err) {
+    logger.error(`SIGHUP: reload refused, the old config stays: ${(err as Error).message}`);
+  }
 }
 
 async function runDemo(args: string[]): Promise<number> {

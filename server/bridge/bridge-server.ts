@@ -1,6 +1,10 @@
 /** The bridge: an HTTP server that upgrades checked requests to WebSocket sessions. */
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import { readFile } from 'node:fs/promises';
+import { createSecureContext } from 'node:tls';
+import { ConfigError } from '../config-error.ts';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { closeReason } from '../../shared/protocol/close-codes.ts';
 import { WsocksError } from '../../shared/protocol/errors.ts';
@@ -30,6 +34,29 @@ function plain(res: ServerResponse, status: number, body: string): void {
   res.end(body);
 }
 
+interface TlsFiles {
+  cert: Buffer;
+  key: Buffer;
+}
+
+/** Reads the PEM certificate chain and key named by `tls` (ConfigError naming the file on failure). */
+async function readTlsFiles(tls: { cert: string; key: string }): Promise<TlsFiles> {
+  const read = async (field: string, path: string) => {
+    try {
+      return await readFile(path);
+    } catch (err) {
+      throw new ConfigError(`tls.${field}: ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  };
+  const files = { cert: await read('cert', tls.cert), key: await read('key', tls.key) };
+  try {
+    createSecureContext(files);
+  } catch (err) {
+    throw new ConfigError(`tls: ${tls.cert} / ${tls.key}: ${(err as Error).message}`);
+  }
+  return files;
+}
+
 export interface BridgeStartOptions {
   /** Log lines (refusals, failed streams); never tokens or passwords. */
   log?: (line: string) => void;
@@ -48,12 +75,14 @@ export class BridgeServer {
   private readonly wss: WebSocketServer;
   private readonly sessions = new Set<BridgeSession>();
   private readonly perClient = new Map<string, number>();
-  private readonly policy: TargetPolicy;
-  private readonly resolve: LimitedResolve;
+  private policy!: TargetPolicy;
+  private resolve!: LimitedResolve;
   /** Refused WebSockets waiting for their closing handshake. */
   private readonly refusing = new Set<WebSocket>();
-  private readonly sessionContext: SessionContext;
-  private readonly tokens: TokenVerifier;
+  /** What new sessions get (config, policy, resolver); a reload makes a new one, open sessions keep theirs. */
+  private sessionContext!: SessionContext;
+  private tokens!: TokenVerifier;
+  private current!: BridgeConfig;
   /** Set by `drain`: no new sessions, /readyz answers 503. */
   private draining = false;
   /** Prometheus metrics, on /metrics (here, or on `config.metrics.listen`). */
@@ -62,30 +91,22 @@ export class BridgeServer {
   private metricsHttp: MetricsListener | undefined;
   private sessionsSoFar = 0;
   private readonly emit: (e: BridgeEvent) => void;
+  /** The HTTPS server, with `tls` (its certificate is replaced on reload). */
+  private readonly tlsServer: HttpsServer | undefined;
 
   private constructor(
-    readonly config: BridgeConfig,
+    config: BridgeConfig,
     private readonly log: (line: string) => void,
     onRequest: BridgeStartOptions['onRequest'],
     onEvent: BridgeStartOptions['onEvent'],
+    tls: TlsFiles | undefined,
   ) {
     this.metrics = new BridgeMetrics(() => this.stats(), () => this.draining);
     this.emit = (e) => {
       this.metrics.record(e);
       onEvent?.(e);
     };
-    this.policy = new TargetPolicy(config.policy);
-    this.tokens = new TokenVerifier(config.tokens, config.signedTokens);
-    this.resolve = limitLookups(
-      makeResolver(config.dns?.servers),
-      config.limits.maxPendingLookups,
-      (max) => new WsocksError(WsocksErrorCode.BRIDGE_FULL, `the bridge has ${max} DNS lookups in progress; try again later`),
-    );
-    this.sessionContext = { config, policy: this.policy, resolve: this.resolve, log,
-      streamsOpen: () => this.stats().streams,
-      emit: this.emit,
-      sessionNumber: () => ++this.sessionsSoFar,
-    };
+    this.apply(config);
     this.wss = new WebSocketServer({
       noServer: true,
       maxPayload: config.limits.maxMessageBytes,
@@ -94,15 +115,67 @@ export class BridgeServer {
       // Sessions answer pings themselves, within their outgoing buffer bound (ws would drop a burst of 60 with 1006).
       autoPong: false,
     });
-    this.http = createServer((req, res) => this.request(req, res, onRequest));
+    const handler = (req: IncomingMessage, res: ServerResponse) => this.request(req, res, onRequest);
+    this.http = tls ? createHttpsServer({ cert: tls.cert, key: tls.key }, handler) : createServer(handler);
+    this.tlsServer = tls ? (this.http as HttpsServer) : undefined;
     this.http.on('upgrade', (req, socket, head) => this.upgrade(req, socket, head));
     this.front = proxiedFront(this.http, config.trustedProxies, log);
+  }
+
+  /** The config in force for new sessions (replaced by `reload`). */
+  get config(): BridgeConfig {
+    return this.current;
+  }
+
+  private apply(config: BridgeConfig): void {
+    this.current = config;
+    this.policy = new TargetPolicy(config.policy);
+    this.tokens = new TokenVerifier(config.tokens, config.signedTokens);
+    this.resolve = limitLookups(
+      makeResolver(config.dns?.servers),
+      config.limits.maxPendingLookups,
+      (max) => new WsocksError(WsocksErrorCode.BRIDGE_FULL, `the bridge has ${max} DNS lookups in progress; try again later`),
+    );
+    this.sessionContext = {
+      config,
+      policy: this.policy,
+      resolve: this.resolve,
+      log: this.log,
+      streamsOpen: () => this.stats().streams,
+      emit: this.emit,
+      sessionNumber: () => ++this.sessionsSoFar,
+    };
+    // ws reads maxPayload for each new connection.
+    if (this.wss) (this.wss.options as { maxPayload: number }).maxPayload = config.limits.maxMessageBytes;
+  }
+
+  /**
+   * SIGHUP: validates `input` and reads its TLS files; any problem throws (ConfigError naming the field, or the
+   * file error) and the old config stays. Otherwise new sessions get the new tokens, keys, policy, routes, origins,
+   * limits and TLS certificate; open sessions keep what they started with. `listen`, `trustedProxies`,
+   * `metrics.listen` and turning TLS on or off need a restart (a warning is logged and they stay as they are).
+   */
+  async reload(input: BridgeConfigInput, source = 'config'): Promise<void> {
+    const next = parseBridgeConfig(input, source);
+    const tls = next.tls ? await readTlsFiles(next.tls) : undefined;
+    if (Boolean(tls) !== Boolean(this.tlsServer)) throw new ConfigError(`${source}: turning tls on or off needs a restart`);
+    const old = this.current;
+    for (const [field, changed] of [
+      ['listen', `${old.listen.host}:${old.listen.port}` !== `${next.listen.host}:${next.listen.port}`],
+      ['trustedProxies', JSON.stringify(old.trustedProxies) !== JSON.stringify(next.trustedProxies)],
+      ['metrics.listen', JSON.stringify(old.metrics?.listen) !== JSON.stringify(next.metrics?.listen)],
+    ] as const) {
+      if (changed) this.log(`reload: ${field} changed; it takes effect on restart`);
+    }
+    if (tls) this.tlsServer!.setSecureContext({ cert: tls.cert, key: tls.key });
+    this.apply({ ...next, listen: old.listen, trustedProxies: old.trustedProxies, metrics: old.metrics });
   }
 
   /** Validates the config (ConfigError naming the field) and listens on `config.listen`. */
   static async start(input: BridgeConfigInput, options: BridgeStartOptions = {}): Promise<BridgeServer> {
     const config = parseBridgeConfig(input, options.source ?? 'config');
-    const server = new BridgeServer(config, options.log ?? (() => {}), options.onRequest, options.onEvent);
+    const tls = config.tls ? await readTlsFiles(config.tls) : undefined;
+    const server = new BridgeServer(config, options.log ?? (() => {}), options.onRequest, options.onEvent, tls);
     await listen(server.front.server, config.listen.host, config.listen.port);
     // The HTTP server does not listen itself (the front hands it connections), but it must do what it does once
     // listening: track its connections, so that headersTimeout/requestTimeout apply and close() ends idle ones.
@@ -130,7 +203,7 @@ export class BridgeServer {
   /** `ws://host:port/` of this bridge. */
   get url(): string {
     const { host, port } = this.address;
-    return `ws://${host.includes(':') ? `[${host}]` : host}:${port}/`;
+    return `${this.tlsServer ? 'wss' : 'ws'}://${host.includes(':') ? `[${host}]` : host}:${port}/`;
   }
 
   /** Open sessions and streams, and the bytes queued for clients and not yet written (all sessions). */

@@ -100,6 +100,8 @@ export const BridgeConfigSchema = z
       })
       .strict()
       .default({ allow: [], deny: [] }),
+    /** Serve wss:// directly: PEM files of the certificate chain and its private key (re-read on reload). */
+    tls: z.object({ cert: z.string().min(1), key: z.string().min(1) }).strict().optional(),
     /** Prometheus /metrics: on the bridge's port, or with `listen` only on that separate address. */
     metrics: z.object({ listen: ListenSchema.optional() }).strict().optional(),
     /** On SIGTERM/drain: how long open sessions may keep their streams before they are closed with 1001. */
