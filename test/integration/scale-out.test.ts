@@ -1,7 +1,7 @@
 /**
  * Scale-out on an existing engine: two `wsocks bridge` processes behind HAProxy (deploy/haproxy.cfg: send-proxy-v2,
  * leastconn, /readyz health checks). Sessions spread over both; one signed token works on either; the real client
- * address reaches the per-client limit and the logs.
+ * address reaches the per-client limit and the logs; one instance drains on SIGTERM while the other keeps serving.
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { encodeDataFrame } from '../../shared/protocol/frame.ts';
 import { startEcho, type Running } from '../helpers/net.ts';
 import type { Peer } from '../helpers/peers.ts';
 import { startHaproxy } from '../helpers/proxies.ts';
@@ -126,5 +127,52 @@ describe('two bridge processes behind HAProxy', () => {
     const third = await session(haproxy.port, '127.0.0.20', token);
     expect(third).toMatchObject({ code: 4429, reason: expect.stringMatching(/^ERR_TOO_MANY_SESSIONS/) });
     expect(a.stderr() + b.stderr()).toMatch(/127\.0\.0\.20.*ERR_TOO_MANY_SESSIONS/);
+  });
+
+  it('drains one instance on SIGTERM: its open stream finishes, new sessions go to the other, it exits 0', async () => {
+    await Promise.all(open.splice(0).map((w) => (w.close(), once(w, 'close'))));
+    // A session on instance a with an open echo stream.
+    let onA: (Attempt & { ws: WebSocket }) | undefined;
+    for (let i = 0; i < 10 && !onA; i++) {
+      const r = await session(haproxy.port, `127.0.0.${30 + i}`, token);
+      if ('ws' in r && r.instance === 'a') onA = r;
+      else if ('ws' in r) {
+        r.ws.close();
+        await once(r.ws, 'close');
+      }
+    }
+    expect(onA).toBeDefined();
+    const ws = onA!.ws;
+    const got: Buffer[] = [];
+    const control: Array<Record<string, unknown>> = [];
+    ws.on('message', (d: Buffer, bin) => (bin ? got.push(d) : control.push(JSON.parse(String(d)))));
+    ws.send(JSON.stringify({ type: 'open', id: 1, host: '127.0.0.1', port: echo.port, window: 65536 }));
+    while (!control.some((m) => m.type === 'opened')) await once(ws, 'message');
+
+    a.child.kill('SIGTERM');
+    // New sessions are served: by b, or refused by a draining with 1001 (a client reconnects) until HAProxy's
+    // /readyz check takes a out; never anything else.
+    let servedByB = 0;
+    for (let i = 0; servedByB < 3; i++) {
+      const r = await session(haproxy.port, `127.0.0.${50 + (i % 150)}`, token);
+      if ('ws' in r) {
+        expect(r.instance).toBe('b');
+        servedByB++;
+        r.ws.close();
+        await once(r.ws, 'close');
+      } else expect(r).toMatchObject({ code: 1001, reason: expect.stringMatching(/^ERR_SHUTTING_DOWN/) });
+    }
+    // The stream on the draining instance still carries data.
+    ws.send(encodeDataFrame(1, Buffer.from('still here')));
+    while (Buffer.concat(got.map((f) => f.subarray(4))).toString() !== 'still here') await once(ws, 'message');
+    // Its last stream ends: a closes the session with 1001 and exits 0.
+    const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+    ws.send(JSON.stringify({ type: 'close', id: 1 }));
+    expect(await closed).toBe(1001);
+    expect(await a.exit).toBe(0);
+    // b keeps serving.
+    const after = await session(haproxy.port, '127.0.0.99', token);
+    expect(after).toMatchObject({ instance: 'b' });
+    (after as { ws: WebSocket }).ws.close();
   });
 });
