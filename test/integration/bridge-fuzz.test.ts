@@ -12,7 +12,8 @@ describe('bridge fuzz', () => {
       expect(report.errorCodes[code] ?? 0, code).toBeGreaterThan(0);
     }
     expect(report.peakBufferedBytes).toBeLessThanOrEqual(report.bufferBound);
-    expect(report.heapGrowthBytes).toBeLessThan(report.memoryBound + 64 * 1024 * 1024);
+    // After a full GC at both ends: what is left is what the bridge (and this process's sessions) still hold.
+    expect(report.heapGrowthBytes).toBeLessThan(report.memoryBound + 16 * 1024 * 1024);
     expect(report.witnessRoundTrips).toBe(report.sessions);
   }, 180_000);
 });
