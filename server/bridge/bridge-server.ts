@@ -23,6 +23,19 @@ import { type BridgeEvent } from './events.ts';
 import { BridgeMetrics } from './metrics.ts';
 import { serveMetrics, writeMetrics, type MetricsListener } from '../net/metrics-http.ts';
 import { TokenVerifier, type SessionGrant, type TokenCheck } from './tokens.ts';
+import { WEBSOCKIFY_PROTOCOL, WebsockifySession, websockifyProtocolOk, websockifyTarget } from './compat/websockify.ts';
+
+/** What the bridge keeps of every accepted WebSocket, whatever its protocol. */
+interface HostedSession {
+  readonly closed: Promise<void>;
+  readonly streamCount: number;
+  readonly bufferedBytes: number;
+  drain(message: string): void;
+  closeWith(code: Parameters<BridgeSession['closeWith']>[0], message: string): void;
+}
+
+/** Which protocol a request's path selects: wsocks.v1 at any path but a configured compat one (docs/compat.md). */
+type Endpoint = { kind: 'wsocks' } | { kind: 'websockify'; found: ReturnType<typeof websockifyTarget> };
 
 /** How long a refused WebSocket may take to answer the bridge's close frame before its socket is cut. */
 const REFUSAL_LINGER_MS = 5_000;
@@ -73,7 +86,7 @@ export class BridgeServer {
   /** Listens for TCP and hands connections to `http`, after reading a trusted proxy's PROXY header. */
   private readonly front: ProxiedFront;
   private readonly wss: WebSocketServer;
-  private readonly sessions = new Set<BridgeSession>();
+  private readonly sessions = new Set<HostedSession>();
   private readonly perClient = new Map<string, number>();
   private policy!: TargetPolicy;
   private resolve!: LimitedResolve;
@@ -111,7 +124,10 @@ export class BridgeServer {
       noServer: true,
       maxPayload: config.limits.maxMessageBytes,
       perMessageDeflate: false,
-      handleProtocols: (protocols) => (protocols.has(PROTOCOL_VERSION) ? PROTOCOL_VERSION : false),
+      handleProtocols: (protocols, req) =>
+        this.endpointOf(req).kind === 'websockify'
+          ? protocols.has(WEBSOCKIFY_PROTOCOL) ? WEBSOCKIFY_PROTOCOL : false
+          : protocols.has(PROTOCOL_VERSION) ? PROTOCOL_VERSION : false,
       // Sessions answer pings themselves, within their outgoing buffer bound (ws would drop a burst of 60 with 1006).
       autoPong: false,
     });
@@ -296,6 +312,16 @@ export class BridgeServer {
     plain(res, 426, `wsocks bridge: connect with a WebSocket, subprotocol ${PROTOCOL_VERSION}\n`);
   }
 
+  /** The endpoint a request's path selects. */
+  private endpointOf(req: IncomingMessage): Endpoint {
+    const websockify = this.config.compat.websockify;
+    const path = (req.url ?? '/').split('?', 1)[0];
+    if (websockify && path === websockify.path) {
+      return { kind: 'websockify', found: websockifyTarget(websockify, req) };
+    }
+    return { kind: 'wsocks' };
+  }
+
   private check(req: IncomingMessage, client: string, token: TokenCheck): Refusal | undefined {
     const { config } = this;
     if (this.draining) return refuse(WsocksErrorCode.SHUTTING_DOWN, 503, DRAIN_MESSAGE);
@@ -303,7 +329,9 @@ export class BridgeServer {
       return refuse(WsocksErrorCode.ORIGIN_DENIED, 403, `Origin ${req.headers.origin ?? '(none)'} is not allowed`);
     }
     if (!token.ok) return refuse(WsocksErrorCode.UNAUTHORIZED, 401, token.message);
-    if (!offersProtocol(req)) {
+    if (this.endpointOf(req).kind === 'websockify') {
+      if (!websockifyProtocolOk(req)) return refuse(WsocksErrorCode.BAD_MESSAGE, 400, `subprotocol ${WEBSOCKIFY_PROTOCOL} (or none) is required`);
+    } else if (!offersProtocol(req)) {
       return refuse(WsocksErrorCode.BAD_MESSAGE, 400, `subprotocol ${PROTOCOL_VERSION} is required`);
     }
     if ((this.perClient.get(client) ?? 0) >= config.limits.sessionsPerClient) {
@@ -324,6 +352,12 @@ export class BridgeServer {
       return this.admit(req, socket, head, peer, { ok: true, grant: undefined }, refuse(WsocksErrorCode.BAD_MESSAGE, 400, found.message));
     }
     const client = found.address;
+    const endpoint = this.endpointOf(req);
+    if (endpoint.kind === 'websockify') {
+      // The websockify token is the credential: it names a configured target (docs/compat.md).
+      const { found } = endpoint;
+      return this.admit(req, socket, head, client, found.ok ? { ok: true, grant: undefined } : found);
+    }
     // Verifying a signed token is asynchronous; the checks and the session count then run in one turn.
     this.tokens.check(presentedToken(req)).then(
       (token) => this.admit(req, socket, head, client, token),
@@ -358,7 +392,11 @@ export class BridgeServer {
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       this.perClient.set(client, (this.perClient.get(client) ?? 0) + 1);
       const grant: SessionGrant | undefined = token.ok ? token.grant : undefined;
-      const session = new BridgeSession(ws, this.sessionContext, client, grant);
+      const endpoint = this.endpointOf(req);
+      const session: HostedSession =
+        endpoint.kind === 'websockify' && endpoint.found.ok
+          ? new WebsockifySession(ws, this.sessionContext, client, endpoint.found.target)
+          : new BridgeSession(ws, this.sessionContext, client, grant);
       this.sessions.add(session);
       if (this.draining) session.drain(DRAIN_MESSAGE);
       void session.closed.then(() => {

@@ -79,6 +79,33 @@ const SignedTokensSchema = z
   .strict();
 export type SignedTokensConfig = z.output<typeof SignedTokensSchema>;
 
+/** A websockify token's target: where its WebSocket's one TCP connection goes, and through which route. */
+const WebsockifyTargetSchema = z
+  .object({
+    host: z.string().min(1).max(255),
+    port: z.number().int().min(1).max(65535),
+    /** A name in `routes`; none: direct (the policy decides). */
+    route: z.string().min(1).max(100).optional(),
+  })
+  .strict();
+
+/** A URL path the bridge serves besides `/` ("/websockify"). */
+const CompatPathSchema = z.string().regex(/^\/[A-Za-z0-9._~\-/]*$/, 'expected a path starting with /').refine((p) => p !== '/', {
+  message: '/ is the wsocks.v1 endpoint',
+});
+
+/**
+ * websockify mode (docs/compat.md): one WebSocket = one TCP connection, the target chosen by `?token=` in the URL,
+ * like websockify's token plugins. Each token is a secret (8 characters at least): it is the only credential asked.
+ */
+const WebsockifySchema = z
+  .object({
+    path: CompatPathSchema.default('/websockify'),
+    targets: z.record(z.string().min(8).max(512), WebsockifyTargetSchema),
+  })
+  .strict();
+export type WebsockifyConfig = z.output<typeof WebsockifySchema>;
+
 export const BridgeConfigSchema = z
   .object({
     listen: ListenSchema.default({ host: '127.0.0.1', port: 8080 }),
@@ -110,6 +137,8 @@ export const BridgeConfigSchema = z
     clientChains: z.boolean().default(false),
     /** Named chains; their credentials never leave the bridge. */
     routes: z.record(z.string().min(1).max(100), RouteSchema).default({}),
+    /** Endpoints for clients that speak other relay protocols (docs/compat.md). */
+    compat: z.object({ websockify: WebsockifySchema.optional() }).strict().default({}),
     /** The resolvers the bridge asks for names ("host:port", IPv6 in brackets); none: the system's (getaddrinfo). */
     dns: z.object({ servers: z.array(DnsServerSchema).min(1).max(8) }).strict().optional(),
     limits: z
@@ -162,7 +191,15 @@ export const BridgeConfigSchema = z
         maxDatagramBytes: 65507,
       }),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    for (const t of Object.values(c.compat.websockify?.targets ?? {})) {
+      if (t.route !== undefined && !Object.hasOwn(c.routes, t.route)) {
+        // The token itself is a secret: the message names the route only.
+        ctx.addIssue({ code: 'custom', path: ['compat', 'websockify', 'targets'], message: `a target names route ${JSON.stringify(t.route)}, which is not in routes` });
+      }
+    }
+  });
 
 export type BridgeConfigInput = z.input<typeof BridgeConfigSchema>;
 export type BridgeConfig = z.output<typeof BridgeConfigSchema>;

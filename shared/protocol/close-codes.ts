@@ -38,3 +38,11 @@ export function parseCloseReason(reason: string): { code: string; message: strin
   const m = /^(ERR_[A-Z0-9_]+)(?: (.*))?$/s.exec(reason);
   return m ? { code: m[1]!, message: m[2] ?? '' } : undefined;
 }
+
+/**
+ * One-stream endpoints (websockify mode, docs/compat.md): how the WebSocket ends with its TCP connection. END: the
+ * target closed (FIN) and every byte before it was sent. RESET: the target reset the connection (reason
+ * `ERR_STREAM_RESET ...`), never to be taken for a complete stream. FAILED: opening or relaying failed (reason
+ * `<CODE> <message>`, e.g. ERR_POLICY_DENIED, ERR_CONNECT_FAILED, ERR_TIMEOUT, ERR_HOP_FAILED, ERR_IDLE_TIMEOUT).
+ */
+export const STREAM_CLOSE_CODES = { END: 1000, RESET: 4000, FAILED: 4001 } as const;

@@ -1,0 +1,248 @@
+/**
+ * websockify mode (docs/compat.md): one WebSocket is one TCP connection to the target its `?token=` names in the
+ * config, direct or through a route, under the bridge's policy. Binary messages both ways, no framing of our own.
+ * Backpressure: the target socket is paused while the WebSocket's unsent bytes are over limits.maxBufferedBytes
+ * (resumed below half of it); the WebSocket is paused while the target socket does not drain.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import type { WebSocket } from 'ws';
+import { closeReason, SESSION_CLOSE_CODES, STREAM_CLOSE_CODES, type SessionCloseErrorCode } from '../../../shared/protocol/close-codes.ts';
+import { WsocksError, WsocksErrorCode } from '../../../shared/protocol/errors.ts';
+import { hostForLog } from '../../../shared/net/canonical-target.ts';
+import type { WebsockifyConfig } from '../config.ts';
+import { dialRoute } from '../dial-route.ts';
+import type { SessionContext } from '../session.ts';
+
+/** The subprotocol websockify clients (noVNC) offer; a client may also offer none. */
+export const WEBSOCKIFY_PROTOCOL = 'binary';
+/** How long a closing WebSocket may take to finish its closing handshake before its socket is cut. */
+const CLOSE_GRACE_MS = 1_000;
+
+export type WebsockifyTarget = WebsockifyConfig['targets'][string];
+
+/** The target a websockify request's `?token=` names, or why there is none. Never logs the token. */
+export function websockifyTarget(config: WebsockifyConfig, req: IncomingMessage): { ok: true; target: WebsockifyTarget } | { ok: false; message: string } {
+  const token = new URL(req.url ?? '/', 'http://x').searchParams.get('token');
+  if (token === null) return { ok: false, message: 'websockify endpoint: ?token= is required' };
+  const target = Object.hasOwn(config.targets, token) ? config.targets[token] : undefined;
+  return target ? { ok: true, target } : { ok: false, message: 'websockify endpoint: unknown token' };
+}
+
+/** Whether the request's subprotocols suit websockify mode: none offered, or `binary` among them. */
+export function websockifyProtocolOk(req: IncomingMessage): boolean {
+  const header = req.headers['sec-websocket-protocol'];
+  if (header === undefined) return true;
+  return header.split(',').some((p) => p.trim() === WEBSOCKIFY_PROTOCOL);
+}
+
+/** One websockify WebSocket and its TCP connection; the bridge counts it as a session with (at most) one stream. */
+export class WebsockifySession {
+  readonly closed: Promise<void>;
+  private socket: Socket | undefined;
+  private readonly abort = new AbortController();
+  /** Bytes handed to the WebSocket and not yet written. */
+  private outgoing = 0;
+  private targetPaused = false;
+  private overloadTimer: NodeJS.Timeout | undefined;
+  private cutTimer: NodeJS.Timeout | undefined;
+  private readonly pinger: NodeJS.Timeout;
+  private alive = true;
+  /** Messages that arrived while connecting (the WebSocket is paused meanwhile, so these are few). */
+  private early: Buffer[] = [];
+  private done = false;
+
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly ctx: SessionContext,
+    readonly client: string,
+    private readonly target: WebsockifyTarget,
+  ) {
+    this.closed = new Promise((resolve) => ws.once('close', () => resolve()));
+    ws.on('message', (data: Buffer, isBinary: boolean) => this.fromClient(data, isBinary));
+    ws.on('error', () => this.cutAfterGrace());
+    ws.on('pong', () => (this.alive = true));
+    ws.once('close', (code: number) => this.onClientClosed(code));
+    this.pinger = setInterval(() => {
+      if (!this.alive) return ws.terminate();
+      this.alive = false;
+      ws.ping();
+    }, ctx.config.limits.pingIntervalMs);
+    ws.pause();
+    this.open().catch((err: unknown) => {
+      ctx.log(`websockify from ${client}: internal error: ${(err as Error).stack ?? String(err)}`);
+      this.fail(new WsocksError(WsocksErrorCode.CONNECT_FAILED, 'internal error'));
+    });
+  }
+
+  /** 1 while the TCP connection is opening or open. */
+  get streamCount(): number {
+    return this.done ? 0 : 1;
+  }
+
+  get bufferedBytes(): number {
+    return this.outgoing;
+  }
+
+  /** The bridge drains: the connection keeps going until it ends (or the drain deadline calls `closeWith`). */
+  drain(_message: string): void {}
+
+  closeWith(code: SessionCloseErrorCode, message: string): void {
+    this.closeWs(SESSION_CLOSE_CODES[code], closeReason(code, message));
+  }
+
+  private async open(): Promise<void> {
+    const { config, policy, resolve } = this.ctx;
+    const { host, port, route } = this.target;
+    if (this.ctx.streamsOpen() > config.limits.maxStreams) {
+      return this.fail(new WsocksError(WsocksErrorCode.BRIDGE_FULL, `the bridge is at its limit of ${config.limits.maxStreams} streams`));
+    }
+    const r = route === undefined ? undefined : config.routes[route];
+    try {
+      const dialed = await dialRoute({
+        host,
+        port,
+        hops: r ? r.hops.map((h) => ({ ...h, secret: true })) : [],
+        checkFirstHop: false,
+        policy,
+        resolve,
+        namesAtProxy: r?.names === 'proxy',
+        timeoutMs: config.limits.handshakeTimeoutMs,
+        signal: this.abort.signal,
+      });
+      this.attach(dialed.socket, dialed.rest);
+    } catch (err) {
+      this.fail(err instanceof WsocksError ? err : new WsocksError(WsocksErrorCode.CONNECT_FAILED, (err as Error).message));
+    }
+  }
+
+  private attach(socket: Socket, rest: Uint8Array): void {
+    if (this.done) {
+      socket.resetAndDestroy();
+      return;
+    }
+    this.socket = socket;
+    this.ctx.log(`websockify from ${this.client}: connected to ${hostForLog(this.target.host)}:${this.target.port}${this.target.route ? ` via route ${this.target.route}` : ''}`);
+    socket.on('data', (chunk: Buffer) => this.toClient(chunk));
+    // websockify has no half-close: the target's FIN ends the WebSocket (1000) after every byte before it.
+    socket.once('end', () => this.finish());
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      const reset = err.code === 'ECONNRESET' || err.code === 'EPIPE';
+      this.fail(
+        reset
+          ? new WsocksError(WsocksErrorCode.STREAM_RESET, `the target reset the connection (${err.code})`)
+          : new WsocksError(WsocksErrorCode.STREAM_FAILED, `connection to the target failed: ${err.code ?? err.message}`),
+      );
+    });
+    socket.once('close', () => this.finish());
+    socket.on('drain', () => this.ws.resume());
+    const idle = this.ctx.config.limits.idleTimeoutMs;
+    if (idle > 0) socket.setTimeout(idle, () => this.fail(new WsocksError(WsocksErrorCode.IDLE_TIMEOUT, `no traffic for ${idle} ms`)));
+    if (rest.length > 0) this.toClient(Buffer.from(rest));
+    for (const m of this.early) this.toTarget(m);
+    this.early = [];
+    if (socket.writableNeedDrain) this.ws.pause();
+    else this.ws.resume();
+    socket.resume();
+  }
+
+  private fromClient(data: Buffer, isBinary: boolean): void {
+    if (this.done) return;
+    if (!isBinary) {
+      // websockify's base64 text mode is not served: only binary messages carry bytes.
+      this.fail(new WsocksError(WsocksErrorCode.BAD_MESSAGE, 'websockify endpoint: only binary messages are accepted'));
+      return;
+    }
+    if (!this.socket) this.early.push(data);
+    else this.toTarget(data);
+  }
+
+  private toTarget(data: Buffer): void {
+    if (!this.socket!.write(data)) this.ws.pause();
+  }
+
+  private toClient(chunk: Buffer): void {
+    if (this.ws.readyState !== this.ws.OPEN) return;
+    const { maxMessageBytes, maxBufferedBytes, overloadTimeoutMs } = this.ctx.config.limits;
+    for (let at = 0; at < chunk.length; at += maxMessageBytes) {
+      const part = chunk.subarray(at, at + maxMessageBytes);
+      this.outgoing += part.length;
+      this.ws.send(part, () => this.written(part.length));
+    }
+    if (!this.targetPaused && this.outgoing > maxBufferedBytes) {
+      this.targetPaused = true;
+      this.socket?.pause();
+      this.overloadTimer = setTimeout(
+        () => this.closeWith(WsocksErrorCode.SESSION_OVERLOADED, `the client read nothing of ${this.outgoing} buffered bytes for ${overloadTimeoutMs} ms`),
+        overloadTimeoutMs,
+      );
+    }
+  }
+
+  private written(bytes: number): void {
+    this.outgoing -= bytes;
+    if (!this.targetPaused) return;
+    this.overloadTimer?.refresh();
+    if (this.outgoing <= this.ctx.config.limits.maxBufferedBytes / 2) {
+      this.targetPaused = false;
+      clearTimeout(this.overloadTimer);
+      if (!this.done) this.socket?.resume();
+    }
+  }
+
+  /** The target closed cleanly: the close frame follows every byte already handed to the WebSocket. */
+  private finish(): void {
+    if (this.done) return;
+    this.done = true;
+    this.socket?.end();
+    this.closeWs(STREAM_CLOSE_CODES.END, 'target closed');
+  }
+
+  private fail(error: WsocksError): void {
+    if (this.done) return;
+    this.done = true;
+    const where = `${hostForLog(this.target.host)}:${this.target.port}`;
+    this.ctx.log(`websockify from ${this.client} (${where}) failed: ${error.code} ${error.message}`);
+    this.abort.abort();
+    if (this.socket && !this.socket.destroyed) this.socket.resetAndDestroy();
+    const code = error.code === WsocksErrorCode.STREAM_RESET ? STREAM_CLOSE_CODES.RESET : STREAM_CLOSE_CODES.FAILED;
+    this.closeWs(code, closeReason(error.code, error.message));
+  }
+
+  private closeWs(code: number, reason: string): void {
+    if (this.ws.readyState === this.ws.OPEN) this.ws.close(code, reason);
+    // The client's close frame must be read (the WebSocket may be paused by backpressure or while connecting).
+    this.ws.resume();
+    this.cutAfterGrace();
+  }
+
+  private cutAfterGrace(): void {
+    if (this.cutTimer || this.ws.readyState === this.ws.CLOSED) return;
+    // Generous: the close frame waits behind every byte still queued for the client.
+    this.cutTimer = setTimeout(() => this.ws.terminate(), Math.max(CLOSE_GRACE_MS, this.ctx.config.limits.overloadTimeoutMs));
+  }
+
+  /** The WebSocket is gone: a clean close ends the target with FIN after the bytes written; any other, a reset. */
+  private onClientClosed(code: number): void {
+    clearInterval(this.pinger);
+    clearTimeout(this.overloadTimer);
+    clearTimeout(this.cutTimer);
+    this.abort.abort();
+    const socket = this.socket;
+    const wasDone = this.done;
+    this.done = true;
+    if (!socket || socket.destroyed) return;
+    if (wasDone || code === 1000 || code === 1005) {
+      socket.setTimeout(0);
+      // Nobody reads the target any more: once our FIN is out (after the bytes written), the socket goes.
+      socket.resume();
+      if (socket.writableFinished) socket.destroy();
+      else {
+        socket.once('finish', () => socket.destroy());
+        socket.end();
+      }
+    } else {
+      socket.resetAndDestroy();
+    }
+  }
+}
