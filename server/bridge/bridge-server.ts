@@ -23,6 +23,8 @@ import { type BridgeEvent } from './events.ts';
 import { BridgeMetrics } from './metrics.ts';
 import { serveMetrics, writeMetrics, type MetricsListener } from '../net/metrics-http.ts';
 import { TokenVerifier, type SessionGrant, type TokenCheck } from './tokens.ts';
+import { WispSession } from './compat/wisp-session.ts';
+import type { WispEndpointConfig } from './config.ts';
 import { WEBSOCKIFY_PROTOCOL, WebsockifySession, websockifyProtocolOk, websockifyTarget } from './compat/websockify.ts';
 
 /** What the bridge keeps of every accepted WebSocket, whatever its protocol. */
@@ -35,7 +37,10 @@ interface HostedSession {
 }
 
 /** Which protocol a request's path selects: wsocks.v1 at any path but a configured compat one (docs/compat.md). */
-type Endpoint = { kind: 'wsocks' } | { kind: 'websockify'; found: ReturnType<typeof websockifyTarget> };
+type Endpoint =
+  | { kind: 'wsocks' }
+  | { kind: 'websockify'; found: ReturnType<typeof websockifyTarget> }
+  | { kind: 'wisp'; endpoint: WispEndpointConfig; token: string | undefined };
 
 /** How long a refused WebSocket may take to answer the bridge's close frame before its socket is cut. */
 const REFUSAL_LINGER_MS = 5_000;
@@ -127,6 +132,8 @@ export class BridgeServer {
       handleProtocols: (protocols, req) =>
         this.endpointOf(req).kind === 'websockify'
           ? protocols.has(WEBSOCKIFY_PROTOCOL) ? WEBSOCKIFY_PROTOCOL : false
+          : // Wisp v1 has no subprotocol; a v2 client's `wisp-v2` is not taken (it falls back to v1).
+            this.endpointOf(req).kind === 'wisp' ? false
           : protocols.has(PROTOCOL_VERSION) ? PROTOCOL_VERSION : false,
       // Sessions answer pings themselves, within their outgoing buffer bound (ws would drop a burst of 60 with 1006).
       autoPong: false,
@@ -315,9 +322,15 @@ export class BridgeServer {
   /** The endpoint a request's path selects. */
   private endpointOf(req: IncomingMessage): Endpoint {
     const websockify = this.config.compat.websockify;
-    const path = (req.url ?? '/').split('?', 1)[0];
+    const path = (req.url ?? '/').split('?', 1)[0] ?? '/';
     if (websockify && path === websockify.path) {
       return { kind: 'websockify', found: websockifyTarget(websockify, req) };
+    }
+    for (const endpoint of this.config.compat.wisp) {
+      if (path === endpoint.path) return { kind: 'wisp', endpoint, token: undefined };
+      // `/wisp/TOKEN/`: the token as one more path segment (Wisp clients cannot send headers).
+      const rest = path.startsWith(endpoint.path) ? path.slice(endpoint.path.length) : '';
+      if (/^[^/]+\/$/.test(rest)) return { kind: 'wisp', endpoint, token: rest.slice(0, -1) };
     }
     return { kind: 'wsocks' };
   }
@@ -331,6 +344,8 @@ export class BridgeServer {
     if (!token.ok) return refuse(WsocksErrorCode.UNAUTHORIZED, 401, token.message);
     if (this.endpointOf(req).kind === 'websockify') {
       if (!websockifyProtocolOk(req)) return refuse(WsocksErrorCode.BAD_MESSAGE, 400, `subprotocol ${WEBSOCKIFY_PROTOCOL} (or none) is required`);
+    } else if (this.endpointOf(req).kind === 'wisp') {
+      // Wisp v1 asks for no subprotocol.
     } else if (!offersProtocol(req)) {
       return refuse(WsocksErrorCode.BAD_MESSAGE, 400, `subprotocol ${PROTOCOL_VERSION} is required`);
     }
@@ -359,7 +374,7 @@ export class BridgeServer {
       return this.admit(req, socket, head, client, found.ok ? { ok: true, grant: undefined } : found);
     }
     // Verifying a signed token is asynchronous; the checks and the session count then run in one turn.
-    this.tokens.check(presentedToken(req)).then(
+    this.tokens.check(endpoint.kind === 'wisp' ? (endpoint.token ?? presentedToken(req)) : presentedToken(req)).then(
       (token) => this.admit(req, socket, head, client, token),
       (err: unknown) => {
         this.log(`upgrade from ${client}: internal error: ${(err as Error).stack ?? String(err)}`);
@@ -396,6 +411,8 @@ export class BridgeServer {
       const session: HostedSession =
         endpoint.kind === 'websockify' && endpoint.found.ok
           ? new WebsockifySession(ws, this.sessionContext, client, endpoint.found.target)
+          : endpoint.kind === 'wisp'
+          ? new WispSession(ws, this.sessionContext, client, endpoint.endpoint.route)
           : new BridgeSession(ws, this.sessionContext, client, grant);
       this.sessions.add(session);
       if (this.draining) session.drain(DRAIN_MESSAGE);

@@ -106,6 +106,19 @@ const WebsockifySchema = z
   .strict();
 export type WebsockifyConfig = z.output<typeof WebsockifySchema>;
 
+/**
+ * A Wisp v1 endpoint (docs/compat.md): `path` ends with "/" (Wisp clients require it); with `tokens` or
+ * `signedTokens` set, clients put the token as one more path segment (`/wisp/TOKEN/`). Wisp has no field for a
+ * route: every stream of the endpoint takes `route` (none: direct).
+ */
+const WispEndpointSchema = z
+  .object({
+    path: CompatPathSchema.refine((p) => p.endsWith('/'), { message: 'a Wisp path ends with /' }),
+    route: z.string().min(1).max(100).optional(),
+  })
+  .strict();
+export type WispEndpointConfig = z.output<typeof WispEndpointSchema>;
+
 export const BridgeConfigSchema = z
   .object({
     listen: ListenSchema.default({ host: '127.0.0.1', port: 8080 }),
@@ -138,7 +151,17 @@ export const BridgeConfigSchema = z
     /** Named chains; their credentials never leave the bridge. */
     routes: z.record(z.string().min(1).max(100), RouteSchema).default({}),
     /** Endpoints for clients that speak other relay protocols (docs/compat.md). */
-    compat: z.object({ websockify: WebsockifySchema.optional() }).strict().default({}),
+    compat: z
+      .object({
+        websockify: WebsockifySchema.optional(),
+        wisp: z
+          .array(WispEndpointSchema)
+          .max(16)
+          .default([])
+          .refine((w) => new Set(w.map((e) => e.path)).size === w.length, { message: 'Wisp paths must be unique' }),
+      })
+      .strict()
+      .default({ wisp: [] }),
     /** The resolvers the bridge asks for names ("host:port", IPv6 in brackets); none: the system's (getaddrinfo). */
     dns: z.object({ servers: z.array(DnsServerSchema).min(1).max(8) }).strict().optional(),
     limits: z
@@ -193,6 +216,11 @@ export const BridgeConfigSchema = z
   })
   .strict()
   .superRefine((c, ctx) => {
+    for (const [i, w] of c.compat.wisp.entries()) {
+      if (w.route !== undefined && !Object.hasOwn(c.routes, w.route)) {
+        ctx.addIssue({ code: 'custom', path: ['compat', 'wisp', i, 'route'], message: `no route named ${JSON.stringify(w.route)} in routes` });
+      }
+    }
     for (const t of Object.values(c.compat.websockify?.targets ?? {})) {
       if (t.route !== undefined && !Object.hasOwn(c.routes, t.route)) {
         // The token itself is a secret: the message names the route only.

@@ -147,7 +147,8 @@ export class WebsockifySession {
   }
 
   private fromClient(data: Buffer, isBinary: boolean): void {
-    if (this.done) return;
+    // Closing: the WebSocket is read only for the client's close frame; what came before it is dropped.
+    if (this.done || this.ws.readyState !== this.ws.OPEN) return;
     if (!isBinary) {
       // websockify's base64 text mode is not served: only binary messages carry bytes.
       this.fail(new WsocksError(WsocksErrorCode.BAD_MESSAGE, 'websockify endpoint: only binary messages are accepted'));

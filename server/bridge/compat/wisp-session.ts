@@ -1,0 +1,331 @@
+/**
+ * A Wisp v1 endpoint (docs/compat.md): many TCP streams over one WebSocket, packets per shared/protocol/wisp-frame.ts.
+ * Every stream goes through the bridge's dialer and policy, over the endpoint's route (Wisp has no field for one).
+ * Bounds of our own, whatever the client does with CONTINUE: a stream's bytes waiting to be written to its target
+ * are bounded by limits.window (over it, the WebSocket is not read until they drain); bytes queued for the client
+ * by limits.maxBufferedBytes (over it, no target is read). Either state with no progress for
+ * limits.overloadTimeoutMs closes the session with 4008.
+ */
+import type { Socket } from 'node:net';
+import type { WebSocket } from 'ws';
+import { closeReason, SESSION_CLOSE_CODES, type SessionCloseErrorCode } from '../../../shared/protocol/close-codes.ts';
+import { WsocksError, WsocksErrorCode } from '../../../shared/protocol/errors.ts';
+import { hostForLog } from '../../../shared/net/canonical-target.ts';
+import { decodeWispPacket, encodeWispPacket, WispCloseReason, WispStreamType, WISP_HEADER_BYTES, type WispPacket } from '../../../shared/protocol/wisp-frame.ts';
+import { wispCloseReasonFor } from '../../../shared/protocol/wisp-close-reason.ts';
+import { dialRoute } from '../dial-route.ts';
+import type { SessionContext } from '../session.ts';
+
+/** Packets a client may send on a stream before it waits for CONTINUE (the v1 handshake's buffer size). */
+export const WISP_BUFFER_PACKETS = 128;
+const CLOSE_GRACE_MS = 1_000;
+
+interface WispStream {
+  id: number;
+  host: string;
+  port: number;
+  socket: Socket | undefined;
+  abort: AbortController;
+  /** Data that arrived while connecting. */
+  early: Buffer[];
+  /** Bytes handed to the socket (or waiting in `early`) and not yet written. */
+  pending: number;
+  /** DATA packets since the last CONTINUE. */
+  packets: number;
+  done: boolean;
+}
+
+export class WispSession {
+  readonly closed: Promise<void>;
+  private readonly streams = new Map<number, WispStream>();
+  private outgoing = 0;
+  private congested = false;
+  /** The WebSocket is not read because a stream's bytes toward its target are over the bound. */
+  private readPaused = false;
+  private overloadTimer: NodeJS.Timeout | undefined;
+  private cutTimer: NodeJS.Timeout | undefined;
+  private readonly pinger: NodeJS.Timeout;
+  private alive = true;
+  private drainMessage: string | undefined;
+  /** The most bytes one stream ever had waiting toward its target (logged when the session ends). */
+  private maxPending = 0;
+
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly ctx: SessionContext,
+    readonly client: string,
+    /** The endpoint's route (a name in `routes`); none: direct. */
+    private readonly route: string | undefined,
+  ) {
+    this.closed = new Promise((resolve) => ws.once('close', () => resolve()));
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      try {
+        this.onMessage(data, isBinary);
+      } catch (err) {
+        ctx.log(`wisp session from ${client}: internal error: ${(err as Error).stack ?? String(err)}`);
+        ws.close(1011, 'internal error');
+      }
+    });
+    ws.on('error', () => this.cutAfterGrace());
+    ws.on('pong', () => (this.alive = true));
+    ws.once('close', () => this.onClosed());
+    this.pinger = setInterval(() => {
+      if (!this.alive) return ws.terminate();
+      this.alive = false;
+      ws.ping();
+    }, ctx.config.limits.pingIntervalMs);
+    // Wisp v1: the first packet is CONTINUE on stream 0 with the per-stream buffer size (0 means version 1).
+    this.send({ type: 'continue', id: 0, remaining: WISP_BUFFER_PACKETS });
+  }
+
+  get streamCount(): number {
+    return this.streams.size;
+  }
+
+  get bufferedBytes(): number {
+    return this.outgoing;
+  }
+
+  drain(message: string): void {
+    this.drainMessage = message;
+    this.closeIfDrained();
+  }
+
+  closeWith(code: SessionCloseErrorCode, message: string): void {
+    if (this.ws.readyState !== this.ws.OPEN) return;
+    this.ws.close(SESSION_CLOSE_CODES[code], closeReason(code, message));
+    this.ws.resume();
+    this.cutAfterGrace();
+  }
+
+  private closeIfDrained(): void {
+    if (this.drainMessage !== undefined && this.streams.size === 0) this.closeWith(WsocksErrorCode.SHUTTING_DOWN, this.drainMessage);
+  }
+
+  private send(p: WispPacket): void {
+    if (this.ws.readyState !== this.ws.OPEN) return;
+    const bytes = encodeWispPacket(p);
+    this.outgoing += bytes.length;
+    this.ws.send(bytes, () => this.written(bytes.length));
+    if (!this.congested && this.outgoing > this.ctx.config.limits.maxBufferedBytes) {
+      this.congested = true;
+      for (const s of this.streams.values()) s.socket?.pause();
+      this.armOverload(`the client read nothing of ${this.outgoing} buffered bytes`);
+    }
+  }
+
+  private written(bytes: number): void {
+    this.outgoing -= bytes;
+    if (!this.congested) return;
+    this.overloadTimer?.refresh();
+    if (this.outgoing <= this.ctx.config.limits.maxBufferedBytes / 2) {
+      this.congested = false;
+      this.disarmOverload();
+      for (const s of this.streams.values()) if (!s.done) s.socket?.resume();
+    }
+  }
+
+  private armOverload(what: string): void {
+    if (this.overloadTimer) return;
+    const { overloadTimeoutMs } = this.ctx.config.limits;
+    this.overloadTimer = setTimeout(() => this.closeWith(WsocksErrorCode.SESSION_OVERLOADED, `${what} for ${overloadTimeoutMs} ms`), overloadTimeoutMs);
+  }
+
+  private disarmOverload(): void {
+    if (this.congested || this.readPaused) return;
+    clearTimeout(this.overloadTimer);
+    this.overloadTimer = undefined;
+  }
+
+  private onMessage(data: Buffer, isBinary: boolean): void {
+    // Closing: the WebSocket is read only for the client's close frame; what came before it is dropped.
+    if (this.ws.readyState !== this.ws.OPEN) return;
+    if (!isBinary) return this.closeWith(WsocksErrorCode.BAD_MESSAGE, 'Wisp packets are binary messages');
+    const decoded = decodeWispPacket(data);
+    if (!decoded.ok) return this.closeWith(WsocksErrorCode.BAD_MESSAGE, `Wisp: ${decoded.error}`);
+    const p = decoded.packet;
+    if (p.type === 'connect') return this.connect(p);
+    const stream = this.streams.get(p.id);
+    // Packets for a stream that just closed are a normal race: dropped. CONTINUE is server -> client only.
+    if (!stream || stream.done) return;
+    if (p.type === 'data') this.toTarget(stream, data.subarray(WISP_HEADER_BYTES));
+    else if (p.type === 'close') this.clientClosed(stream, p.reason);
+  }
+
+  private connect(p: Extract<WispPacket, { type: 'connect' }>): void {
+    const { limits } = this.ctx.config;
+    if (p.id === 0) return this.closeWith(WsocksErrorCode.BAD_MESSAGE, 'Wisp: stream id 0 is the connection itself');
+    if (this.streams.has(p.id)) return this.closeWith(WsocksErrorCode.BAD_MESSAGE, `Wisp: stream ${p.id} is already open`);
+    if (p.streamType !== WispStreamType.TCP) return this.send({ type: 'close', id: p.id, reason: WispCloseReason.INVALID_INFO });
+    if (this.drainMessage !== undefined || this.streams.size >= limits.streamsPerSession || this.ctx.streamsOpen() >= limits.maxStreams) {
+      return this.send({ type: 'close', id: p.id, reason: WispCloseReason.THROTTLED });
+    }
+    const stream: WispStream = { id: p.id, host: p.hostname, port: p.port, socket: undefined, abort: new AbortController(), early: [], pending: 0, packets: 0, done: false };
+    this.streams.set(p.id, stream);
+    void this.dial(stream);
+  }
+
+  private async dial(stream: WispStream): Promise<void> {
+    const { config, policy, resolve } = this.ctx;
+    const r = this.route === undefined ? undefined : config.routes[this.route];
+    try {
+      const dialed = await dialRoute({
+        host: stream.host,
+        port: stream.port,
+        hops: r ? r.hops.map((h) => ({ ...h, secret: true })) : [],
+        checkFirstHop: false,
+        policy,
+        resolve,
+        namesAtProxy: r?.names === 'proxy',
+        timeoutMs: config.limits.handshakeTimeoutMs,
+        signal: stream.abort.signal,
+      });
+      this.attach(stream, dialed.socket, dialed.rest);
+    } catch (err) {
+      const e = err instanceof WsocksError ? err : new WsocksError(WsocksErrorCode.CONNECT_FAILED, (err as Error).message);
+      this.fail(stream, e);
+    }
+  }
+
+  private attach(stream: WispStream, socket: Socket, rest: Uint8Array): void {
+    if (stream.done) {
+      socket.resetAndDestroy();
+      return;
+    }
+    stream.socket = socket;
+    socket.on('data', (chunk: Buffer) => this.toClient(stream, chunk));
+    // Wisp has no half-close: the target's FIN ends the stream (CLOSE 0x02) after the bytes before it.
+    socket.once('end', () => this.finish(stream, WispCloseReason.VOLUNTARY));
+    socket.once('close', () => this.finish(stream, WispCloseReason.VOLUNTARY));
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      const reset = err.code === 'ECONNRESET' || err.code === 'EPIPE';
+      this.fail(stream, new WsocksError(reset ? WsocksErrorCode.STREAM_RESET : WsocksErrorCode.STREAM_FAILED, `target: ${err.code ?? err.message}`));
+    });
+    const idle = this.ctx.config.limits.idleTimeoutMs;
+    if (idle > 0) socket.setTimeout(idle, () => this.fail(stream, new WsocksError(WsocksErrorCode.IDLE_TIMEOUT, `no traffic for ${idle} ms`)));
+    if (rest.length > 0) this.toClient(stream, Buffer.from(rest));
+    const early = stream.early;
+    stream.early = [];
+    stream.pending = 0;
+    for (const d of early) this.write(stream, d);
+    if (this.congested) socket.pause();
+    else socket.resume();
+  }
+
+  private toTarget(stream: WispStream, data: Buffer): void {
+    stream.packets++;
+    if (stream.socket) this.write(stream, data);
+    else {
+      stream.early.push(data);
+      stream.pending += data.length;
+      this.checkBound(stream);
+    }
+    this.maybeContinue(stream);
+  }
+
+  private write(stream: WispStream, data: Buffer): void {
+    stream.pending += data.length;
+    stream.socket!.write(data, () => {
+      stream.pending -= data.length;
+      this.overloadTimer?.refresh();
+      this.maybeContinue(stream);
+      this.maybeResumeReading();
+    });
+    this.checkBound(stream);
+  }
+
+  /** Over the bound: the WebSocket is not read (a client that ignores CONTINUE cannot grow the bridge's memory). */
+  private checkBound(stream: WispStream): void {
+    this.maxPending = Math.max(this.maxPending, stream.pending);
+    if (stream.pending > this.ctx.config.limits.window && !this.readPaused) {
+      this.readPaused = true;
+      this.ws.pause();
+      this.armOverload(`stream ${stream.id}: its target took nothing of ${stream.pending} bytes`);
+    }
+  }
+
+  private maybeResumeReading(): void {
+    if (!this.readPaused) return;
+    const bound = this.ctx.config.limits.window;
+    for (const s of this.streams.values()) if (!s.done && s.pending > bound) return;
+    this.readPaused = false;
+    this.disarmOverload();
+    this.ws.resume();
+  }
+
+  /** CONTINUE once half the packet buffer is used and the stream's bytes toward its target are within the bound. */
+  private maybeContinue(stream: WispStream): void {
+    if (stream.done || stream.packets < WISP_BUFFER_PACKETS / 2 || stream.pending > this.ctx.config.limits.window / 2) return;
+    stream.packets = 0;
+    this.send({ type: 'continue', id: stream.id, remaining: WISP_BUFFER_PACKETS });
+  }
+
+  private toClient(stream: WispStream, chunk: Buffer): void {
+    const max = this.ctx.config.limits.maxMessageBytes - WISP_HEADER_BYTES;
+    for (let at = 0; at < chunk.length; at += max) this.send({ type: 'data', id: stream.id, data: chunk.subarray(at, at + max) });
+    if (this.congested) stream.socket?.pause();
+  }
+
+  private finish(stream: WispStream, reason: number): void {
+    if (stream.done) return;
+    this.remove(stream);
+    this.send({ type: 'close', id: stream.id, reason });
+    const socket = stream.socket;
+    if (socket && !socket.destroyed) {
+      socket.setTimeout(0);
+      if (socket.writableFinished) socket.destroy();
+      else {
+        socket.once('finish', () => socket.destroy());
+        socket.end();
+      }
+    }
+  }
+
+  private fail(stream: WispStream, error: WsocksError): void {
+    if (stream.done) return;
+    this.ctx.log(`wisp stream ${stream.id} from ${this.client} (${hostForLog(stream.host)}:${stream.port}) failed: ${error.code} ${error.message}`);
+    this.remove(stream);
+    stream.abort.abort();
+    if (stream.socket && !stream.socket.destroyed) stream.socket.resetAndDestroy();
+    this.send({ type: 'close', id: stream.id, reason: wispCloseReasonFor(error.code, error.replyCode) });
+  }
+
+  /** The client closed the stream: VOLUNTARY ends the target with FIN after the bytes sent; any other reason resets it. */
+  private clientClosed(stream: WispStream, reason: number): void {
+    this.remove(stream);
+    stream.abort.abort();
+    const socket = stream.socket;
+    if (!socket || socket.destroyed) return;
+    if (reason === WispCloseReason.VOLUNTARY || reason === WispCloseReason.UNKNOWN) {
+      socket.setTimeout(0);
+      socket.resume();
+      socket.once('finish', () => socket.destroy());
+      socket.end();
+    } else socket.resetAndDestroy();
+  }
+
+  private remove(stream: WispStream): void {
+    stream.done = true;
+    stream.early = [];
+    this.streams.delete(stream.id);
+    this.maybeResumeReading();
+    this.closeIfDrained();
+  }
+
+  private cutAfterGrace(): void {
+    if (this.cutTimer || this.ws.readyState === this.ws.CLOSED) return;
+    this.cutTimer = setTimeout(() => this.ws.terminate(), CLOSE_GRACE_MS);
+  }
+
+  private onClosed(): void {
+    this.ctx.log(`wisp session from ${this.client} closed; at most ${this.maxPending} bytes waited toward one target`);
+    clearInterval(this.pinger);
+    clearTimeout(this.overloadTimer);
+    clearTimeout(this.cutTimer);
+    for (const s of [...this.streams.values()]) {
+      this.remove(s);
+      s.abort.abort();
+      if (s.socket && !s.socket.destroyed) s.socket.resetAndDestroy();
+    }
+  }
+}

@@ -1,0 +1,177 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer, type Server, type Socket } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+// The real wisp-js client (npm @mercuryworkshop/wisp-js, LGPL-3.0, a dev dependency), not code of ours.
+import { client as wisp } from '@mercuryworkshop/wisp-js/client';
+import { BridgeServer } from '../../server/bridge/bridge-server.ts';
+import { SocksServer } from '../../server/socks/server.ts';
+import { encodeWispPacket, decodeWispPacket, WispCloseReason } from '../../shared/protocol/wisp-frame.ts';
+import { refusedPort, startEcho } from '../helpers/net.ts';
+
+/** Wisp v1 endpoints (docs/compat.md) with the wisp-js client in Node, and a raw client that ignores CONTINUE. */
+
+const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+const WINDOW = 64 * 1024;
+
+interface WispStream {
+  send(data: Uint8Array): void;
+  close(reason?: number): void;
+  onmessage: (data: Uint8Array) => void;
+  onclose: (reason: number) => void;
+}
+interface WispConnection {
+  onopen: () => void;
+  onclose: () => void;
+  onerror: () => void;
+  create_stream(host: string, port: number): WispStream;
+  close(): void;
+}
+
+async function openWisp(url: string): Promise<WispConnection> {
+  const conn = new (wisp as { ClientConnection: new (url: string, o: object) => WispConnection }).ClientConnection(url, { wisp_version: 1 });
+  await new Promise<void>((resolve, reject) => {
+    conn.onopen = resolve;
+    conn.onerror = () => reject(new Error('wisp connection failed'));
+  });
+  return conn;
+}
+
+/** Sends `data` in 16 KiB pieces and reads until as many bytes came back (an echo), or the stream closes. */
+function echo(conn: WispConnection, host: string, port: number, data: Uint8Array): Promise<{ back: Buffer; reason?: number }> {
+  return new Promise((resolve) => {
+    const s = conn.create_stream(host, port);
+    const parts: Uint8Array[] = [];
+    let got = 0;
+    s.onmessage = (d) => {
+      parts.push(new Uint8Array(d));
+      got += d.length;
+      if (got === data.length) {
+        s.close(WispCloseReason.VOLUNTARY);
+        resolve({ back: Buffer.concat(parts) });
+      }
+    };
+    s.onclose = (reason) => resolve({ back: Buffer.concat(parts), reason });
+    for (let at = 0; at < data.length; at += 16384) s.send(data.subarray(at, at + 16384));
+  });
+}
+
+describe('Wisp v1 endpoint', () => {
+  let bridge: BridgeServer;
+  let socks: SocksServer;
+  let echoServer: Awaited<ReturnType<typeof startEcho>>;
+  let sink: { port: number; close(): Promise<void> };
+  let closedPort: number;
+  const logs: string[] = [];
+  let base: string;
+
+  beforeAll(async () => {
+    echoServer = await startEcho();
+    closedPort = await refusedPort();
+    // Accepts and never reads.
+    const sockets = new Set<Socket>();
+    const server: Server = createServer((s) => {
+      sockets.add(s);
+      s.pause();
+      s.on('error', () => s.destroy());
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    sink = {
+      port: (server.address() as { port: number }).port,
+      close: async () => {
+        for (const s of sockets) s.destroy();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      },
+    };
+    socks = await SocksServer.start({ port: 0 });
+    bridge = await BridgeServer.start(
+      {
+        listen: '127.0.0.1:0',
+        tokens: ['a-bridge-session-token'],
+        policy: { allow: [{ cidr: '127.0.0.0/8', ports: [echoServer.port, closedPort, sink.port] }] },
+        routes: { ours: [{ type: 'socks5', host: '127.0.0.1', port: socks.address.port }] },
+        limits: { window: WINDOW, overloadTimeoutMs: 2000 },
+        compat: { wisp: [{ path: '/wisp/' }, { path: '/wisp-socks/', route: 'ours' }] },
+      },
+      { log: (l) => logs.push(l) },
+    );
+    base = `ws://127.0.0.1:${bridge.address.port}`;
+  });
+
+  afterAll(async () => {
+    await bridge.close();
+    await socks.close();
+    await echoServer.close();
+    await sink.close();
+  });
+
+  it.each([
+    ['direct', '/wisp/'],
+    ['through a SOCKS5 route', '/wisp-socks/'],
+  ])('wisp-js echoes megabytes byte-exact on parallel streams, %s', async (_name, path) => {
+    const conn = await openWisp(`${base}${path}a-bridge-session-token/`);
+    const inputs = [randomBytes(2 * 1024 * 1024 + 3), randomBytes(300_000), randomBytes(1)];
+    const results = await Promise.all(inputs.map((d) => echo(conn, '127.0.0.1', echoServer.port, d)));
+    for (const [i, r] of results.entries()) {
+      expect(r.reason).toBeUndefined();
+      expect(sha(r.back)).toBe(sha(inputs[i]!));
+    }
+    conn.close();
+  });
+
+  it('closes a stream to a denied target with 0x48 (blocked), however it is spelled, and a refused one with 0x44', async () => {
+    const conn = await openWisp(`${base}/wisp/a-bridge-session-token/`);
+    for (const host of ['127.0.0.1', '::ffff:127.0.0.1', '0x7f.1', '10.0.0.1']) {
+      const r = await echo(conn, host, 9, Buffer.from('x'));
+      expect(r.reason, host).toBe(WispCloseReason.BLOCKED);
+    }
+    const refused = await echo(conn, '127.0.0.1', closedPort, Buffer.from('x'));
+    expect(refused.reason).toBe(WispCloseReason.REFUSED);
+    conn.close();
+  });
+
+  it('refuses a missing or wrong token (401) before the upgrade', async () => {
+    for (const path of ['/wisp/', '/wisp/wrong-token-here/']) {
+      const status = await new Promise<number>((resolve, reject) => {
+        const ws = new WebSocket(`${base}${path}`);
+        ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+        ws.on('open', () => reject(new Error('opened')));
+        ws.on('error', () => {});
+      });
+      expect(status).toBe(401);
+    }
+  });
+
+  it('keeps a client that ignores CONTINUE within its bound: stops reading it, then closes it with 4008', async () => {
+    const closedBefore = logs.filter((l) => l.includes('bytes waited toward one target')).length;
+    const ws = new WebSocket(`${base}/wisp/a-bridge-session-token/`);
+    const first = await new Promise<Buffer>((resolve) => ws.once('message', (d: Buffer) => resolve(d)));
+    expect(decodeWispPacket(first)).toEqual({ ok: true, packet: { type: 'continue', id: 0, remaining: 128 } });
+    ws.send(encodeWispPacket({ type: 'connect', id: 7, streamType: 1, port: sink.port, hostname: '127.0.0.1' }));
+    const packet = encodeWispPacket({ type: 'data', id: 7, data: randomBytes(32 * 1024) });
+    let sent = 0;
+    const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+    // Sends far past the 128 packets CONTINUE allowed, as long as its own socket takes them (at most 256 MiB).
+    const pump = () => {
+      while (ws.readyState === ws.OPEN && ws.bufferedAmount < 4 * 1024 * 1024 && sent < 8192) {
+        sent++;
+        ws.send(packet, sent % 16 === 0 ? pump : undefined);
+      }
+    };
+    ws.once('message', pump);
+    pump();
+    const end = await closed;
+    expect(end.code).toBe(4008);
+    expect(end.reason).toMatch(/^ERR_SESSION_OVERLOADED /);
+    expect(sent).toBeGreaterThan(128);
+    const closings = () => logs.filter((l) => l.includes('bytes waited toward one target'));
+    await expect.poll(() => closings().length).toBe(closedBefore + 1);
+    const line = closings().at(-1)!;
+    const most = Number(/at most (\d+) bytes/.exec(line)![1]);
+    // The stream's queue toward its target never went much past the window (a few messages ws had parsed already).
+    expect(most).toBeGreaterThan(WINDOW);
+    expect(most).toBeLessThanOrEqual(WINDOW + 8 * packet.length);
+  });
+});
