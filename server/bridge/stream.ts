@@ -233,7 +233,7 @@ export class BridgeStream {
 }
 
 /** A reset (ECONNRESET, or EPIPE writing to a reset peer) is its own code: the client must not take it for an end. */
-function socketError(err: NodeJS.ErrnoException): WsocksError {
+export function socketError(err: NodeJS.ErrnoException): WsocksError {
   if (err.code === 'ECONNRESET' || err.code === 'EPIPE') {
     return new WsocksError(WsocksErrorCode.STREAM_RESET, `the target reset the connection (${err.code})`);
   }

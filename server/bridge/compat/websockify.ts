@@ -11,7 +11,8 @@ import { closeReason, SESSION_CLOSE_CODES, STREAM_CLOSE_CODES, type SessionClose
 import { WsocksError, WsocksErrorCode } from '../../../shared/protocol/errors.ts';
 import { hostForLog } from '../../../shared/net/canonical-target.ts';
 import type { WebsockifyConfig } from '../config.ts';
-import { dialRoute } from '../dial-route.ts';
+import { socketError } from '../stream.ts';
+import { dialTarget } from './dial-target.ts';
 import type { SessionContext } from '../session.ts';
 
 /** The subprotocol websockify clients (noVNC) offer; a client may also offer none. */
@@ -92,24 +93,13 @@ export class WebsockifySession {
   }
 
   private async open(): Promise<void> {
-    const { config, policy, resolve } = this.ctx;
+    const { config } = this.ctx;
     const { host, port, route } = this.target;
     if (this.ctx.streamsOpen() > config.limits.maxStreams) {
       return this.fail(new WsocksError(WsocksErrorCode.BRIDGE_FULL, `the bridge is at its limit of ${config.limits.maxStreams} streams`));
     }
-    const r = route === undefined ? undefined : config.routes[route];
     try {
-      const dialed = await dialRoute({
-        host,
-        port,
-        hops: r ? r.hops.map((h) => ({ ...h, secret: true })) : [],
-        checkFirstHop: false,
-        policy,
-        resolve,
-        namesAtProxy: r?.names === 'proxy',
-        timeoutMs: config.limits.handshakeTimeoutMs,
-        signal: this.abort.signal,
-      });
+      const dialed = await dialTarget(this.ctx, host, port, route, this.abort.signal);
       this.attach(dialed.socket, dialed.rest);
     } catch (err) {
       this.fail(err instanceof WsocksError ? err : new WsocksError(WsocksErrorCode.CONNECT_FAILED, (err as Error).message));
@@ -126,14 +116,7 @@ export class WebsockifySession {
     socket.on('data', (chunk: Buffer) => this.toClient(chunk));
     // websockify has no half-close: the target's FIN ends the WebSocket (1000) after every byte before it.
     socket.once('end', () => this.finish());
-    socket.on('error', (err: NodeJS.ErrnoException) => {
-      const reset = err.code === 'ECONNRESET' || err.code === 'EPIPE';
-      this.fail(
-        reset
-          ? new WsocksError(WsocksErrorCode.STREAM_RESET, `the target reset the connection (${err.code})`)
-          : new WsocksError(WsocksErrorCode.STREAM_FAILED, `connection to the target failed: ${err.code ?? err.message}`),
-      );
-    });
+    socket.on('error', (err: NodeJS.ErrnoException) => this.fail(socketError(err)));
     socket.once('close', () => this.finish());
     socket.on('drain', () => this.ws.resume());
     const idle = this.ctx.config.limits.idleTimeoutMs;

@@ -13,7 +13,8 @@ import { WsocksError, WsocksErrorCode } from '../../../shared/protocol/errors.ts
 import { hostForLog } from '../../../shared/net/canonical-target.ts';
 import { decodeWispPacket, encodeWispPacket, WispCloseReason, WispStreamType, WISP_HEADER_BYTES, type WispPacket } from '../../../shared/protocol/wisp-frame.ts';
 import { wispCloseReasonFor } from '../../../shared/protocol/wisp-close-reason.ts';
-import { dialRoute } from '../dial-route.ts';
+import { socketError } from '../stream.ts';
+import { dialTarget } from './dial-target.ts';
 import type { SessionContext } from '../session.ts';
 
 /** Packets a client may send on a stream before it waits for CONTINUE (the v1 handshake's buffer size). */
@@ -166,20 +167,8 @@ export class WispSession {
   }
 
   private async dial(stream: WispStream): Promise<void> {
-    const { config, policy, resolve } = this.ctx;
-    const r = this.route === undefined ? undefined : config.routes[this.route];
     try {
-      const dialed = await dialRoute({
-        host: stream.host,
-        port: stream.port,
-        hops: r ? r.hops.map((h) => ({ ...h, secret: true })) : [],
-        checkFirstHop: false,
-        policy,
-        resolve,
-        namesAtProxy: r?.names === 'proxy',
-        timeoutMs: config.limits.handshakeTimeoutMs,
-        signal: stream.abort.signal,
-      });
+      const dialed = await dialTarget(this.ctx, stream.host, stream.port, this.route, stream.abort.signal);
       this.attach(stream, dialed.socket, dialed.rest);
     } catch (err) {
       const e = err instanceof WsocksError ? err : new WsocksError(WsocksErrorCode.CONNECT_FAILED, (err as Error).message);
@@ -197,10 +186,7 @@ export class WispSession {
     // Wisp has no half-close: the target's FIN ends the stream (CLOSE 0x02) after the bytes before it.
     socket.once('end', () => this.finish(stream, WispCloseReason.VOLUNTARY));
     socket.once('close', () => this.finish(stream, WispCloseReason.VOLUNTARY));
-    socket.on('error', (err: NodeJS.ErrnoException) => {
-      const reset = err.code === 'ECONNRESET' || err.code === 'EPIPE';
-      this.fail(stream, new WsocksError(reset ? WsocksErrorCode.STREAM_RESET : WsocksErrorCode.STREAM_FAILED, `target: ${err.code ?? err.message}`));
-    });
+    socket.on('error', (err: NodeJS.ErrnoException) => this.fail(stream, socketError(err)));
     const idle = this.ctx.config.limits.idleTimeoutMs;
     if (idle > 0) socket.setTimeout(idle, () => this.fail(stream, new WsocksError(WsocksErrorCode.IDLE_TIMEOUT, `no traffic for ${idle} ms`)));
     if (rest.length > 0) this.toClient(stream, Buffer.from(rest));
