@@ -187,3 +187,64 @@ describe('websockify endpoint', () => {
     expect(status).toBe(401);
   });
 });
+
+describe('websockify endpoint, a client that stops reading', () => {
+  const BOUND = 64 * 1024;
+  const TOTAL = 24 * 1024 * 1024;
+  let bridge: BridgeServer;
+  let server: Server;
+  let blocked = false;
+  let sent: Buffer;
+
+  beforeAll(async () => {
+    sent = randomBytes(TOTAL);
+    // Writes TOTAL bytes as fast as its socket takes them, then closes; `blocked` while it waits for 'drain'.
+    server = createServer((s) => {
+      s.on('error', () => s.destroy());
+      let at = 0;
+      const pump = () => {
+        blocked = false;
+        while (at < TOTAL) {
+          const ok = s.write(sent.subarray(at, at + 65536));
+          at += 65536;
+          if (!ok) {
+            blocked = true;
+            return void s.once('drain', pump);
+          }
+        }
+        s.end();
+      };
+      pump();
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const port = (server.address() as { port: number }).port;
+    bridge = await BridgeServer.start({
+      listen: '127.0.0.1:0',
+      policy: { allow: [{ cidr: '127.0.0.0/8', ports: [port] }] },
+      limits: { maxBufferedBytes: BOUND, maxMessageBytes: 16 * 1024 },
+      compat: { websockify: { targets: { 'flood-token': { host: '127.0.0.1', port } } } },
+    });
+  });
+
+  afterAll(async () => {
+    await bridge.close();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  it('holds the target back within maxBufferedBytes, then delivers every byte and 1000 once the client reads', async () => {
+    const ws = new WebSocket(`ws://127.0.0.1:${bridge.address.port}/websockify?token=flood-token`, ['binary']);
+    await once(ws, 'open');
+    ws.pause();
+    await expect.poll(() => blocked && bridge.stats().bufferedBytes > BOUND / 2, { timeout: 60_000 }).toBe(true);
+    // The bridge queued no more than its bound plus the chunk that crossed it.
+    expect(bridge.stats().bufferedBytes).toBeLessThanOrEqual(BOUND + 65536);
+    const parts: Buffer[] = [];
+    ws.on('message', (d: Buffer) => parts.push(d));
+    const closed = once(ws, 'close');
+    ws.resume();
+    const [code] = (await closed) as [number];
+    expect(code).toBe(1000);
+    expect(sha(Buffer.concat(parts))).toBe(sha(sent));
+  });
+});

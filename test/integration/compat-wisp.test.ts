@@ -29,8 +29,8 @@ interface WispConnection {
   close(): void;
 }
 
-async function openWisp(url: string): Promise<WispConnection> {
-  const conn = new (wisp as { ClientConnection: new (url: string, o: object) => WispConnection }).ClientConnection(url, { wisp_version: 1 });
+async function openWisp(url: string, options: object = { wisp_version: 1 }): Promise<WispConnection> {
+  const conn = new (wisp as { ClientConnection: new (url: string, o: object) => WispConnection }).ClientConnection(url, options);
   await new Promise<void>((resolve, reject) => {
     conn.onopen = resolve;
     conn.onerror = () => reject(new Error('wisp connection failed'));
@@ -63,6 +63,8 @@ describe('Wisp v1 endpoint', () => {
   let echoServer: Awaited<ReturnType<typeof startEcho>>;
   let sink: { port: number; close(): Promise<void> };
   let closedPort: number;
+  /** Sends 1 MiB and closes (FIN) at once. */
+  let finisher: { port: number; sent: Buffer; close(): Promise<void> };
   const logs: string[] = [];
   let base: string;
 
@@ -85,12 +87,20 @@ describe('Wisp v1 endpoint', () => {
         await new Promise<void>((resolve) => server.close(() => resolve()));
       },
     };
+    const sent = randomBytes(1024 * 1024);
+    const fin: Server = createServer((s) => {
+      s.on('error', () => s.destroy());
+      s.end(sent);
+    });
+    fin.listen(0, '127.0.0.1');
+    await once(fin, 'listening');
+    finisher = { port: (fin.address() as { port: number }).port, sent, close: () => new Promise<void>((resolve) => fin.close(() => resolve())) };
     socks = await SocksServer.start({ port: 0 });
     bridge = await BridgeServer.start(
       {
         listen: '127.0.0.1:0',
         tokens: ['a-bridge-session-token'],
-        policy: { allow: [{ cidr: '127.0.0.0/8', ports: [echoServer.port, closedPort, sink.port] }] },
+        policy: { allow: [{ cidr: '127.0.0.0/8', ports: [echoServer.port, closedPort, sink.port, finisher.port] }] },
         routes: { ours: [{ type: 'socks5', host: '127.0.0.1', port: socks.address.port }] },
         limits: { window: WINDOW, overloadTimeoutMs: 2000 },
         compat: { wisp: [{ path: '/wisp/' }, { path: '/wisp-socks/', route: 'ours' }] },
@@ -105,6 +115,7 @@ describe('Wisp v1 endpoint', () => {
     await socks.close();
     await echoServer.close();
     await sink.close();
+    await finisher.close();
   });
 
   it.each([
@@ -118,6 +129,25 @@ describe('Wisp v1 endpoint', () => {
       expect(r.reason).toBeUndefined();
       expect(sha(r.back)).toBe(sha(inputs[i]!));
     }
+    conn.close();
+  });
+
+  it('serves a wisp-js client left at its default (v2): it falls back to v1 and its streams work', async () => {
+    const conn = await openWisp(`${base}/wisp/a-bridge-session-token/`, {});
+    const data = randomBytes(100_000);
+    const r = await echo(conn, '127.0.0.1', echoServer.port, data);
+    expect(sha(r.back)).toBe(sha(data));
+    conn.close();
+  });
+
+  it('ends a stream with CLOSE 0x02 after every byte when the target closes (FIN)', async () => {
+    const conn = await openWisp(`${base}/wisp/a-bridge-session-token/`);
+    const s = conn.create_stream('127.0.0.1', finisher.port);
+    const parts: Uint8Array[] = [];
+    s.onmessage = (d) => parts.push(new Uint8Array(d));
+    const reason = await new Promise<number>((resolve) => (s.onclose = resolve));
+    expect(reason).toBe(WispCloseReason.VOLUNTARY);
+    expect(sha(Buffer.concat(parts))).toBe(sha(finisher.sent));
     conn.close();
   });
 
