@@ -10,7 +10,7 @@ import type { Hop } from '../../shared/protocol/messages.ts';
 import type { Session } from '../../web/client/index.ts';
 import { openSession, readAll } from '../helpers/bridge.ts';
 import { startDante, type Peer } from '../helpers/peers.ts';
-import { payload, sha256, startScripted, type ScriptedTarget } from '../helpers/scripted-target.ts';
+import { payload, readSocketToEnd, sha256, startScripted, type ScriptedTarget } from '../helpers/scripted-target.ts';
 
 /** Small windows so that "more than a window" stays cheap. */
 const WINDOW = 64 * 1024;
@@ -147,6 +147,149 @@ describe.each(routes)('tunnel battery via %s', (_name, { via, passesReset }) => 
     socket.close();
     // Dante passes the bridge's RST on as a FIN.
     expect(await seen).toBe(passesReset ? 'ECONNRESET' : 'FIN');
+    await target.idle();
+  });
+
+  /** The target's view: everything it received until the client's FIN, by length and sha256. */
+  const sink = (): Promise<{ length: number; sha: string }> =>
+    new Promise((resolve) => {
+      target.script = (s) => {
+        void readSocketToEnd(s).then((got) => {
+          resolve({ length: got.length, sha: sha256(got) });
+          s.end();
+        }, () => s.destroy());
+      };
+    });
+
+  it('the target half-closes first, the client then sends more than a window: every byte arrives', async () => {
+    const sent = payload(4 * WINDOW + 7);
+    const received = new Promise<{ length: number; sha: string }>((resolve) => {
+      target.script = (s) => {
+        s.end();
+        void readSocketToEnd(s).then((got) => resolve({ length: got.length, sha: sha256(got) }), () => {});
+      };
+    });
+    const socket = open();
+    const info = await socket.opened;
+    expect((await readAll(info)).length).toBe(0);
+    const writer = info.writable.getWriter();
+    await writer.write(sent.data);
+    await writer.close();
+    expect(await received).toEqual({ length: sent.data.length, sha: sent.sha });
+    await socket.closed;
+  });
+
+  it('zero-byte writes between others change nothing', async () => {
+    const received = sink();
+    const socket = open();
+    const info = await socket.opened;
+    const writer = info.writable.getWriter();
+    for (const part of ['', 'ab', '', '', 'c', '']) await writer.write(new TextEncoder().encode(part));
+    await writer.close();
+    expect(await received).toEqual({ length: 3, sha: sha256(Buffer.from('abc')) });
+    expect((await readAll(info)).length).toBe(0);
+    await socket.closed;
+  });
+
+  // 64 MiB directly; 16 MiB through each proxy, to keep the battery within about a minute on a busy machine.
+  it('one large write (64 MiB direct, 16 MiB via a proxy) arrives whole', { timeout: 60_000 }, async () => {
+    const sent = payload((via() ? 16 : 64) * 1024 * 1024);
+    const received = sink();
+    const socket = open();
+    const info = await socket.opened;
+    const writer = info.writable.getWriter();
+    await writer.write(sent.data);
+    await writer.close();
+    expect(await received).toEqual({ length: sent.data.length, sha: sent.sha });
+    await socket.closed;
+  });
+
+  // 100k took over 60 s per route on this machine (one WebSocket message and one socket write per byte): 10k.
+  it('10k one-byte writes arrive in order', { timeout: 60_000 }, async () => {
+    const sent = payload(10_000);
+    const received = sink();
+    const socket = open();
+    const info = await socket.opened;
+    const writer = info.writable.getWriter();
+    const writes: Array<Promise<void>> = [];
+    for (let i = 0; i < sent.data.length; i++) writes.push(writer.write(sent.data.subarray(i, i + 1)));
+    await Promise.all(writes);
+    await writer.close();
+    expect(await received).toEqual({ length: sent.data.length, sha: sent.sha });
+    await socket.closed;
+  });
+
+  it('the server speaks first', async () => {
+    const banner = payload(3000);
+    target.script = (s) => {
+      s.write(banner.data);
+      s.resume();
+      s.once('end', () => s.end());
+    };
+    const socket = open();
+    const info = await socket.opened;
+    const reader = info.readable.getReader();
+    const got: Uint8Array[] = [];
+    for (let n = 0; n < banner.data.length; ) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      got.push(value);
+      n += value.length;
+    }
+    reader.releaseLock();
+    expect(sha256(Buffer.concat(got))).toBe(banner.sha);
+    await info.writable.getWriter().close();
+    expect((await readAll(info)).length).toBe(0);
+    await socket.closed;
+  });
+
+  it('immediate close, before and right after opened, leaves nothing behind', async () => {
+    target.script = (s) => {
+      s.resume();
+      // Through Dante the abort arrives as a FIN: answer it, as any target would.
+      s.once('end', () => s.end());
+    };
+    const early = open();
+    early.close();
+    await early.closed;
+    const late = open();
+    await late.opened;
+    late.close();
+    await late.closed;
+    await target.idle();
+    await expect.poll(() => bridge.stats().streams).toBe(0);
+  });
+
+  it('simultaneous close: both FIN at once, the stream ends cleanly', async () => {
+    target.script = (s) => {
+      s.end();
+      s.resume();
+    };
+    const socket = open();
+    const info = await socket.opened;
+    await Promise.all([info.writable.getWriter().close(), readAll(info)]);
+    await socket.closed;
+    await target.idle();
+  });
+
+  it('16 parallel streams of random sizes, some read late: sha256 equal at both ends, both ways', { timeout: 60_000 }, async () => {
+    target.script = (s) => s.pipe(s);
+    const results = await Promise.all(
+      Array.from({ length: 16 }, async (_, i) => {
+        const sent = payload(Math.floor(Math.random() * 6 * WINDOW) + (i % 4 === 0 ? 0 : 1));
+        const socket = open();
+        const info = await socket.opened;
+        const writer = info.writable.getWriter();
+        const writing = writer.write(sent.data).then(() => writer.close());
+        // Late readers: the echo stalls on them until they read; their bytes must all still come back.
+        if (i % 2 === 1) await new Promise((r) => setTimeout(r, 20 + Math.random() * 80));
+        const back = await readAll(info);
+        await writing;
+        await socket.closed;
+        return { want: [sent.data.length, sent.sha], got: [back.length, sha256(back)] };
+      }),
+    );
+    for (const r of results) expect(r.got).toEqual(r.want);
     await target.idle();
   });
 });
