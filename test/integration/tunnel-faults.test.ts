@@ -1,0 +1,57 @@
+/**
+ * Fault tests: what the client and the target see when the connection under the bridge fails, how long it took
+ * (printed, not asserted), and that nothing is left open.
+ */
+import type { Socket } from 'node:net';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { BridgeServer } from '../../server/bridge/bridge-server.ts';
+import { connect } from '../../web/client/index.ts';
+import type { WebSocketConstructor } from '../../web/client/websocket-like.ts';
+import { startScripted, type ScriptedTarget } from '../helpers/scripted-target.ts';
+
+let target: ScriptedTarget;
+let bridge: BridgeServer;
+
+beforeAll(async () => {
+  target = await startScripted();
+  bridge = await BridgeServer.start({ listen: '127.0.0.1:0', policy: { allow: [{ cidr: '127.0.0.0/8' }] } });
+});
+afterAll(async () => {
+  await bridge?.close();
+  await target?.close();
+});
+
+it("a reset of the client's TCP connection under the WebSocket: the stream fails, the target gets an RST, nothing is left", async () => {
+  const made: WebSocket[] = [];
+  class Capturing extends WebSocket {
+    constructor(...args: ConstructorParameters<typeof WebSocket>) {
+      super(...args);
+      made.push(this);
+    }
+  }
+  let seen!: Promise<string>;
+  const arrived = new Promise<void>((resolve) => {
+    target.script = (s) => {
+      seen = new Promise((done) => {
+        s.once('end', () => done('FIN'));
+        s.once('error', (e: NodeJS.ErrnoException) => done(e.code ?? 'error'));
+      });
+      s.once('data', () => resolve());
+    };
+  });
+  const session = await connect(bridge.url, { WebSocket: Capturing as unknown as WebSocketConstructor });
+  const socket = session.open({ host: '127.0.0.1', port: target.port });
+  const info = await socket.opened;
+  await info.writable.getWriter().write(new Uint8Array([1]));
+  await arrived;
+  const t0 = performance.now();
+  (made[0] as unknown as { _socket: Socket })._socket.resetAndDestroy();
+  await expect(socket.closed).rejects.toMatchObject({ code: 'ERR_SESSION_CLOSED' });
+  const clientMs = performance.now() - t0;
+  expect(await seen).toBe('ECONNRESET');
+  const targetMs = performance.now() - t0;
+  console.log(`client reset under the bridge: client saw ERR_SESSION_CLOSED after ${clientMs.toFixed(1)} ms, target got an RST after ${targetMs.toFixed(1)} ms`);
+  await target.idle();
+  await expect.poll(() => bridge.stats()).toMatchObject({ sessions: 0, streams: 0 });
+});
