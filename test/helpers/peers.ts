@@ -14,6 +14,8 @@ export interface Peer {
   port: number;
   /** Kills the peer (for "proxy dies" tests as well as cleanup). */
   stop(): Promise<void>;
+  /** Sends a signal to the peer's whole process group (SIGSTOP/SIGCONT for hung-proxy tests), where it has one. */
+  signal?(sig: NodeJS.Signals): void;
 }
 
 export const DANTE_USER = 'wsocks-test';
@@ -94,6 +96,7 @@ socks pass { from: 127.0.0.0/8 to: 0.0.0.0/0 command: connect bind udpassociate 
   await waitForPort(port, child, 'danted', stderr);
   return {
     port,
+    signal: (sig) => process.kill(-child.pid!, sig),
     stop: async () => {
       await kill(child);
       rmSync(dir, { recursive: true, force: true });

@@ -8,6 +8,8 @@ import WebSocket from 'ws';
 import { BridgeServer } from '../../server/bridge/bridge-server.ts';
 import { connect } from '../../web/client/index.ts';
 import type { WebSocketConstructor } from '../../web/client/websocket-like.ts';
+import { openSession } from '../helpers/bridge.ts';
+import { startDante } from '../helpers/peers.ts';
 import { startScripted, type ScriptedTarget } from '../helpers/scripted-target.ts';
 
 let target: ScriptedTarget;
@@ -54,4 +56,40 @@ it("a reset of the client's TCP connection under the WebSocket: the stream fails
   console.log(`client reset under the bridge: client saw ERR_SESSION_CLOSED after ${clientMs.toFixed(1)} ms, target got an RST after ${targetMs.toFixed(1)} ms`);
   await target.idle();
   await expect.poll(() => bridge.stats()).toMatchObject({ sessions: 0, streams: 0 });
+});
+
+it('a hop that hangs (Dante SIGSTOPped mid-transfer) is caught by the idle timeout, nothing is left', { timeout: 60_000 }, async () => {
+  const dante = await startDante({ auth: false });
+  const quick = await BridgeServer.start({
+    listen: '127.0.0.1:0',
+    policy: { allow: [{ cidr: '127.0.0.0/8' }] },
+    clientChains: true,
+    limits: { idleTimeoutMs: 1500 },
+  });
+  try {
+    target.script = (s) => {
+      s.on('error', () => {});
+      s.pipe(s);
+    };
+    const session = await openSession(quick.url);
+    const socket = session.open({ host: '127.0.0.1', port: target.port }, { via: [{ type: 'socks5', host: '127.0.0.1', port: dante.port }] });
+    const info = await socket.opened;
+    const writer = info.writable.getWriter();
+    await writer.write(new Uint8Array(1000));
+    const reader = info.readable.getReader();
+    await reader.read();
+    dante.signal!('SIGSTOP');
+    const t0 = performance.now();
+    void writer.write(new Uint8Array(1000)).catch(() => {});
+    await expect(socket.closed).rejects.toMatchObject({ code: 'ERR_IDLE_TIMEOUT' });
+    console.log(`hung hop (SIGSTOP): client saw ERR_IDLE_TIMEOUT after ${(performance.now() - t0).toFixed(0)} ms (idleTimeoutMs 1500)`);
+    await expect.poll(() => quick.stats()).toMatchObject({ streams: 0 });
+    session.close();
+    await session.closed;
+    await expect.poll(() => quick.stats()).toMatchObject({ sessions: 0 });
+  } finally {
+    dante.signal!('SIGCONT');
+    await quick.close();
+    await dante.stop();
+  }
 });
