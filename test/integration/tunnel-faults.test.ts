@@ -17,7 +17,7 @@ let bridge: BridgeServer;
 
 beforeAll(async () => {
   target = await startScripted();
-  bridge = await BridgeServer.start({ listen: '127.0.0.1:0', policy: { allow: [{ cidr: '127.0.0.0/8' }] } });
+  bridge = await BridgeServer.start({ listen: '127.0.0.1:0', policy: { allow: [{ cidr: '127.0.0.0/8' }] }, clientChains: true });
 });
 afterAll(async () => {
   await bridge?.close();
@@ -91,5 +91,43 @@ it('a hop that hangs (Dante SIGSTOPped mid-transfer) is caught by the idle timeo
     dante.signal!('SIGCONT');
     await quick.close();
     await dante.stop();
+  }
+});
+
+it('a hop killed mid-transfer (Dante SIGKILL): the client sees a short stream end or fail, nothing is left', { timeout: 60_000 }, async () => {
+  const dante = await startDante({ auth: false });
+  const total = 32 * 1024 * 1024;
+  target.script = (s) => {
+    s.on('error', () => {});
+    s.resume();
+    s.end(Buffer.alloc(total));
+  };
+  const session = await openSession(bridge.url);
+  try {
+    const socket = session.open({ host: '127.0.0.1', port: target.port }, { via: [{ type: 'socks5', host: '127.0.0.1', port: dante.port }] });
+    const info = await socket.opened;
+    const reader = info.readable.getReader();
+    let got = (await reader.read()).value?.length ?? 0;
+    const t0 = performance.now();
+    await dante.stop();
+    let outcome = 'end';
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        got += value.length;
+      }
+    } catch (err) {
+      outcome = (err as { code: string }).code;
+    }
+    console.log(`killed hop: client saw ${outcome} after ${(performance.now() - t0).toFixed(0)} ms with ${got} of ${total} bytes`);
+    // A proxy that dies looks like a FIN (or an RST): only the missing bytes tell.
+    expect(got).toBeLessThan(total);
+    socket.close();
+    await target.idle();
+    await expect.poll(() => bridge.stats()).toMatchObject({ streams: 0 });
+  } finally {
+    session.close();
+    await session.closed;
   }
 });
