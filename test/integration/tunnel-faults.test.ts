@@ -2,6 +2,7 @@
  * Fault tests: what the client and the target see when the connection under the bridge fails, how long it took
  * (printed, not asserted), and that nothing is left open.
  */
+import { readdirSync, readlinkSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -11,6 +12,22 @@ import type { WebSocketConstructor } from '../../web/client/websocket-like.ts';
 import { openSession } from '../helpers/bridge.ts';
 import { startDante } from '../helpers/peers.ts';
 import { startScripted, type ScriptedTarget } from '../helpers/scripted-target.ts';
+
+/**
+ * Sockets this process holds, counted by the OS (every `socket:[inode]` among /proc/self/fd): the bridge runs in
+ * this process, so a socket it left behind shows here whatever its own bookkeeping says.
+ */
+function socketFds(): number {
+  let n = 0;
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      if (readlinkSync(`/proc/self/fd/${fd}`).startsWith('socket:')) n++;
+    } catch {
+      // closed while we looked
+    }
+  }
+  return n;
+}
 
 let target: ScriptedTarget;
 let bridge: BridgeServer;
@@ -42,6 +59,7 @@ it("a reset of the client's TCP connection under the WebSocket: the stream fails
       s.once('data', () => resolve());
     };
   });
+  const sockets = socketFds();
   const session = await connect(bridge.url, { WebSocket: Capturing as unknown as WebSocketConstructor });
   const socket = session.open({ host: '127.0.0.1', port: target.port });
   const info = await socket.opened;
@@ -56,9 +74,11 @@ it("a reset of the client's TCP connection under the WebSocket: the stream fails
   console.log(`client reset under the bridge: client saw ERR_SESSION_CLOSED after ${clientMs.toFixed(1)} ms, target got an RST after ${targetMs.toFixed(1)} ms`);
   await target.idle();
   await expect.poll(() => bridge.stats()).toMatchObject({ sessions: 0, streams: 0 });
+  await expect.poll(socketFds, { timeout: 10_000 }).toBe(sockets);
 });
 
 it('a hop that hangs (Dante SIGSTOPped mid-transfer) is caught by the idle timeout, nothing is left', { timeout: 60_000 }, async () => {
+  const sockets = socketFds();
   const dante = await startDante({ auth: false });
   const quick = await BridgeServer.start({
     listen: '127.0.0.1:0',
@@ -92,9 +112,12 @@ it('a hop that hangs (Dante SIGSTOPped mid-transfer) is caught by the idle timeo
     await quick.close();
     await dante.stop();
   }
+  await target.idle();
+  await expect.poll(socketFds, { timeout: 10_000 }).toBe(sockets);
 });
 
 it('a hop killed mid-transfer (Dante SIGKILL): the client sees a short stream end or fail, nothing is left', { timeout: 60_000 }, async () => {
+  const sockets = socketFds();
   const dante = await startDante({ auth: false });
   const total = 32 * 1024 * 1024;
   target.script = (s) => {
@@ -130,4 +153,5 @@ it('a hop killed mid-transfer (Dante SIGKILL): the client sees a short stream en
     session.close();
     await session.closed;
   }
+  await expect.poll(socketFds, { timeout: 10_000 }).toBe(sockets);
 });
