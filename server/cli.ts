@@ -16,17 +16,32 @@ import { SocksMetrics } from './socks/metrics.ts';
 import { serveMetrics, type MetricsListener } from './net/metrics-http.ts';
 import type { LevelWithSilent, Logger } from 'pino';
 
-const USAGE = `usage:
-  wsocks --version
-  wsocks socks [--listen HOST:PORT] [--user NAME:PASSWORD]... [--rules FILE] [--quiet]
+/** The usage of each subcommand: `wsocks <command> --help` prints its own, `wsocks --help` all of them. */
+const COMMAND_USAGE = {
+  socks: `  wsocks socks [--listen HOST:PORT] [--user NAME:PASSWORD]... [--user-file FILE] [--rules FILE]
+               [--metrics HOST:PORT] [--drain-timeout SECONDS] [--log-level LEVEL] [--quiet]
       Runs the SOCKS4/4a/5 server (default 127.0.0.1:1080).
-      --user      turns on RFC 1929 username/password (repeatable); SOCKS4 is then refused
-      --rules     access rules file (first match wins, default deny); see docs/socks-server.md
-  wsocks bridge [--config FILE] [--listen HOST:PORT]
-      Runs the WebSocket bridge (default 127.0.0.1:8080); see docs/bridge.md for the config file.
-  wsocks demo [--listen HOST:PORT] [--static]
+      --user           turns on RFC 1929 username/password (repeatable); SOCKS4 is then refused
+      --user-file      NAME:PASSWORD lines (# comments), kept out of argv; WSOCKS_USER works the same way
+      --rules          access rules file (first match wins, default deny); see docs/socks-server.md
+      --metrics        serves Prometheus metrics on http://HOST:PORT/metrics
+      --drain-timeout  on SIGTERM/SIGINT, how long open relays may finish (default 30)
+      --log-level      fatal, error, warn, info (default), debug, trace or silent; also WSOCKS_LOG_LEVEL
+`,
+  bridge: `  wsocks bridge [--config FILE] [--listen HOST:PORT] [--log-level LEVEL]
+      Runs the WebSocket bridge (default 127.0.0.1:8080); see docs/bridge.md for the config file and
+      docs/deploy.md for TLS, metrics, logs, reload (SIGHUP) and drain (SIGTERM).
+`,
+  demo: `  wsocks demo [--listen HOST:PORT] [--static]
       Runs the whole demo on loopback (default 127.0.0.1:5173): two SOCKS servers, demo targets, the bridge
       and the web UI (vite, or with --static the bundle from npm run build:demo). Prints one URL.
+`,
+} as const;
+
+const USAGE = `usage:
+  wsocks --version
+${COMMAND_USAGE.socks}${COMMAND_USAGE.bridge}${COMMAND_USAGE.demo}
+Exit codes: 0 done, 1 a runtime failure (e.g. a port is taken), 2 a usage or config error.
 `;
 
 export async function main(argv: string[]): Promise<number> {
@@ -39,6 +54,10 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return command === undefined ? 2 : 0;
   }
+  if (Object.hasOwn(COMMAND_USAGE, command) && (rest.includes('--help') || rest.includes('-h'))) {
+    process.stdout.write(`usage:\n${COMMAND_USAGE[command as keyof typeof COMMAND_USAGE]}`);
+    return 0;
+  }
   try {
     if (command === 'socks') return await runSocks(rest);
     if (command === 'bridge') return await runBridge(rest);
@@ -49,8 +68,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`wsocks: ${err.message}\n\n${USAGE}`);
       return 2;
     }
-    const e = err as NodeJS.ErrnoException;
-    process.stderr.write(`wsocks: ${e.code ? `${e.code}: ` : ''}${e.message}\n`);
+    process.stderr.write(`wsocks: ${describeError(err)}\n`);
     return 1;
   }
 }
@@ -200,6 +218,13 @@ async function runDemo(args: string[]): Promise<number> {
   await stop;
   await demo.close();
   return 0;
+}
+
+/** An error in words, its code named once (Node's system errors already start their message with it). */
+export function describeError(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  const message = e?.message ?? String(err);
+  return e?.code && !message.includes(e.code) ? `${e.code}: ${message}` : message;
 }
 
 /** parseArgs, strict, with its complaints as ConfigErrors (exit code 2 and the usage). */

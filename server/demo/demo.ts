@@ -58,10 +58,29 @@ function demoConfig(targets: DemoTargets, socksA: number, socksB: number) {
   };
 }
 
+/** Starts every part; if one fails (the port is taken, say), the parts already started are closed again. */
 export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
+  const started: Array<() => Promise<void>> = [];
+  try {
+    return await startDemoParts(options, started);
+  } catch (err) {
+    for (const stop of started.reverse()) await stop().catch(() => {});
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'EADDRINUSE') {
+      const where = `${options.host ?? '127.0.0.1'}:${options.port ?? 5173}`;
+      throw Object.assign(new Error(`${where} is taken (EADDRINUSE): stop what uses it, or choose another address with --listen`), { code: e.code });
+    }
+    throw err;
+  }
+}
+
+async function startDemoParts(options: DemoOptions, started: Array<() => Promise<void>>): Promise<Demo> {
   const targets = await startDemoTargets();
+  started.push(() => targets.close());
   const socksA = await SocksServer.start({ port: 0 });
+  started.push(() => socksA.close());
   const socksB = await SocksServer.start({ port: 0, users: [DEMO_USER] });
+  started.push(() => socksB.close());
   const a = socksA.address.port;
   const b = socksB.address.port;
   const config = demoConfig(targets, a, b);
@@ -81,6 +100,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
     });
     handler = (req, res) => vite.middlewares(req, res);
     closeVite = () => vite.close();
+    started.push(closeVite);
   }
   let bridge!: BridgeServer;
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {

@@ -110,3 +110,37 @@ describe('wsocks bridge (command line)', () => {
     expect(p.stderr()).toContain(`${file}: `);
   });
 });
+
+describe('wsocks command line: help, errors, exit codes', () => {
+  it.each(['socks', 'bridge', 'demo'])('prints the usage of %s with --help and exits 0', async (command) => {
+    const p = run([command, '--help']);
+    expect(await p.exit).toBe(0);
+    const out = await p.stdout;
+    expect(out).toContain(`wsocks ${command} [`);
+    for (const other of ['socks', 'bridge', 'demo'].filter((c) => c !== command)) expect(out).not.toContain(`wsocks ${other} [`);
+  });
+
+  it('names a missing config file once, without repeating the error code, and exits 2', async () => {
+    const p = run(['bridge', '--config', '/nonexistent/wsocks.json']);
+    expect(await p.exit).toBe(2);
+    expect(p.stderr()).toContain("ENOENT: no such file or directory, open '/nonexistent/wsocks.json'");
+    expect(p.stderr()).not.toMatch(/ENOENT: ENOENT/);
+  });
+
+  it('wsocks demo on a port that is taken: a clear message, exit 1, nothing left running', { timeout: 120_000 }, async () => {
+    const { createServer } = await import('node:net');
+    const taken = createServer();
+    taken.listen(0, '127.0.0.1');
+    await once(taken, 'listening');
+    const port = (taken.address() as { port: number }).port;
+    try {
+      const p = run(['demo', '--listen', `127.0.0.1:${port}`]);
+      // It exits by itself: every part it had started is closed again.
+      expect(await p.exit).toBe(1);
+      expect(p.stderr()).toContain(`127.0.0.1:${port} is taken (EADDRINUSE)`);
+    } finally {
+      taken.close();
+    }
+  });
+});
+
