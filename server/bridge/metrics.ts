@@ -1,5 +1,6 @@
 /** Prometheus metrics of a bridge (prom-client), fed by its events; served on /metrics. */
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Histogram, Registry } from 'prom-client';
+import { registerGauges } from '../net/metrics-http.ts';
 import { DENIAL_CODES, type BridgeEvent } from './events.ts';
 
 export class BridgeMetrics {
@@ -35,20 +36,12 @@ export class BridgeMetrics {
   private readonly closes = new Counter({ name: 'wsocks_session_closes_total', help: 'Sessions ended, by WebSocket close code', labelNames: ['code'], registers: [this.registry] });
 
   constructor(stats: () => { sessions: number; streams: number; bufferedBytes: number }, draining: () => boolean) {
-    const gauge = (name: string, help: string, read: () => number) =>
-      new Gauge({
-        name,
-        help,
-        registers: [this.registry],
-        collect() {
-          this.set(read());
-        },
-      });
-    gauge('wsocks_sessions', 'Sessions open now', () => stats().sessions);
-    gauge('wsocks_streams', 'Streams open now', () => stats().streams);
-    gauge('wsocks_buffered_bytes', 'Bytes queued for clients and not yet written', () => stats().bufferedBytes);
-    gauge('wsocks_draining', '1 while the bridge drains (SIGTERM)', () => (draining() ? 1 : 0));
-    collectDefaultMetrics({ register: this.registry });
+    registerGauges(this.registry, [
+      ['wsocks_sessions', 'Sessions open now', () => stats().sessions],
+      ['wsocks_streams', 'Streams open now', () => stats().streams],
+      ['wsocks_buffered_bytes', 'Bytes queued for clients and not yet written', () => stats().bufferedBytes],
+      ['wsocks_draining', '1 while the bridge drains (SIGTERM)', () => (draining() ? 1 : 0)],
+    ]);
   }
 
   /** Counts one event. */

@@ -1,7 +1,22 @@
 /** A small HTTP listener that serves a prom-client registry on GET /metrics (and 404 elsewhere). */
 import { createServer, type ServerResponse } from 'node:http';
-import type { Registry } from 'prom-client';
+import { collectDefaultMetrics, Gauge, type Registry } from 'prom-client';
 import { boundAddress, listen } from './listen.ts';
+
+/** Adds gauges read at scrape time (name, help, reader), and the process's default metrics, to `registry`. */
+export function registerGauges(registry: Registry, gauges: ReadonlyArray<readonly [name: string, help: string, read: () => number]>): void {
+  for (const [name, help, read] of gauges) {
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(read());
+      },
+    });
+  }
+  collectDefaultMetrics({ register: registry });
+}
 
 /** Writes the registry's text exposition to `res` (500 if a collector throws). */
 export async function writeMetrics(registry: Registry, res: ServerResponse): Promise<void> {

@@ -1,5 +1,6 @@
 /** Prometheus metrics of `wsocks socks` (prom-client), fed by its log entries; served on `--metrics HOST:PORT`. */
-import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { Counter, Registry } from 'prom-client';
+import { registerGauges } from '../net/metrics-http.ts';
 import type { SocksLogEntry } from './connection.ts';
 import type { SocksServerStats } from './server.ts';
 
@@ -13,19 +14,11 @@ export class SocksMetrics {
   });
 
   constructor(stats: () => SocksServerStats) {
-    const gauge = (name: string, help: string, read: () => number) =>
-      new Gauge({
-        name,
-        help,
-        registers: [this.registry],
-        collect() {
-          this.set(read());
-        },
-      });
-    gauge('wsocks_socks_connections', 'Client connections open now', () => stats().connections);
-    gauge('wsocks_socks_bind_listeners', 'BIND listeners open now', () => stats().bindListeners);
-    gauge('wsocks_socks_udp_associations', 'UDP associations open now', () => stats().udpAssociations);
-    collectDefaultMetrics({ register: this.registry });
+    registerGauges(this.registry, [
+      ['wsocks_socks_connections', 'Client connections open now', () => stats().connections],
+      ['wsocks_socks_bind_listeners', 'BIND listeners open now', () => stats().bindListeners],
+      ['wsocks_socks_udp_associations', 'UDP associations open now', () => stats().udpAssociations],
+    ]);
   }
 
   record(e: SocksLogEntry): void {
