@@ -21,6 +21,9 @@ const NEEDS = {
     // deploy/ configs are exercised with the real proxies on loopback
     { program: 'nginx', pkg: 'nginx' },
     { program: 'haproxy', pkg: 'haproxy' },
+    // noVNC in Chromium through the websockify endpoint to a real VNC server (an X server served over RFB)
+    { program: 'Xtigervnc', pkg: 'tigervnc-standalone-server' },
+    { program: 'xsetroot', pkg: 'x11-xserver-utils' },
   ],
   bench: [
     { program: 'microsocks', pkg: 'microsocks' },
