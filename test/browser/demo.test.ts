@@ -15,7 +15,7 @@ interface Hooks {
 }
 
 declare global {
-  // The demo page's test hook (web/src/main.ts), read inside page.evaluate().
+  // The demo page's test hook (web/src/app/test-hooks.ts), read inside page.evaluate().
   var __wsocks: Hooks;
 }
 

@@ -9,7 +9,8 @@ import type { WsocksError } from '../client/index.ts';
 import { h } from './dom.ts';
 import { decodeUdpDatagram, encodeUdpDatagram } from '../../shared/socks/udp.ts';
 import { toHex } from '../../shared/socks/address.ts';
-import { replyCodeAdvice, replyCodeText, STEPS } from './explain.ts';
+import { replyCodeAdvice, replyCodeText } from './explain.ts';
+import { localCard, messageCard } from './message-card.ts';
 import { toText2pcap } from './text2pcap.ts';
 
 const DATA_CAP = 4096;
@@ -54,7 +55,7 @@ export class Inspector {
 
   add(entry: TranscriptEntry): void {
     this.entries.push(entry);
-    this.list.append(entry.direction === 'local' ? this.localCard(entry) : this.messageCard(entry));
+    this.list.append(entry.direction === 'local' ? localCard(entry) : messageCard(entry));
   }
 
   fail(error: WsocksError): void {
@@ -78,7 +79,7 @@ export class Inspector {
     const bytes = encodeUdpDatagram({ host: peer.host, port: peer.port, data: payload });
     const decoded = decodeUdpDatagram(bytes);
     if (decoded.status !== 'done') return;
-    const card = this.messageCard({ hop: 0, direction, kind: 'udp.datagram', hex: toHex(bytes), fields: decoded.fields, at: performance.now() - this.started });
+    const card = messageCard({ hop: 0, direction, kind: 'udp.datagram', hex: toHex(bytes), fields: decoded.fields, at: performance.now() - this.started });
     card.querySelector('details')?.removeAttribute('open');
     this.list.append(card);
   }
@@ -105,64 +106,6 @@ export class Inspector {
 
   private expandAll(open: boolean): void {
     for (const d of this.list.querySelectorAll('details')) (d as HTMLDetailsElement).open = open;
-  }
-
-  private localCard(e: TranscriptEntry): HTMLElement {
-    return h('article', { class: 'card local' }, h('span', { class: 'tag' }, e.kind), ` ${e.note ?? ''}`, h('span', { class: 'at' }, ` +${e.at.toFixed(1)} ms`));
-  }
-
-  private messageCard(e: TranscriptEntry): HTMLElement {
-    const step = STEPS[e.kind];
-    const arrow =
-      e.hop === 0 ? (e.direction === 'sent' ? 'browser → network' : 'network → browser') : e.direction === 'sent' ? `bridge → hop ${e.hop}` : `hop ${e.hop} → bridge`;
-    const tunnel = e.hop > 1 ? ` (inside the tunnel through hop${e.hop > 2 ? `s 1–${e.hop - 1}` : ' 1'})` : '';
-    const spans: HTMLElement[] = [];
-    const rows: HTMLElement[] = [];
-    e.fields.forEach((f, i) => {
-      const colour = `field-c${i % 8}`;
-      const span = h('span', { class: `bytes ${colour}`, 'data-field': String(i), title: `${f.label}: ${f.meaning}` }, f.hex);
-      const row = h(
-        'tr',
-        { class: colour, 'data-field': String(i) },
-        h('td', { class: 'label' }, f.label),
-        h('td', { class: 'name' }, f.name),
-        h('td', { class: 'num' }, String(f.offset)),
-        h('td', { class: 'value' }, typeof f.value === 'number' ? `${f.value} (0x${f.value.toString(16).padStart(f.length * 2, '0')})` : f.value),
-        h('td', { class: 'meaning' }, f.meaning),
-      );
-      const link = (on: boolean) => {
-        span.classList.toggle('hl', on);
-        row.classList.toggle('hl', on);
-      };
-      for (const el of [span, row]) {
-        el.addEventListener('mouseenter', () => link(true));
-        el.addEventListener('mouseleave', () => link(false));
-      }
-      spans.push(span, h('span', {}, ' '));
-      rows.push(row);
-    });
-    const copy = h('button', { type: 'button', class: 'copy', onclick: () => void navigator.clipboard?.writeText(e.hex) }, 'copy hex');
-    return h(
-      'article',
-      { class: `card message ${e.direction}`, 'data-kind': e.kind, 'data-hop': String(e.hop) },
-      h(
-        'details',
-        { open: true },
-        h(
-          'summary',
-          {},
-          h('span', { class: 'hop' }, e.hop === 0 ? 'UDP' : `hop ${e.hop}`),
-          ` ${arrow}${tunnel}: `,
-          h('strong', {}, step?.title ?? e.kind),
-          h('span', { class: 'spec' }, ` ${step?.spec ?? ''}`),
-          h('span', { class: 'at' }, ` +${e.at.toFixed(1)} ms`),
-        ),
-        step?.text ? h('p', { class: 'explain' }, step.text) : null,
-        h('div', { class: 'hex', 'aria-label': 'bytes' }, ...spans),
-        copy,
-        h('table', { class: 'fields' }, h('thead', {}, h('tr', {}, ...['field', 'name', 'offset', 'value', 'meaning'].map((t) => h('th', {}, t)))), h('tbody', {}, ...rows)),
-      ),
-    );
   }
 }
 

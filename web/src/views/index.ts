@@ -1,0 +1,4 @@
+/** The tool views shown under "Tools" in the sidebar, in this order. Add a view here to register it. */
+import type { ToolView } from '../app/views.ts';
+
+export const TOOL_VIEWS: ToolView[] = [];
