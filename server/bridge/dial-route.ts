@@ -306,6 +306,9 @@ function handshake(
           if (step.type === 'write') socket.write(step.bytes);
         } else if (step.type === 'bound') {
           onBound(step.bound);
+        } else if (step.type === 'authenticate') {
+          cleanup();
+          reject(new WsocksError(WsocksErrorCode.HOP_FAILED, `hop ${hop} (${options.type} proxy): selected method 0x${step.method.toString(16)}, which this hop is not configured for`, { hop }));
         } else if (step.type === 'done') {
           cleanup();
           resolve({ rest: hs.takeRest(), bound: step.bound });

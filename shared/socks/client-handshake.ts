@@ -39,6 +39,12 @@ export interface ClientHandshakeOptions {
    * that connected) or UDP ASSOCIATE (SOCKS5 only; `done` carries the relay's address).
    */
   command?: number;
+  /**
+   * SOCKS5: offer only GSS-API (method 0x01, RFC 1961). When the proxy selects it the machine gives an
+   * `authenticate` step and waits: the caller runs the subnegotiation (GssClientHandshake in ./gssapi.ts) over the
+   * same connection, then calls `authenticated()` for the request.
+   */
+  gssapi?: boolean;
 }
 
 /** Names of the messages, as the transcript and the inspector label them. */
@@ -50,7 +56,11 @@ export type MessageKind =
   | 'socks5.auth'
   | 'socks5.auth-reply'
   | 'socks5.request'
-  | 'socks5.reply';
+  | 'socks5.reply'
+  | 'gssapi.context'
+  | 'gssapi.protection'
+  | 'gssapi.abort'
+  | 'gssapi.encapsulated';
 
 export interface HandshakeMessage {
   kind: MessageKind;
@@ -64,10 +74,12 @@ export type ClientStep =
   | { type: 'write'; bytes: Uint8Array; message: HandshakeMessage }
   | { type: 'read'; message: HandshakeMessage }
   | { type: 'bound'; bound: { host: string; port: number } }
+  /** The proxy selected a method whose subnegotiation runs outside this machine (GSS-API): run it, then `authenticated()`. */
+  | { type: 'authenticate'; method: number }
   | { type: 'done'; bound: { host: string; port: number } }
   | { type: 'error'; error: SocksError };
 
-type State = 'idle' | 'socks4-reply' | 'method' | 'auth-reply' | 'reply' | 'done' | 'failed';
+type State = 'idle' | 'socks4-reply' | 'method' | 'auth-reply' | 'external-auth' | 'reply' | 'done' | 'failed';
 
 export class ClientHandshake {
   private state: State = 'idle';
@@ -92,7 +104,11 @@ export class ClientHandshake {
     if (problem) return [this.fail(problem)];
     if (o.type === 'socks5') {
       this.state = 'method';
-      const methods = o.username !== undefined ? [AuthMethod.NO_AUTH, AuthMethod.USERNAME_PASSWORD] : [AuthMethod.NO_AUTH];
+      const methods = o.gssapi
+        ? [AuthMethod.GSSAPI]
+        : o.username !== undefined
+          ? [AuthMethod.NO_AUTH, AuthMethod.USERNAME_PASSWORD]
+          : [AuthMethod.NO_AUTH];
       return [this.write('socks5.greeting', () => encodeSocks5Greeting(methods), decodeSocks5Greeting)];
     }
     this.state = 'socks4-reply';
@@ -104,6 +120,7 @@ export class ClientHandshake {
   private optionsError(): SocksError | undefined {
     const o = this.options;
     if (o.type === 'socks5') return socks5AddressError(o.host, o.port);
+    if (o.gssapi) return new SocksError(SocksErrorCode.NO_ACCEPTABLE_METHOD, 'GSS-API authentication needs SOCKS5');
     if (this.command === Command.UDP_ASSOCIATE) return new SocksError(SocksErrorCode.BAD_COMMAND, 'UDP ASSOCIATE needs SOCKS5');
     if (o.type === 'socks4' && !parseIPv4(o.host)) {
       return new SocksError(SocksErrorCode.BAD_ADDRESS, `plain SOCKS4 carries IPv4 addresses only, not ${JSON.stringify(o.host)}`);
@@ -116,7 +133,7 @@ export class ClientHandshake {
 
   /** Bytes from the proxy. After `done`, any bytes past the reply belong to the tunnel: see `takeRest`. */
   receive(data: Uint8Array): ClientStep[] {
-    if (this.state === 'done' || this.state === 'failed' || this.state === 'idle') {
+    if (this.state === 'done' || this.state === 'failed' || this.state === 'idle' || this.state === 'external-auth') {
       throw new SocksError(SocksErrorCode.BAD_STATE, `cannot receive in state ${this.state}`);
     }
     this.buffer = this.buffer.length === 0 ? data.slice() : concatBytes([this.buffer, data]);
@@ -127,6 +144,16 @@ export class ClientHandshake {
 
   private over(): boolean {
     return this.state === 'done' || this.state === 'failed';
+  }
+
+  /**
+   * The external subnegotiation (GSS-API) succeeded: gives the request to write. Bytes the proxy sent after that
+   * subnegotiation go to `receive` as usual.
+   */
+  authenticated(): ClientStep[] {
+    if (this.state !== 'external-auth') throw new SocksError(SocksErrorCode.BAD_STATE, `no subnegotiation is pending (state ${this.state})`);
+    this.state = 'reply';
+    return [this.request()];
   }
 
   /** The proxy closed before the handshake finished. */
@@ -158,7 +185,10 @@ export class ClientHandshake {
       case 'method': {
         const r = this.read('socks5.method', decodeSocks5MethodSelection, steps);
         if (!r) return false;
-        if (r.method === AuthMethod.NO_AUTH) {
+        if (r.method === AuthMethod.GSSAPI && o.gssapi) {
+          this.state = 'external-auth';
+          steps.push({ type: 'authenticate', method: r.method });
+        } else if (r.method === AuthMethod.NO_AUTH && !o.gssapi) {
           this.state = 'reply';
           steps.push(this.request());
         } else if (r.method === AuthMethod.USERNAME_PASSWORD && o.username !== undefined) {
@@ -168,7 +198,7 @@ export class ClientHandshake {
         } else {
           const why =
             r.method === AuthMethod.NO_ACCEPTABLE
-              ? 'the proxy accepts none of the offered methods (it may require a username and password)'
+              ? `the proxy accepts none of the offered methods (${o.gssapi ? 'it does not do GSS-API' : 'it may require a username and password'})`
               : `the proxy chose method 0x${r.method.toString(16)}, which was not offered`;
           steps.push(this.fail(new SocksError(SocksErrorCode.NO_ACCEPTABLE_METHOD, why)));
         }

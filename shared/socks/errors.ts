@@ -14,6 +14,14 @@ export const SocksErrorCode = {
   BAD_STATE: 'ERR_SOCKS_BAD_STATE',
   REJECTED: 'ERR_SOCKS_REJECTED',
   PROXY_CLOSED: 'ERR_SOCKS_PROXY_CLOSED',
+  /** A GSS-API operation failed: no or expired ticket, unknown service principal, keytab without the key. */
+  GSSAPI_FAILED: 'ERR_GSSAPI_FAILED',
+  /** The peer sent the RFC 1961 abort (01 FF): it refused our context or protection level. */
+  GSSAPI_REJECTED: 'ERR_GSSAPI_REJECTED',
+  /** The protection level could not be agreed (refused, unreadable, or not supported here). */
+  GSSAPI_PROTECTION: 'ERR_GSSAPI_PROTECTION',
+  /** An RFC 1961 message of the wrong type for the step, or with an empty token. */
+  GSSAPI_BAD_MESSAGE: 'ERR_GSSAPI_BAD_MESSAGE',
 } as const;
 export type SocksErrorCodeValue = (typeof SocksErrorCode)[keyof typeof SocksErrorCode];
 

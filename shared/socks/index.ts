@@ -8,6 +8,7 @@ export * from './socks5-address.ts';
 export * from './socks4.ts';
 export * from './socks5.ts';
 export * from './userpass.ts';
+export * from './gssapi.ts';
 export * from './udp.ts';
 export * from './server-handshake.ts';
 export * from './client-handshake.ts';

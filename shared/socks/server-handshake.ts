@@ -40,7 +40,7 @@ export type ServerEvent =
   | (Received & { type: 'request'; request: Socks4Request | Socks5Request })
   | { type: 'error'; error: SocksError; reply?: Uint8Array };
 
-type State = 'start' | 'socks5-auth' | 'auth-pending' | 'socks5-request' | 'socks4-request' | 'done' | 'failed';
+type State = 'start' | 'socks5-auth' | 'auth-pending' | 'external-auth' | 'socks5-request' | 'socks4-request' | 'done' | 'failed';
 
 export class ServerHandshake {
   private state: State = 'start';
@@ -79,6 +79,8 @@ export class ServerHandshake {
         });
       case 'auth-pending':
         throw new SocksError(SocksErrorCode.BAD_STATE, 'call authResult() before next()');
+      case 'external-auth':
+        throw new SocksError(SocksErrorCode.BAD_STATE, 'call externalAuthResult() before next()');
       case 'done':
       case 'failed':
         return { type: 'need', need: 0 };
@@ -92,6 +94,18 @@ export class ServerHandshake {
     }
     this.state = ok ? 'socks5-request' : 'failed';
     return encodeUserPassReply(ok);
+  }
+
+  /**
+   * Ends the subnegotiation of a method this machine does not run itself (GSS-API, method 0x01: the caller runs
+   * GssServerHandshake over `takeRest()` and the bytes after it). After success the machine waits for the request:
+   * give it the bytes that followed the subnegotiation with `receive`.
+   */
+  externalAuthResult(ok: boolean): void {
+    if (this.state !== 'external-auth') {
+      throw new SocksError(SocksErrorCode.BAD_STATE, `no external authentication is pending (state ${this.state})`);
+    }
+    this.state = ok ? 'socks5-request' : 'failed';
   }
 
   /** Bytes received after the request (data the client pipelined); empties the buffer. */
@@ -122,7 +136,9 @@ export class ServerHandshake {
           ? 'failed'
           : method === AuthMethod.USERNAME_PASSWORD
             ? 'socks5-auth'
-            : 'socks5-request';
+            : method === AuthMethod.GSSAPI
+              ? 'external-auth'
+              : 'socks5-request';
       return { type: 'greeting', greeting, method, reply: encodeSocks5MethodSelection(method), raw, fields };
     });
   }

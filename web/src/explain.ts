@@ -10,7 +10,7 @@ export const STEPS: Record<string, { title: string; spec: string; text: string }
   'socks5.method': {
     title: 'Method selection: the server picks one',
     spec: 'RFC 1928 §3',
-    text: '0x00 means no authentication; 0x02 means a username/password exchange follows; 0xFF means none is acceptable and the client must close.',
+    text: '0x00 means no authentication; 0x01 means a GSS-API (Kerberos) exchange follows (RFC 1961); 0x02 means a username/password exchange follows; 0xFF means none is acceptable and the client must close.',
   },
   'socks5.auth': {
     title: 'Username/password request',
@@ -21,6 +21,26 @@ export const STEPS: Record<string, { title: string; spec: string; text: string }
     title: 'Username/password reply',
     spec: 'RFC 1929 §2',
     text: 'STATUS 0x00 is success; anything else is failure and the server closes the connection.',
+  },
+  'gssapi.context': {
+    title: 'GSS-API context token',
+    spec: 'RFC 1961 §3',
+    text: 'VER 0x01, MTYP 0x01, a 16-bit length, then a token that only GSS-API understands. The client’s first token (gss_init_sec_context) carries its Kerberos service ticket for the proxy (an AP-REQ); the proxy answers with its own token (gss_accept_sec_context; for Kerberos an AP-REP, proving the proxy holds the service key). They trade tokens until both contexts are complete.',
+  },
+  'gssapi.protection': {
+    title: 'GSS-API protection-level subnegotiation',
+    spec: 'RFC 1961 §4',
+    text: 'MTYP 0x02: the client proposes a level and the proxy answers with the one it chose. 0x01 integrity (every later message signed), 0x02 confidentiality (signed and encrypted), 0x03 per message; 0x00 clear is the NEC/Dante/curl extension. The octet is sealed with gss_wrap, or sent in clear by NEC-style peers (a 1-byte token).',
+  },
+  'gssapi.encapsulated': {
+    title: 'GSS-API encapsulated data',
+    spec: 'RFC 1961 §5',
+    text: 'MTYP 0x03: with integrity or confidentiality, every later message (the SOCKS5 request, its reply and the connection’s bytes) travels as the gss_wrap token of the data.',
+  },
+  'gssapi.abort': {
+    title: 'GSS-API abort',
+    spec: 'RFC 1961 §3',
+    text: 'VER 0x01, MTYP 0xFF and nothing more: the peer refuses (no valid ticket, a protection level it does not offer) and closes the connection.',
   },
   'socks5.request': {
     title: 'Request: a command and its address',
