@@ -24,6 +24,8 @@ const NEEDS = {
     // noVNC in Chromium through the websockify endpoint to a real VNC server (an X server served over RFB)
     { program: 'Xtigervnc', pkg: 'tigervnc-standalone-server' },
     { program: 'xsetroot', pkg: 'x11-xserver-utils' },
+    // the SOCKS server's identd check (RFC 1413) meets a real identd
+    { program: 'oidentd', pkg: 'oidentd' },
   ],
   bench: [
     { program: 'microsocks', pkg: 'microsocks' },

@@ -18,12 +18,13 @@ import type { LevelWithSilent, Logger } from 'pino';
 
 /** The usage of each subcommand: `wsocks <command> --help` prints its own, `wsocks --help` all of them. */
 const COMMAND_USAGE = {
-  socks: `  wsocks socks [--listen HOST:PORT] [--user NAME:PASSWORD]... [--user-file FILE] [--rules FILE]
+  socks: `  wsocks socks [--listen HOST:PORT] [--user NAME:PASSWORD]... [--user-file FILE] [--rules FILE] [--identd]
                [--metrics HOST:PORT] [--drain-timeout SECONDS] [--log-level LEVEL] [--quiet]
       Runs the SOCKS4/4a/5 server (default 127.0.0.1:1080).
       --user           turns on RFC 1929 username/password (repeatable); SOCKS4 is then refused
       --user-file      NAME:PASSWORD lines (# comments), kept out of argv; WSOCKS_USER works the same way
       --rules          access rules file (first match wins, default deny); see docs/socks-server.md
+      --identd         checks each SOCKS4 USERID with the client's identd (RFC 1413, port 113, 2 s timeout)
       --metrics        serves Prometheus metrics on http://HOST:PORT/metrics
       --drain-timeout  on SIGTERM/SIGINT, how long open relays may finish (default 30)
       --log-level      fatal, error, warn, info (default), debug, trace or silent; also WSOCKS_LOG_LEVEL
@@ -80,6 +81,7 @@ async function runSocks(args: string[]): Promise<number> {
         user: { type: 'string', multiple: true, default: [] },
         'user-file': { type: 'string' },
         rules: { type: 'string' },
+        identd: { type: 'boolean', default: false },
         metrics: { type: 'string' },
         'drain-timeout': { type: 'string', default: '30' },
         'log-level': { type: 'string' },
@@ -98,7 +100,7 @@ async function runSocks(args: string[]): Promise<number> {
     if (e.event === 'request') logger.info(e, e.event);
     else logger.warn(e, e.event);
   };
-  const server = await SocksServer.start({ ...listen, users, ...(rules ? { rules } : {}) }, log);
+  const server = await SocksServer.start({ ...listen, users, ...(rules ? { rules } : {}), ...(values.identd ? { identd: {} } : {}) }, log);
   let metricsListener: MetricsListener | undefined;
   if (metricsAt) {
     metrics = new SocksMetrics(() => server.stats());
@@ -112,7 +114,7 @@ async function runSocks(args: string[]): Promise<number> {
   const { host, port } = server.address;
   process.stdout.write(
     `wsocks SOCKS server listening on ${host.includes(':') ? `[${host}]` : host}:${port}` +
-      ` (SOCKS4/4a${users.length ? ' refused' : ''}, SOCKS5 ${users.length ? 'username/password' : 'no auth'}` +
+      ` (SOCKS4/4a${users.length ? ' refused' : values.identd ? ' checked by identd' : ''}, SOCKS5 ${users.length ? 'username/password' : 'no auth'}` +
       `${rules ? `, ${rules.length} rules` : ''})` +
       `${metricsListener ? `; metrics on http://${hostPort(metricsListener.address)}/metrics` : ''}\n`,
   );

@@ -20,6 +20,9 @@ import type { SocksServerOptions } from './options.ts';
 import { failureReply, successReply } from './reply.ts';
 import { evaluateAssociation, evaluateBeforeResolving, evaluateRules, type RuleCommand } from './rules.ts';
 import { UdpAssociation } from './udp-association.ts';
+import { checkIdent, identFailureCode } from './identd.ts';
+import { IdentError } from '../../shared/ident/errors.ts';
+import { encodeSocks4Reply } from '../../shared/socks/socks4.ts';
 
 /** The canonical form of a requested host; a host that is not one is a BAD_TARGET TargetError (REP 0x02). */
 export function canonicalSocksTarget(host: string): CanonicalTarget {
@@ -165,6 +168,7 @@ export class SocksConnection {
       this.log({ event: 'failed', version, target, code: 'ERR_SOCKS_BAD_COMMAND', reason: `command 0x${request.command.toString(16)}` });
       return this.finish(failureReply(version, Socks5ReplyCode.COMMAND_NOT_SUPPORTED));
     }
+    if (version === 4 && this.ctx.options.identd && !(await this.identConfirmed(request.userId, command, target))) return;
     try {
       if (command === 'connect') await this.connect(request, rest);
       else if (command === 'bind') await this.bind(request);
@@ -180,6 +184,22 @@ export class SocksConnection {
         reason: e.message,
       });
       this.finish(failureReply(version, e.replyCode));
+    }
+  }
+
+  /** The identd check of a SOCKS4 request; on failure it answers 0x5C or 0x5D, closes, and returns false. */
+  private async identConfirmed(userId: Uint8Array, command: RuleCommand, target: string): Promise<boolean> {
+    const s = this.socket;
+    const ends = { clientAddress: s.remoteAddress ?? '', clientPort: s.remotePort ?? 0, serverAddress: s.localAddress ?? '', serverPort: s.localPort ?? 0 };
+    try {
+      await checkIdent(ends, userId, this.ctx.options.identd!, this.gone.signal);
+      return true;
+    } catch (err) {
+      if (!(err instanceof IdentError)) throw err;
+      if (this.gone.signal.aborted) return false;
+      this.log({ event: 'denied', version: 4, command, target, code: err.code, reason: err.message });
+      this.finish(encodeSocks4Reply({ code: identFailureCode(err) }));
+      return false;
     }
   }
 

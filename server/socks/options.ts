@@ -7,6 +7,15 @@ export const UserSchema = z.object({
   password: z.string().max(255),
 });
 
+export const IdentdOptionsSchema = z
+  .object({
+    /** Whole check: connect, query, reply. */
+    timeoutMs: z.number().int().positive().default(2_000),
+    /** Port of the identd on the client's host; 113 (RFC 1413) unless a test or a special setup says otherwise. */
+    port: z.number().int().min(1).max(65535).default(113),
+  })
+  .strict();
+
 export const SocksServerOptionsSchema = z
   .object({
     /** Address to listen on. Loopback by default: a SOCKS server open to a network is an open proxy. */
@@ -19,6 +28,11 @@ export const SocksServerOptionsSchema = z
     rules: z.array(RuleSchema).optional(),
     /** Accept SOCKS4 and SOCKS4a. */
     socks4: z.boolean().default(true),
+    /**
+     * Check each SOCKS4/4a request's USERID with the identd (RFC 1413) on the client's host: 0x5C when no usable
+     * answer comes within `timeoutMs`, 0x5D when it names another user or answers ERROR. Absent: no check.
+     */
+    identd: IdentdOptionsSchema.optional(),
     /** Whole handshake, from accept to request, must finish within this. */
     handshakeTimeoutMs: z.number().int().positive().default(10_000),
     /** Resolving and connecting to a target (CONNECT). Reply 0x06 when it runs out. */

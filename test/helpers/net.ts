@@ -127,8 +127,9 @@ export class RawClient {
     );
   }
 
-  static async connect(port: number, host = '127.0.0.1'): Promise<RawClient> {
-    const socket = connect({ port, host, allowHalfOpen: true });
+  /** `localAddress` picks the client's own address (any of 127.0.0.0/8 works on loopback). */
+  static async connect(port: number, host = '127.0.0.1', localAddress?: string): Promise<RawClient> {
+    const socket = connect({ port, host, allowHalfOpen: true, ...(localAddress ? { localAddress } : {}) });
     await once(socket, 'connect');
     return new RawClient(socket);
   }

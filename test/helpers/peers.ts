@@ -24,11 +24,11 @@ export const DANTE_PASSWORD = 'dante-pass-1';
 const sbin = (p: string) => ['/usr/sbin', '/usr/bin', '/sbin', '/bin'].map((d) => `${d}/${p}`).find((f) => existsSync(f));
 
 /** Waits until the port accepts a connection; these programs print nothing reliable when ready. */
-export async function waitForPort(port: number, child: ChildProcess, what: string, stderr: () => string): Promise<void> {
+export async function waitForPort(port: number, child: ChildProcess, what: string, stderr: () => string, host = '127.0.0.1'): Promise<void> {
   for (let i = 0; i < 200; i++) {
     if (child.exitCode !== null) throw new Error(`${what} exited with ${child.exitCode}: ${stderr()}`);
     const ok = await new Promise<boolean>((resolve) => {
-      const s = connect({ port, host: '127.0.0.1' });
+      const s = connect({ port, host });
       s.once('connect', () => (s.destroy(), resolve(true)));
       s.once('error', () => resolve(false));
     });
@@ -132,6 +132,25 @@ export async function startSshSocks(): Promise<Peer> {
     stop: async () => {
       await kill(ssh.child);
       await kill(sshd.child);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * oidentd (RFC 1413) in the foreground on `address` port 113 (binding it needs root), with an empty config: it answers
+ * each query with the name of the user owning the connection.
+ */
+export async function startOidentd(address: string): Promise<Peer> {
+  const dir = mkdtempSync(join(tmpdir(), 'wsocks-oidentd-'));
+  const conf = join(dir, 'oidentd.conf');
+  writeFileSync(conf, '');
+  const { child, stderr } = start(sbin('oidentd')!, ['-i', '-S', '-a', address, '-p', '113', '-C', conf]);
+  await waitForPort(113, child, 'oidentd', stderr, address);
+  return {
+    port: 113,
+    stop: async () => {
+      await kill(child);
       rmSync(dir, { recursive: true, force: true });
     },
   };

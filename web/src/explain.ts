@@ -60,7 +60,7 @@ export const STEPS: Record<string, { title: string; spec: string; text: string }
   'socks4.reply': {
     title: 'SOCKS4 reply',
     spec: 'SOCKS4 (NEC)',
-    text: 'CD 0x5A means granted; 0x5B rejected or failed; 0x5C and 0x5D are identd failures.',
+    text: 'CD 0x5A means granted; 0x5B rejected or failed. 0x5C and 0x5D come from an identd check (RFC 1413): the server asked the identd on the client’s host who owns this connection and got no answer (0x5C) or another user than USERID (0x5D).',
   },
   'udp.datagram': {
     title: 'UDP datagram with its SOCKS5 header',
@@ -95,6 +95,10 @@ export function replyCodeAdvice(code: number): string {
       return 'The proxy does not accept this address type.';
     case 0x5b:
       return 'SOCKS4 has one failure code for everything: refused, unreachable, or denied by rules.';
+    case 0x5c:
+      return 'The proxy checks user ids with identd (RFC 1413, TCP port 113 on the client’s host) and got no usable answer: no identd runs there, a firewall drops port 113, or it answered too late or with garbage.';
+    case 0x5d:
+      return 'The proxy checks user ids with identd (RFC 1413): the client’s identd named another owner of this connection than the USERID sent, or answered ERROR (NO-USER, HIDDEN-USER). Send the user name of the account that runs the client.';
     default:
       return 'A general failure of the proxy.';
   }
