@@ -4,20 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { startDemo, type Demo } from '../../server/demo/demo.ts';
 import { launchChromium } from '../helpers/chromium.ts';
+import { openFromForm } from '../helpers/demo-page.ts';
 
 const ARTIFACTS = join(import.meta.dirname, '../../test-artifacts');
-
-interface Hooks {
-  tabs(): Array<{ id: number; title: string; status: string }>;
-  datagrams(id: number): Array<{ direction: string; peer: string; text: string }> | null;
-  terminalText(id: number): string | null;
-  transcript(id: number): { entries: Array<{ hop: number; kind: string; hex: string; fields: Array<{ name: string; label: string }> }>; error: unknown };
-}
-
-declare global {
-  // The demo page's test hook (web/src/app/test-hooks.ts), read inside page.evaluate().
-  var __wsocks: Hooks;
-}
 
 describe('demo UI in Chromium', () => {
   let demo: Demo;
@@ -44,19 +33,7 @@ describe('demo UI in Chromium', () => {
     await demo?.close();
   });
 
-  /** Opens a session from the form: a preset target by name and a route by value. */
-  async function open(target: string, route: string, kind: 'tcp' | 'udp' | 'bind' = 'tcp'): Promise<number> {
-    const before = await page.evaluate(() => globalThis.__wsocks.tabs().length);
-    await page.selectOption('#kind', kind);
-    if (kind !== 'bind') {
-    const value = await page.$eval('#preset', (el, name) => [...(el as unknown as { options: Array<{ text: string; value: string }> }).options].find((o) => o.text.startsWith(`${name}:`))!.value, target);
-    await page.selectOption('#preset', value);
-    }
-    await page.selectOption('#route', route);
-    await page.click('button.primary');
-    await page.waitForFunction((n) => globalThis.__wsocks.tabs().length > n, before);
-    return page.evaluate(() => globalThis.__wsocks.tabs().at(-1)!.id);
-  }
+  const open = (target: string, route: string, kind: 'tcp' | 'udp' | 'bind' = 'tcp') => openFromForm(page, target, route, kind);
 
   const status = (id: number) => page.evaluate((i) => globalThis.__wsocks.tabs().find((t) => t.id === i)?.status ?? '', id);
 

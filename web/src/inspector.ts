@@ -5,7 +5,7 @@
  * explained in words. After the handshake, the session's first bytes in each direction are shown as hex.
  */
 import type { TranscriptEntry } from '../../shared/protocol/messages.ts';
-import type { WsocksError } from '../client/index.ts';
+import type { SessionError, SessionRecord } from './transcript-file.ts';
 import { h } from './dom.ts';
 import { decodeUdpDatagram, encodeUdpDatagram } from '../../shared/socks/udp.ts';
 import { toHex } from '../../shared/socks/address.ts';
@@ -21,7 +21,10 @@ export class Inspector {
   private readonly entries: TranscriptEntry[] = [];
   private readonly data = { sent: [] as number[], received: [] as number[] };
   private readonly dataViews: Record<'sent' | 'received', HTMLElement>;
-  private error: { code: string; message: string; hop?: number; replyCode?: number } | undefined;
+  private error: SessionError | undefined;
+  private opened: NonNullable<SessionRecord['opened']> | undefined;
+  private readonly firstData: NonNullable<SessionRecord['firstData']> = {};
+  private readonly listeners = new Set<() => void>();
   private datagrams = 0;
   private readonly started = performance.now();
 
@@ -53,12 +56,40 @@ export class Inspector {
     );
   }
 
+  /** Calls `listener` after every change of the record (`toJSON()`); returns the function that stops it. */
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private changed(): void {
+    for (const l of this.listeners) l();
+  }
+
+  /** Shows a whole exported record (the import view). */
+  load(record: SessionRecord): void {
+    for (const e of record.entries) this.add(e);
+    if (record.opened) this.markOpened(record.opened.remoteAddress, record.opened.remotePort, record.opened.at);
+    for (const dir of ['sent', 'received'] as const) {
+      const d = record.firstData?.[dir];
+      if (d) this.addData(dir, Uint8Array.from(d.hex ? d.hex.split(' ').map((x) => parseInt(x, 16)) : []), d.at);
+    }
+    if (record.error) this.fail(record.error);
+  }
+
   add(entry: TranscriptEntry): void {
     this.entries.push(entry);
     this.list.append(entry.direction === 'local' ? localCard(entry) : messageCard(entry));
+    this.changed();
   }
 
-  fail(error: WsocksError): void {
+  /** The bridge's `opened`: the handshake is over and the stream leads to this address. */
+  markOpened(remoteAddress: string, remotePort: number, at = performance.now() - this.started): void {
+    this.opened = { remoteAddress, remotePort, at };
+    this.changed();
+  }
+
+  fail(error: SessionError): void {
     this.error = { code: error.code, message: error.message, ...(error.hop ? { hop: error.hop } : {}), ...(error.replyCode !== undefined ? { replyCode: error.replyCode } : {}) };
     const where = error.hop ? `at hop ${error.hop}` : 'at the bridge';
     const card = h(
@@ -71,10 +102,15 @@ export class Inspector {
       );
     // The failure is what the learner came for: put it first, above the messages that led to it.
     this.list.prepend(card);
+    this.changed();
   }
 
   /** One UDP datagram, with its RFC 1928 §7 header decoded field by field (the first 100 of a stream). */
   addDatagram(direction: 'sent' | 'received', peer: { host: string; port: number }, payload: Uint8Array): void {
+    if (!this.firstData[direction]) {
+      this.firstData[direction] = { hex: toHex(payload.subarray(0, 64)), at: performance.now() - this.started };
+      queueMicrotask(() => this.changed());
+    }
     if (this.datagrams++ >= 100) return;
     const bytes = encodeUdpDatagram({ host: peer.host, port: peer.port, data: payload });
     const decoded = decodeUdpDatagram(bytes);
@@ -84,16 +120,20 @@ export class Inspector {
     this.list.append(card);
   }
 
-  addData(direction: 'sent' | 'received', bytes: Uint8Array): void {
+  addData(direction: 'sent' | 'received', bytes: Uint8Array, at = performance.now() - this.started): void {
     const kept = this.data[direction];
     if (kept.length >= DATA_CAP) return;
+    if (!this.firstData[direction] && bytes.length > 0) {
+      this.firstData[direction] = { hex: toHex(bytes.subarray(0, 64)), at };
+      queueMicrotask(() => this.changed());
+    }
     for (const b of bytes.subarray(0, DATA_CAP - kept.length)) kept.push(b);
     this.dataViews[direction].textContent = hexDump(kept) + (kept.length >= DATA_CAP ? '\n… (capped)' : '');
   }
 
-  /** The whole transcript as JSON, as exported. */
-  toJSON(): object {
-    return { target: this.target, entries: this.entries, error: this.error ?? null };
+  /** The whole record as JSON, as exported (web/src/transcript-file.ts describes it). */
+  toJSON(): SessionRecord {
+    return { target: this.target, entries: this.entries, error: this.error ?? null, opened: this.opened ?? null, firstData: this.firstData };
   }
 
   private download(): void {

@@ -2,6 +2,7 @@
 import type { TranscriptEntry } from '../../shared/protocol/messages.ts';
 import { h } from './dom.ts';
 import { STEPS } from './explain.ts';
+import { linkField, rovingSpans } from './field-links.ts';
 
 /** A local step (resolve, policy, connect, bound) as a small card. */
 export function localCard(e: TranscriptEntry): HTMLElement {
@@ -28,17 +29,12 @@ export function messageCard(e: TranscriptEntry): HTMLElement {
       h('td', { class: 'value' }, typeof f.value === 'number' ? `${f.value} (0x${f.value.toString(16).padStart(f.length * 2, '0')})` : f.value),
       h('td', { class: 'meaning' }, f.meaning),
     );
-    const link = (on: boolean) => {
-      span.classList.toggle('hl', on);
-      row.classList.toggle('hl', on);
-    };
-    for (const el of [span, row]) {
-      el.addEventListener('mouseenter', () => link(true));
-      el.addEventListener('mouseleave', () => link(false));
-    }
+    linkField(span, row, f.label);
     spans.push(span, h('span', {}, ' '));
     rows.push(row);
   });
+  const hex = h('div', { class: 'hex', role: 'group', 'aria-label': 'bytes (Left/Right between fields, Enter: the field’s row)' }, ...spans);
+  rovingSpans(hex);
   const copy = h('button', { type: 'button', class: 'copy', onclick: () => void navigator.clipboard?.writeText(e.hex) }, 'copy hex');
   return h(
     'article',
@@ -56,9 +52,13 @@ export function messageCard(e: TranscriptEntry): HTMLElement {
         h('span', { class: 'at' }, ` +${e.at.toFixed(1)} ms`),
       ),
       step?.text ? h('p', { class: 'explain' }, step.text) : null,
-      h('div', { class: 'hex', 'aria-label': 'bytes' }, ...spans),
+      hex,
       copy,
-      h('table', { class: 'fields' }, h('thead', {}, h('tr', {}, ...['field', 'name', 'offset', 'value', 'meaning'].map((t) => h('th', {}, t)))), h('tbody', {}, ...rows)),
+      h(
+        'div',
+        { class: 'fields-box', tabindex: '0', role: 'region', 'aria-label': 'fields' },
+        h('table', { class: 'fields' }, h('thead', {}, h('tr', {}, ...['field', 'name', 'offset', 'value', 'meaning'].map((t) => h('th', {}, t)))), h('tbody', {}, ...rows)),
+      ),
     ),
   );
 }

@@ -48,7 +48,6 @@ export class WsocksAttachAddon implements ITerminalAddon {
   private resume: (() => void) | undefined;
   private carry = new Uint8Array(0);
   private disposed = false;
-  private escapePressed = false;
 
   constructor(
     private readonly stream: ByteStreamPair,
@@ -65,7 +64,7 @@ export class WsocksAttachAddon implements ITerminalAddon {
       terminal.onData((data) => this.input(data)),
       terminal.onBinary((data) => this.sendBytes(Uint8Array.from(data, (c) => c.charCodeAt(0) & 0xff))),
     );
-    if (this.options.leaveKeys ?? true) terminal.attachCustomKeyEventHandler((e) => this.key(e));
+    if (this.options.leaveKeys ?? true) installLeaveKeys(terminal);
     void this.pump();
   }
 
@@ -146,31 +145,6 @@ export class WsocksAttachAddon implements ITerminalAddon {
     void this.writer?.write(bytes).catch(() => {});
   }
 
-  /** Escape then Tab: the focus leaves the terminal. Returns false for keys xterm.js must not handle. */
-  private key(e: KeyboardEvent): boolean {
-    if (e.type !== 'keydown') return true;
-    if (e.key === 'Tab' && this.escapePressed) {
-      this.escapePressed = false;
-      e.preventDefault();
-      this.leave(e.shiftKey);
-      return false;
-    }
-    this.escapePressed = e.key === 'Escape';
-    return true;
-  }
-
-  private leave(backwards: boolean): void {
-    const home = this.terminal?.element;
-    if (!home) return;
-    const focusable = [...home.ownerDocument.querySelectorAll<HTMLElement>('a[href], button, input, select, textarea, [tabindex]')].filter(
-      (el) => !home.contains(el) && el.tabIndex >= 0 && !(el as HTMLButtonElement).disabled && el.getClientRects().length > 0,
-    );
-    const after = (el: HTMLElement) => (home.compareDocumentPosition(el) & Node.DOCUMENT_POSITION_FOLLOWING) !== 0;
-    const target = backwards ? focusable.filter((el) => !after(el)).at(-1) : focusable.find(after);
-    this.terminal!.blur();
-    target?.focus();
-  }
-
   private input(data: string): void {
     if (!this.lineMode) return this.send(data);
     const term = this.terminal!;
@@ -212,4 +186,36 @@ export function escapeContinues(seq: string): boolean {
   if (kind === '[') return seq.length === 2 || !/[\x40-\x7e]/.test(seq.at(-1)!);
   if (kind === 'O') return seq.length === 2;
   return false;
+}
+
+/**
+ * Escape then Tab moves the focus from the terminal to the next focusable element of the page (Escape then
+ * Shift+Tab: the previous one); the Escape still reaches the terminal's program. Installs xterm.js's custom key event
+ * handler (there is only one per terminal), so it works before any stream is attached, too.
+ */
+export function installLeaveKeys(terminal: Terminal): void {
+  let escapePressed = false;
+  terminal.attachCustomKeyEventHandler((e) => {
+    if (e.type !== 'keydown') return true;
+    if (e.key === 'Tab' && escapePressed) {
+      escapePressed = false;
+      e.preventDefault();
+      leaveTerminal(terminal, e.shiftKey);
+      return false;
+    }
+    escapePressed = e.key === 'Escape';
+    return true;
+  });
+}
+
+function leaveTerminal(terminal: Terminal, backwards: boolean): void {
+  const home = terminal.element;
+  if (!home) return;
+  const focusable = [...home.ownerDocument.querySelectorAll<HTMLElement>('a[href], button, input, select, textarea, [tabindex]')].filter(
+    (el) => !home.contains(el) && el.tabIndex >= 0 && !(el as HTMLButtonElement).disabled && el.getClientRects().length > 0,
+  );
+  const after = (el: HTMLElement) => (home.compareDocumentPosition(el) & Node.DOCUMENT_POSITION_FOLLOWING) !== 0;
+  const target = backwards ? focusable.filter((el) => !after(el)).at(-1) : focusable.find(after);
+  terminal.blur();
+  target?.focus();
 }

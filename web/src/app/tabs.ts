@@ -5,7 +5,9 @@
 import type { Terminal } from '@xterm/xterm';
 import type { FitAddon } from '@xterm/addon-fit';
 import { h } from '../dom.ts';
+import { markSelected, wireTabKeys } from './aria-tabs.ts';
 import type { Inspector } from '../inspector.ts';
+import type { Insight } from '../views/insight.ts';
 
 /** What a view hands to the strip to make a tab of. */
 export interface TabContent {
@@ -23,6 +25,8 @@ export interface TabContent {
   terminal?: Terminal;
   fit?: FitAddon;
   inspector?: Inspector;
+  /** The byte cards / ladder pair of a session. */
+  insight?: Insight;
   /** UDP tabs: the datagrams shown, for tests. */
   datagrams?: Array<{ direction: 'sent' | 'received'; peer: string; text: string }>;
   /** Frees what the content holds (streams, observers); the strip removes the tab's elements itself. */
@@ -46,7 +50,11 @@ export class TabStrip {
   private next = 1;
 
   constructor() {
-    this.bar = h('nav', { class: 'tabs', role: 'tablist', 'aria-label': 'sessions' });
+    this.bar = h('div', { class: 'tabs', role: 'tablist', 'aria-label': 'sessions and tools' });
+    wireTabKeys(this.bar, (button) => {
+      const tab = this.tabs.find((t) => t.button === button);
+      if (tab) this.select(tab, false);
+    });
     this.panels = h('div', { class: 'panels' }, h('p', { class: 'empty' }, 'Open a session: pick a target and a route, then “Open”.'));
   }
 
@@ -60,10 +68,16 @@ export class TabStrip {
     const id = content.id ?? this.nextId();
     this.panels.querySelector('.empty')?.remove();
     const split = content.aside ? h('div', { class: 'split' }, content.body, content.aside) : h('div', { class: 'single' }, content.body);
-    const panel = h('section', { class: 'panel', role: 'tabpanel', id: `panel-${id}`, hidden: true }, h('div', { class: 'toolbar' }, ...content.toolbar), split);
+    const panel = h(
+      'section',
+      { class: 'panel', role: 'tabpanel', id: `panel-${id}`, 'aria-labelledby': `tab-${id}`, hidden: true },
+      h('h2', { class: 'visually-hidden' }, content.title),
+      h('div', { class: 'toolbar' }, ...content.toolbar),
+      split,
+    );
     const button = h(
       'button',
-      { type: 'button', role: 'tab', class: 'tab', 'aria-controls': `panel-${id}`, title: content.title },
+      { type: 'button', role: 'tab', class: 'tab', id: `tab-${id}`, 'aria-controls': `panel-${id}`, title: content.title },
       h('span', { class: 'dot' }),
       ` ${content.title} `,
       h('span', { class: 'x', 'aria-hidden': 'true' }, '×'),
@@ -95,16 +109,15 @@ export class TabStrip {
     return tab;
   }
 
-  select(tab: Tab): void {
+  /** Shows the tab; `focusContent` (default) puts the focus into its terminal, if it has one. */
+  select(tab: Tab, focusContent = true): void {
     this.active = tab;
-    for (const t of this.tabs) {
-      t.panel.hidden = t !== tab;
-      t.button.setAttribute('aria-selected', String(t === tab));
-    }
+    for (const t of this.tabs) t.panel.hidden = t !== tab;
+    markSelected(this.tabs.map((t) => t.button), tab.button);
     requestAnimationFrame(() => {
       if (this.active !== tab) return;
       tab.fit?.fit();
-      tab.terminal?.focus();
+      if (focusContent) tab.terminal?.focus();
     });
   }
 

@@ -23,5 +23,7 @@ export function exposeTestHooks(session: Session, strip: TabStrip): void {
       return lines.join('\n').trimEnd();
     },
     transcript: (id: number) => find(id)?.inspector?.toJSON() ?? null,
+    /** The ladder's steps as drawn (kind, columns, label, tunnel, key). */
+    ladder: (id: number) => find(id)?.insight?.ladder.steps() ?? null,
   };
 }

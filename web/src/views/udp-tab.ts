@@ -4,6 +4,7 @@ import { settled } from '../app/settled.ts';
 import type { Tab, TabStrip } from '../app/tabs.ts';
 import { h } from '../dom.ts';
 import { Inspector } from '../inspector.ts';
+import { sessionInsight } from './insight.ts';
 import type { OpenRequest } from './form.ts';
 import { describePayload, dnsQuery } from './udp-payload.ts';
 
@@ -11,6 +12,7 @@ export function openUdpTab(session: Session, data: OpenRequest, strip: TabStrip)
   const socket = session.openUdp({ host: data.host, port: data.port }, data.options);
   const inspector = new Inspector(`udp ${data.host}:${data.port}`);
   socket.onTranscript((e) => inspector.add(e));
+  const insight = sessionInsight(inspector);
   const status = h('span', { class: 'status', role: 'status' }, 'associating…');
   const closeButton = h('button', { type: 'button' }, 'close');
   const text = h('input', { 'aria-label': 'datagram text', class: 'dgram-text', value: 'hello over UDP', autocomplete: 'off' });
@@ -29,7 +31,10 @@ export function openUdpTab(session: Session, data: OpenRequest, strip: TabStrip)
   );
   const datagrams: NonNullable<Tab['datagrams']> = [];
   const tab = strip.add(
-    { title: data.label, toolbar: [status, closeButton], body: consoleBox, aside: inspector.element, status, closeButton, inspector, datagrams, dispose: () => socket.close() },
+    { title: data.label, toolbar: [status, closeButton], body: consoleBox, aside: insight.element, status, closeButton, inspector, insight, datagrams, dispose: () => {
+      socket.close();
+      insight.dispose();
+    } },
     'associating',
   );
   const setStatus = tab.setStatus;
@@ -42,6 +47,7 @@ export function openUdpTab(session: Session, data: OpenRequest, strip: TabStrip)
   socket.opened.then(
     async (info) => {
       setStatus(`associated: datagrams leave from ${info.relayAddress}:${info.relayPort}`, 'open');
+      inspector.markOpened(info.relayAddress, info.relayPort);
       const writer = info.writable.getWriter();
       const target = { host: data.host, port: data.port };
       const send = (bytes: Uint8Array) => {
