@@ -132,8 +132,8 @@ export class BridgeServer {
       handleProtocols: (protocols, req) =>
         this.endpointOf(req).kind === 'websockify'
           ? protocols.has(WEBSOCKIFY_PROTOCOL) ? WEBSOCKIFY_PROTOCOL : false
-          : // Wisp v1 has no subprotocol; a v2 client's `wisp-v2` is not taken (it falls back to v1).
-            this.endpointOf(req).kind === 'wisp' ? false
+          : // Wisp v2: any subprotocol offered (the spec leaves its value open; wisp-js says `wisp-v2`); v1: none.
+            this.endpointOf(req).kind === 'wisp' ? (protocols.values().next().value ?? false)
           : protocols.has(PROTOCOL_VERSION) ? PROTOCOL_VERSION : false,
       // Sessions answer pings themselves, within their outgoing buffer bound (ws would drop a burst of 60 with 1006).
       autoPong: false,
@@ -373,6 +373,8 @@ export class BridgeServer {
       const { found } = endpoint;
       return this.admit(req, socket, head, client, found.ok ? { ok: true, grant: undefined } : found);
     }
+    // A Wisp v2 client without a token on its path authenticates in the handshake (password extension).
+    if (this.wispPasswordAuth(req)) return this.admit(req, socket, head, client, { ok: true, grant: undefined });
     // Verifying a signed token is asynchronous; the checks and the session count then run in one turn.
     this.tokens.check(endpoint.kind === 'wisp' ? (endpoint.token ?? presentedToken(req)) : presentedToken(req)).then(
       (token) => this.admit(req, socket, head, client, token),
@@ -380,6 +382,21 @@ export class BridgeServer {
         this.log(`upgrade from ${client}: internal error: ${(err as Error).stack ?? String(err)}`);
         socket.destroy();
       },
+    );
+  }
+
+  /**
+   * Whether this is a Wisp v2 upgrade (a subprotocol offered) that presents no token while the bridge asks for one:
+   * it is let in, and the session asks for the token as the password of the v2 password extension.
+   */
+  private wispPasswordAuth(req: IncomingMessage): boolean {
+    const endpoint = this.endpointOf(req);
+    return (
+      endpoint.kind === 'wisp' &&
+      endpoint.token === undefined &&
+      presentedToken(req) === undefined &&
+      this.tokens.required &&
+      (req.headers['sec-websocket-protocol'] ?? '').trim() !== ''
     );
   }
 
@@ -412,7 +429,14 @@ export class BridgeServer {
         endpoint.kind === 'websockify' && endpoint.found.ok
           ? new WebsockifySession(ws, this.sessionContext, client, endpoint.found.target)
           : endpoint.kind === 'wisp'
-          ? new WispSession(ws, this.sessionContext, client, endpoint.endpoint.route)
+          ? new WispSession(ws, this.sessionContext, client, {
+              route: endpoint.endpoint.route,
+              motd: endpoint.endpoint.motd,
+              udp: endpoint.endpoint.udp,
+              v2: ws.protocol !== '',
+              passwordAuth: this.wispPasswordAuth(req) ? (password) => this.tokens.check(password) : undefined,
+              grant,
+            })
           : new BridgeSession(ws, this.sessionContext, client, grant);
       this.sessions.add(session);
       if (this.draining) session.drain(DRAIN_MESSAGE);

@@ -107,14 +107,18 @@ const WebsockifySchema = z
 export type WebsockifyConfig = z.output<typeof WebsockifySchema>;
 
 /**
- * A Wisp v1 endpoint (docs/compat.md): `path` ends with "/" (Wisp clients require it); with `tokens` or
- * `signedTokens` set, clients put the token as one more path segment (`/wisp/TOKEN/`). Wisp has no field for a
- * route: every stream of the endpoint takes `route` (none: direct).
+ * A Wisp endpoint, v1 and v2 (docs/compat.md): `path` ends with "/" (Wisp clients require it); with `tokens` or
+ * `signedTokens` set, clients put the token as one more path segment (`/wisp/TOKEN/`), or (v2) as the password of
+ * the password extension. Wisp has no field for a route: every stream of the endpoint takes `route` (none: direct).
  */
 const WispEndpointSchema = z
   .object({
     path: CompatPathSchema.refine((p) => p.endsWith('/'), { message: 'a Wisp path ends with /' }),
     route: z.string().min(1).max(100).optional(),
+    /** v2: the message of the day the MOTD extension carries (UTF-8). */
+    motd: z.string().max(1000).optional(),
+    /** v2: whether UDP streams are served (the UDP extension is offered). */
+    udp: z.boolean().default(true),
   })
   .strict();
 export type WispEndpointConfig = z.output<typeof WispEndpointSchema>;

@@ -13,6 +13,7 @@ import { hostForLog } from '../../shared/net/canonical-target.ts';
 import type { Resolve } from '../net/resolver.ts';
 import { BridgeStream, type StreamHost } from './stream.ts';
 import { BridgeUdpStream } from './udp-stream.ts';
+import { GrantGuard } from './grant-guard.ts';
 import { SessionLedger, type BridgeEvent } from './events.ts';
 import { scopeDenial, type SessionGrant } from './tokens.ts';
 
@@ -46,10 +47,8 @@ export class BridgeSession implements StreamHost {
   /** Runs while congested; refreshed whenever bytes drain; closes the session with 4008 when it fires. */
   private overloadTimer: NodeJS.Timeout | undefined;
   private cutTimer: NodeJS.Timeout | undefined;
-  /** Ends the session when its signed token expires. */
-  private expiryTimer: NodeJS.Timeout | undefined;
-  /** Stream payload bytes carried so far, both directions (for a signed token's maxBytes). */
-  private payloadBytes = 0;
+  /** A signed token's expiry and byte quota. */
+  private readonly guard = new GrantGuard((code, message) => this.closeWith(code, message));
   /** Streams open at once: the bridge's limit, or a signed token's smaller one. */
   private readonly maxStreams: number;
   readonly closed: Promise<void>;
@@ -88,7 +87,7 @@ export class BridgeSession implements StreamHost {
       this.alive = false;
       ws.ping();
     }, limits.pingIntervalMs);
-    if (grant) this.expireAt(grant.expiresAt);
+    this.guard.set(grant);
     this.sendControl({
       type: 'hello',
       version: 1,
@@ -194,23 +193,9 @@ export class BridgeSession implements StreamHost {
     this.ws.once('close', () => clearTimeout(this.cutTimer));
   }
 
-  /** Closes the session with 4401 when its signed token expires (timers are re-armed past their 24.8-day limit). */
-  private expireAt(at: number): void {
-    const left = at - Date.now();
-    if (left <= 0) return this.closeWith(WsocksErrorCode.UNAUTHORIZED, 'the token expired');
-    this.expiryTimer = setTimeout(() => this.expireAt(at), Math.min(left, 2 ** 31 - 1));
-  }
-
   /** Counts payload bytes against a signed token's maxBytes; over it, the session is closed (4402) and false returned. */
   private carry(bytes: number): boolean {
-    const quota = this.grant?.scope.maxBytes;
-    if (quota === undefined) return true;
-    if (this.payloadBytes + bytes > quota) {
-      this.closeWith(WsocksErrorCode.TOKEN_QUOTA, `the token allows ${quota} payload bytes`);
-      return false;
-    }
-    this.payloadBytes += bytes;
-    return true;
+    return this.guard.carry(bytes);
   }
 
   removed(id: number): void {
@@ -377,7 +362,7 @@ export class BridgeSession implements StreamHost {
   private onClosed(code: number, reason: string): void {
     clearInterval(this.pinger);
     clearTimeout(this.overloadTimer);
-    clearTimeout(this.expiryTimer);
+    this.guard.dispose();
     for (const s of [...this.streams.values()]) s.destroy();
     this.streams.clear();
     this.ledger.ended(code, reason);

@@ -1,10 +1,10 @@
 /**
- * Wisp v1 packets (the public Wisp protocol, v1.2; docs/compat.md), sans-I/O. One packet per WebSocket message:
+ * Wisp packets (the public Wisp protocol, v1.2 and v2 draft 6; docs/compat.md), sans-I/O. One packet per WebSocket message:
  * `u8 type | u32 stream id (LE) | payload`. Decoding never throws: a malformed message is a typed error.
  */
 import { asciiText, utf8Encode } from '../socks/address.ts';
 
-export const WispPacketType = { CONNECT: 0x01, DATA: 0x02, CONTINUE: 0x03, CLOSE: 0x04 } as const;
+export const WispPacketType = { CONNECT: 0x01, DATA: 0x02, CONTINUE: 0x03, CLOSE: 0x04, INFO: 0x05 } as const;
 export const WispStreamType = { TCP: 0x01, UDP: 0x02 } as const;
 
 /** Close reasons (Wisp v1.2 "Close Reasons"). */
@@ -12,6 +12,8 @@ export const WispCloseReason = {
   UNKNOWN: 0x01,
   VOLUNTARY: 0x02,
   NETWORK_ERROR: 0x03,
+  /** v2: the handshake failed on extensions (stream 0 only). */
+  INCOMPATIBLE: 0x04,
   INVALID_INFO: 0x41,
   UNREACHABLE: 0x42,
   CONNECT_TIMEOUT: 0x43,
@@ -20,6 +22,12 @@ export const WispCloseReason = {
   BLOCKED: 0x48,
   THROTTLED: 0x49,
   CLIENT_ERROR: 0x81,
+  /** v2 password extension: wrong username/password (stream 0, then the WebSocket closes). */
+  AUTH_FAILED: 0xc0,
+  /** v2 key extension: bad signature (not served here). */
+  AUTH_BAD_SIGNATURE: 0xc1,
+  /** v2: authentication is required and the client sent no credentials. */
+  AUTH_REQUIRED: 0xc2,
 } as const;
 
 export const WISP_HEADER_BYTES = 5;
@@ -30,7 +38,9 @@ export type WispPacket =
   | { type: 'connect'; id: number; streamType: number; port: number; hostname: string }
   | { type: 'data'; id: number; data: Uint8Array }
   | { type: 'continue'; id: number; remaining: number }
-  | { type: 'close'; id: number; reason: number };
+  | { type: 'close'; id: number; reason: number }
+  /** v2 handshake (stream 0): the sender's version and its extension list (shared/protocol/wisp-extensions.ts). */
+  | { type: 'info'; id: number; major: number; minor: number; extensions: Uint8Array };
 
 export type WispDecodeResult = { ok: true; packet: WispPacket } | { ok: false; error: string };
 
@@ -59,6 +69,9 @@ export function decodeWispPacket(bytes: Uint8Array): WispDecodeResult {
     case WispPacketType.CLOSE:
       if (payload.length !== 1) return { ok: false, error: `CLOSE carries 1 byte; got ${payload.length}` };
       return { ok: true, packet: { type: 'close', id, reason: payload[0]! } };
+    case WispPacketType.INFO:
+      if (payload.length < 2) return { ok: false, error: `INFO carries a 2-byte version; got ${payload.length} bytes` };
+      return { ok: true, packet: { type: 'info', id, major: payload[0]!, minor: payload[1]!, extensions: payload.subarray(2) } };
     default:
       return { ok: false, error: `unknown packet type 0x${type.toString(16).padStart(2, '0')}` };
   }
@@ -96,6 +109,13 @@ export function encodeWispPacket(p: WispPacket): Uint8Array {
     case 'close': {
       const { out } = header(WispPacketType.CLOSE, p.id, 1);
       out[5] = p.reason;
+      return out;
+    }
+    case 'info': {
+      const { out } = header(WispPacketType.INFO, p.id, 2 + p.extensions.length);
+      out[5] = p.major;
+      out[6] = p.minor;
+      out.set(p.extensions, 7);
       return out;
     }
   }

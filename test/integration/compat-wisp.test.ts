@@ -3,59 +3,20 @@ import { once } from 'node:events';
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-// The real wisp-js client (npm @mercuryworkshop/wisp-js, LGPL-3.0, a dev dependency), not code of ours.
-import { client as wisp } from '@mercuryworkshop/wisp-js/client';
 import { BridgeServer } from '../../server/bridge/bridge-server.ts';
 import { SocksServer } from '../../server/socks/server.ts';
 import { encodeWispPacket, decodeWispPacket, WispCloseReason } from '../../shared/protocol/wisp-frame.ts';
 import { refusedPort, startEcho } from '../helpers/net.ts';
+// The real wisp-js client (npm @mercuryworkshop/wisp-js, LGPL-3.0, a dev dependency), not code of ours.
+import { echo, mustOpen } from '../helpers/wisp.ts';
 
 /** Wisp v1 endpoints (docs/compat.md) with the wisp-js client in Node, and a raw client that ignores CONTINUE. */
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 const WINDOW = 64 * 1024;
 
-interface WispStream {
-  send(data: Uint8Array): void;
-  close(reason?: number): void;
-  onmessage: (data: Uint8Array) => void;
-  onclose: (reason: number) => void;
-}
-interface WispConnection {
-  onopen: () => void;
-  onclose: () => void;
-  onerror: () => void;
-  create_stream(host: string, port: number): WispStream;
-  close(): void;
-}
-
-async function openWisp(url: string, options: object = { wisp_version: 1 }): Promise<WispConnection> {
-  const conn = new (wisp as { ClientConnection: new (url: string, o: object) => WispConnection }).ClientConnection(url, options);
-  await new Promise<void>((resolve, reject) => {
-    conn.onopen = resolve;
-    conn.onerror = () => reject(new Error('wisp connection failed'));
-  });
-  return conn;
-}
-
-/** Sends `data` in 16 KiB pieces and reads until as many bytes came back (an echo), or the stream closes. */
-function echo(conn: WispConnection, host: string, port: number, data: Uint8Array): Promise<{ back: Buffer; reason?: number }> {
-  return new Promise((resolve) => {
-    const s = conn.create_stream(host, port);
-    const parts: Uint8Array[] = [];
-    let got = 0;
-    s.onmessage = (d) => {
-      parts.push(new Uint8Array(d));
-      got += d.length;
-      if (got === data.length) {
-        s.close(WispCloseReason.VOLUNTARY);
-        resolve({ back: Buffer.concat(parts) });
-      }
-    };
-    s.onclose = (reason) => resolve({ back: Buffer.concat(parts), reason });
-    for (let at = 0; at < data.length; at += 16384) s.send(data.subarray(at, at + 16384));
-  });
-}
+/** A wisp-js connection, v1 unless told otherwise. */
+const openWisp = (url: string, options: object = { wisp_version: 1 }) => mustOpen(url, options);
 
 describe('Wisp v1 endpoint', () => {
   let bridge: BridgeServer;
@@ -132,8 +93,9 @@ describe('Wisp v1 endpoint', () => {
     conn.close();
   });
 
-  it('serves a wisp-js client left at its default (v2): it falls back to v1 and its streams work', async () => {
+  it('serves a wisp-js client left at its default: it speaks v2 (compat-wisp-v2.test.ts) and its streams work', async () => {
     const conn = await openWisp(`${base}/wisp/a-bridge-session-token/`, {});
+    expect(conn.wisp_version).toBe(2);
     const data = randomBytes(100_000);
     const r = await echo(conn, '127.0.0.1', echoServer.port, data);
     expect(sha(r.back)).toBe(sha(data));

@@ -2,18 +2,34 @@
 import type { SessionContext } from '../session.ts';
 import { dialRoute, type DialedRoute } from '../dial-route.ts';
 
-/** Dials host:port directly (no route) or through the named route of the config; rejects with a WsocksError. */
-export function dialTarget(ctx: SessionContext, host: string, port: number, route: string | undefined, signal: AbortSignal): Promise<DialedRoute> {
+/** The hops of a configured route (none: direct), with their credentials kept out of messages. */
+export function routeHops(ctx: SessionContext, route: string | undefined) {
+  const r = route === undefined ? undefined : ctx.config.routes[route];
+  return r ? r.hops.map((h) => ({ ...h, secret: true })) : [];
+}
+
+/**
+ * Dials host:port directly (no route) or through the named route of the config; rejects with a WsocksError.
+ * `udp`: a UDP ASSOCIATE at the route's last hop (a SOCKS5 proxy); host and port are then 0.0.0.0:0.
+ */
+export function dialTarget(
+  ctx: SessionContext,
+  host: string,
+  port: number,
+  route: string | undefined,
+  signal: AbortSignal,
+  command: 'connect' | 'udp' = 'connect',
+): Promise<DialedRoute> {
   const { config, policy, resolve } = ctx;
-  const r = route === undefined ? undefined : config.routes[route];
   return dialRoute({
     host,
     port,
-    hops: r ? r.hops.map((h) => ({ ...h, secret: true })) : [],
+    command,
+    hops: routeHops(ctx, route),
     checkFirstHop: false,
     policy,
     resolve,
-    namesAtProxy: r?.names === 'proxy',
+    namesAtProxy: route !== undefined && config.routes[route]?.names === 'proxy',
     timeoutMs: config.limits.handshakeTimeoutMs,
     signal,
   });

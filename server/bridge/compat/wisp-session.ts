@@ -1,6 +1,8 @@
 /**
- * A Wisp v1 endpoint (docs/compat.md): many TCP streams over one WebSocket, packets per shared/protocol/wisp-frame.ts.
- * Every stream goes through the bridge's dialer and policy, over the endpoint's route (Wisp has no field for one).
+ * A Wisp endpoint (docs/compat.md): many streams over one WebSocket, packets per shared/protocol/wisp-frame.ts. Wisp
+ * v1, or v2 when the client offers a subprotocol (INFO exchange; extensions UDP, password auth mapped to the bridge's
+ * tokens, MOTD, stream-open confirmation). Every stream goes through the bridge's dialer and policy, over the
+ * endpoint's route (Wisp has no field for one), and a signed token's scope.
  * Bounds of our own, whatever the client does with CONTINUE: a stream's bytes waiting to be written to its target
  * are bounded by limits.window (over it, the WebSocket is not read until they drain); bytes queued for the client
  * by limits.maxBufferedBytes (over it, no target is read). Either state with no progress for
@@ -12,7 +14,20 @@ import { closeReason, SESSION_CLOSE_CODES, type SessionCloseErrorCode } from '..
 import { WsocksError, WsocksErrorCode } from '../../../shared/protocol/errors.ts';
 import { hostForLog } from '../../../shared/net/canonical-target.ts';
 import { decodeWispPacket, encodeWispPacket, WispCloseReason, WispStreamType, WISP_HEADER_BYTES, type WispPacket } from '../../../shared/protocol/wisp-frame.ts';
+import {
+  decodeWispExtensions,
+  encodeWispExtensions,
+  motdPayload,
+  passwordClientReadings,
+  passwordServerPayload,
+  WispExtensionId,
+  type WispExtension,
+} from '../../../shared/protocol/wisp-extensions.ts';
 import { wispCloseReasonFor } from '../../../shared/protocol/wisp-close-reason.ts';
+import type { OpenMessage } from '../../../shared/protocol/messages.ts';
+import { scopeDenial, type SessionGrant, type TokenCheck } from '../tokens.ts';
+import { WispUdpStream, type WispUdpHost } from './wisp-udp.ts';
+import { GrantGuard } from '../grant-guard.ts';
 import { socketError } from '../stream.ts';
 import { dialTarget } from './dial-target.ts';
 import type { SessionContext } from '../session.ts';
@@ -20,6 +35,25 @@ import type { SessionContext } from '../session.ts';
 /** Packets a client may send on a stream before it waits for CONTINUE (the v1 handshake's buffer size). */
 export const WISP_BUFFER_PACKETS = 128;
 const CLOSE_GRACE_MS = 1_000;
+
+/** How an endpoint serves a session (from its config entry and the upgrade request). */
+export interface WispSessionOptions {
+  /** The endpoint's route (a name in `routes`); none: direct. */
+  route: string | undefined;
+  /** v2: the MOTD extension's message. */
+  motd: string | undefined;
+  /** v2: whether UDP streams are served (the UDP extension is offered). */
+  udp: boolean;
+  /** Wisp v2: the client offered a subprotocol (the spec's signal for v2). */
+  v2: boolean;
+  /**
+   * v2 password authentication, required when the client presented no token on the path: checks the password
+   * against the bridge's tokens (the username is not checked).
+   */
+  passwordAuth: ((password: string) => Promise<TokenCheck>) | undefined;
+  /** A signed token's grant (scope, expiry); none: the bridge's whole policy. */
+  grant: SessionGrant | undefined;
+}
 
 interface WispStream {
   id: number;
@@ -36,11 +70,25 @@ interface WispStream {
   done: boolean;
 }
 
-export class WispSession {
+export class WispSession implements WispUdpHost {
   readonly closed: Promise<void>;
   private readonly streams = new Map<number, WispStream>();
+  private readonly udpStreams = new Map<number, WispUdpStream>();
+  /** v2 handshake: waiting for the client's INFO, then (password auth) for its check; packets wait meanwhile. */
+  private phase: 'info' | 'checking' | 'open' = 'open';
+  private held: Array<[Buffer, boolean]> = [];
+  private handshakeTimer: NodeJS.Timeout | undefined;
+  /** A signed token's scope (checked on every CONNECT); its expiry and byte quota are the guard's. */
+  private grant: SessionGrant | undefined;
+  private readonly guard = new GrantGuard((code, message) => this.closeWith(code, message));
+  /** Negotiated v2 extensions. */
+  private udpOn = false;
+  private confirmOpens = false;
+  private readonly route: string | undefined;
+  private readonly label: string;
   private outgoing = 0;
-  private congested = false;
+  /** The outgoing buffer is over its bound: no target is read until it drains. */
+  congested = false;
   /** The WebSocket is not read because a stream's bytes toward its target are over the bound. */
   private readPaused = false;
   private overloadTimer: NodeJS.Timeout | undefined;
@@ -55,9 +103,11 @@ export class WispSession {
     private readonly ws: WebSocket,
     private readonly ctx: SessionContext,
     readonly client: string,
-    /** The endpoint's route (a name in `routes`); none: direct. */
-    private readonly route: string | undefined,
+    private readonly options: WispSessionOptions,
   ) {
+    this.route = options.route;
+    this.grant = options.grant;
+    this.label = `wisp${options.v2 ? ' v2' : ''} session from ${client}`;
     this.closed = new Promise((resolve) => ws.once('close', () => resolve()));
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       try {
@@ -75,12 +125,68 @@ export class WispSession {
       this.alive = false;
       ws.ping();
     }, ctx.config.limits.pingIntervalMs);
+    if (options.v2) this.sendInfo();
     // Wisp v1: the first packet is CONTINUE on stream 0 with the per-stream buffer size (0 means version 1).
-    this.send({ type: 'continue', id: 0, remaining: WISP_BUFFER_PACKETS });
+    else this.send({ type: 'continue', id: 0, remaining: WISP_BUFFER_PACKETS });
+    this.guard.set(this.grant);
   }
 
   get streamCount(): number {
-    return this.streams.size;
+    return this.streams.size + this.udpStreams.size;
+  }
+
+  /** v2: the server's INFO (version 2.0 and the extensions served), then the client's INFO is awaited. */
+  private sendInfo(): void {
+    const { motd, udp, passwordAuth } = this.options;
+    const extensions: WispExtension[] = [];
+    if (udp) extensions.push({ id: WispExtensionId.UDP, payload: new Uint8Array(0) });
+    if (passwordAuth) extensions.push({ id: WispExtensionId.PASSWORD, payload: passwordServerPayload(true) });
+    if (motd !== undefined) extensions.push({ id: WispExtensionId.MOTD, payload: motdPayload(motd) });
+    extensions.push({ id: WispExtensionId.STREAM_CONFIRMATION, payload: new Uint8Array(0) });
+    this.phase = 'info';
+    this.send({ type: 'info', id: 0, major: 2, minor: 0, extensions: encodeWispExtensions(extensions) });
+    const ms = this.ctx.config.limits.handshakeTimeoutMs;
+    this.handshakeTimer = setTimeout(() => this.closeWith(WsocksErrorCode.BAD_MESSAGE, `Wisp v2: no INFO from the client within ${ms} ms`), ms);
+  }
+
+  /** v2: the client's INFO: credentials (if asked), the extensions both sides support, then CONTINUE on stream 0. */
+  private async onInfo(p: Extract<WispPacket, { type: 'info' }>): Promise<void> {
+    if (p.id !== 0) return this.closeWith(WsocksErrorCode.BAD_MESSAGE, 'Wisp v2: INFO belongs on stream 0');
+    const decoded = decodeWispExtensions(p.extensions);
+    if (!decoded.ok) return this.closeWith(WsocksErrorCode.BAD_MESSAGE, `Wisp v2: ${decoded.error}`);
+    const offered = new Map(decoded.extensions.map((e) => [e.id, e.payload]));
+    const { passwordAuth } = this.options;
+    if (passwordAuth) {
+      this.phase = 'checking';
+      this.ws.pause();
+      const payload = offered.get(WispExtensionId.PASSWORD);
+      let check: TokenCheck = { ok: false, message: 'Wisp v2: password authentication is required' };
+      for (const reading of payload ? passwordClientReadings(payload) : []) {
+        check = await passwordAuth(Buffer.from(reading.password).toString('utf8'));
+        if (check.ok) break;
+      }
+      if (this.ws.readyState !== this.ws.OPEN) return;
+      if (!check.ok) {
+        clearTimeout(this.handshakeTimer);
+        this.send({ type: 'close', id: 0, reason: payload ? WispCloseReason.AUTH_FAILED : WispCloseReason.AUTH_REQUIRED });
+        return this.closeWith(WsocksErrorCode.UNAUTHORIZED, payload ? 'Wisp v2: wrong password (token)' : 'Wisp v2: password authentication is required');
+      }
+      this.grant = check.grant;
+      this.guard.set(this.grant);
+      this.ws.resume();
+    }
+    clearTimeout(this.handshakeTimer);
+    this.udpOn = this.options.udp && offered.has(WispExtensionId.UDP);
+    this.confirmOpens = offered.has(WispExtensionId.STREAM_CONFIRMATION);
+    this.phase = 'open';
+    this.send({ type: 'continue', id: 0, remaining: WISP_BUFFER_PACKETS });
+    const held = this.held;
+    this.held = [];
+    for (const [data, isBinary] of held) this.onMessage(data, isBinary);
+  }
+
+  private carry(bytes: number): boolean {
+    return this.guard.carry(bytes);
   }
 
   get bufferedBytes(): number {
@@ -100,7 +206,7 @@ export class WispSession {
   }
 
   private closeIfDrained(): void {
-    if (this.drainMessage !== undefined && this.streams.size === 0) this.closeWith(WsocksErrorCode.SHUTTING_DOWN, this.drainMessage);
+    if (this.drainMessage !== undefined && this.streamCount === 0) this.closeWith(WsocksErrorCode.SHUTTING_DOWN, this.drainMessage);
   }
 
   private send(p: WispPacket): void {
@@ -141,14 +247,42 @@ export class WispSession {
   private onMessage(data: Buffer, isBinary: boolean): void {
     // Closing: the WebSocket is read only for the client's close frame; what came before it is dropped.
     if (this.ws.readyState !== this.ws.OPEN) return;
+    if (this.phase === 'checking') {
+      // The WebSocket is paused; what it had already read waits (a few messages at most).
+      this.held.push([data, isBinary]);
+      return;
+    }
     if (!isBinary) return this.closeWith(WsocksErrorCode.BAD_MESSAGE, 'Wisp packets are binary messages');
     const decoded = decodeWispPacket(data);
     if (!decoded.ok) return this.closeWith(WsocksErrorCode.BAD_MESSAGE, `Wisp: ${decoded.error}`);
     const p = decoded.packet;
+    if (this.phase === 'info') {
+      if (p.type === 'info') {
+        void this.onInfo(p).catch((err: unknown) => {
+          this.ctx.log(`${this.label}: internal error: ${(err as Error).stack ?? String(err)}`);
+          this.ws.close(1011, 'internal error');
+        });
+        return;
+      }
+      // The client gave up on the handshake (CLOSE on stream 0, e.g. 0x04 incompatible extensions).
+      if (p.type === 'close' && p.id === 0) return void this.ws.close(1000);
+      return this.closeWith(WsocksErrorCode.BAD_MESSAGE, `Wisp v2: expected the client's INFO, got ${p.type.toUpperCase()}`);
+    }
+    if (p.type === 'info') return this.closeWith(WsocksErrorCode.BAD_MESSAGE, 'Wisp: INFO outside the v2 handshake');
     if (p.type === 'connect') return this.connect(p);
+    const udp = this.udpStreams.get(p.id);
+    if (udp) {
+      if (p.type === 'data' && this.carry(p.data.length)) udp.fromClient(p.data);
+      else if (p.type === 'close') {
+        this.udpStreams.delete(p.id);
+        udp.clientClosed();
+      }
+      return;
+    }
     const stream = this.streams.get(p.id);
     // Packets for a stream that just closed are a normal race: dropped. CONTINUE is server -> client only.
     if (!stream || stream.done) return;
+    if (p.type === 'data' && !this.carry(p.data.length)) return;
     if (p.type === 'data') this.toTarget(stream, data.subarray(WISP_HEADER_BYTES));
     else if (p.type === 'close') this.clientClosed(stream, p.reason);
   }
@@ -156,14 +290,52 @@ export class WispSession {
   private connect(p: Extract<WispPacket, { type: 'connect' }>): void {
     const { limits } = this.ctx.config;
     if (p.id === 0) return this.closeWith(WsocksErrorCode.BAD_MESSAGE, 'Wisp: stream id 0 is the connection itself');
-    if (this.streams.has(p.id)) return this.closeWith(WsocksErrorCode.BAD_MESSAGE, `Wisp: stream ${p.id} is already open`);
-    if (p.streamType !== WispStreamType.TCP) return this.send({ type: 'close', id: p.id, reason: WispCloseReason.INVALID_INFO });
-    if (this.drainMessage !== undefined || this.streams.size >= limits.streamsPerSession || this.ctx.streamsOpen() >= limits.maxStreams) {
+    if (this.streams.has(p.id) || this.udpStreams.has(p.id)) return this.closeWith(WsocksErrorCode.BAD_MESSAGE, `Wisp: stream ${p.id} is already open`);
+    const udp = p.streamType === WispStreamType.UDP && this.udpOn;
+    if (p.streamType !== WispStreamType.TCP && !udp) return this.send({ type: 'close', id: p.id, reason: WispCloseReason.INVALID_INFO });
+    const perSession = Math.min(limits.streamsPerSession, this.grant?.scope.maxStreams ?? Infinity);
+    if (this.drainMessage !== undefined || this.streamCount >= perSession || this.ctx.streamsOpen() >= limits.maxStreams) {
       return this.send({ type: 'close', id: p.id, reason: WispCloseReason.THROTTLED });
     }
+    const denial = this.grant && scopeDenial(this.grant.scope, { type: 'open', id: p.id, host: p.hostname, port: p.port, route: this.route } as OpenMessage);
+    if (denial) {
+      this.ctx.log(`${this.label}: stream ${p.id} (${hostForLog(p.hostname)}:${p.port}) refused: ${WsocksErrorCode.TOKEN_SCOPE} ${denial}`);
+      return this.send({ type: 'close', id: p.id, reason: wispCloseReasonFor(WsocksErrorCode.TOKEN_SCOPE) });
+    }
+    if (udp) return this.openUdp(p.id, p.hostname, p.port);
     const stream: WispStream = { id: p.id, host: p.hostname, port: p.port, socket: undefined, abort: new AbortController(), early: [], pending: 0, packets: 0, done: false };
     this.streams.set(p.id, stream);
     void this.dial(stream);
+  }
+
+  private openUdp(id: number, host: string, port: number): void {
+    const stream = new WispUdpStream(id, host, port, this, this.ctx, this.route, this.label);
+    this.udpStreams.set(id, stream);
+    stream.open().then(
+      () => {
+        if (this.confirmOpens && !stream.done) this.send({ type: 'continue', id, remaining: WISP_BUFFER_PACKETS });
+      },
+      (err: unknown) => stream.fail(err instanceof WsocksError ? err : new WsocksError(WsocksErrorCode.CONNECT_FAILED, (err as Error).message)),
+    );
+  }
+
+  // WispUdpHost
+  canSend(payloadBytes: number): boolean {
+    const { maxMessageBytes, maxBufferedBytes } = this.ctx.config.limits;
+    return payloadBytes + WISP_HEADER_BYTES <= maxMessageBytes && !this.congested && this.outgoing < maxBufferedBytes;
+  }
+
+  sendData(id: number, data: Uint8Array): void {
+    if (this.carry(data.length)) this.send({ type: 'data', id, data });
+  }
+
+  sendClose(id: number, reason: number): void {
+    if (this.udpStreams.has(id)) this.send({ type: 'close', id, reason });
+  }
+
+  streamGone(stream: WispUdpStream): void {
+    if (this.udpStreams.get(stream.id) === stream) this.udpStreams.delete(stream.id);
+    this.closeIfDrained();
   }
 
   private async dial(stream: WispStream): Promise<void> {
@@ -182,6 +354,11 @@ export class WispSession {
       return;
     }
     stream.socket = socket;
+    if (this.confirmOpens) {
+      // v2 stream-open confirmation: CONTINUE once the target is connected (the client's packet count restarts).
+      stream.packets = 0;
+      this.send({ type: 'continue', id: stream.id, remaining: WISP_BUFFER_PACKETS });
+    }
     socket.on('data', (chunk: Buffer) => this.toClient(stream, chunk));
     // Wisp has no half-close: the target's FIN ends the stream (CLOSE 0x02) after the bytes before it.
     socket.once('end', () => this.finish(stream, WispCloseReason.VOLUNTARY));
@@ -247,6 +424,7 @@ export class WispSession {
   }
 
   private toClient(stream: WispStream, chunk: Buffer): void {
+    if (!this.carry(chunk.length)) return;
     const max = this.ctx.config.limits.maxMessageBytes - WISP_HEADER_BYTES;
     for (let at = 0; at < chunk.length; at += max) this.send({ type: 'data', id: stream.id, data: chunk.subarray(at, at + max) });
     if (this.congested) stream.socket?.pause();
@@ -269,7 +447,7 @@ export class WispSession {
 
   private fail(stream: WispStream, error: WsocksError): void {
     if (stream.done) return;
-    this.ctx.log(`wisp stream ${stream.id} from ${this.client} (${hostForLog(stream.host)}:${stream.port}) failed: ${error.code} ${error.message}`);
+    this.ctx.log(`${this.label}: stream ${stream.id} (${hostForLog(stream.host)}:${stream.port}) failed: ${error.code} ${error.message}`);
     this.remove(stream);
     stream.abort.abort();
     if (stream.socket && !stream.socket.destroyed) stream.socket.resetAndDestroy();
@@ -304,8 +482,13 @@ export class WispSession {
   }
 
   private onClosed(): void {
-    this.ctx.log(`wisp session from ${this.client} closed; at most ${this.maxPending} bytes waited toward one target`);
+    this.ctx.log(`${this.label} closed; at most ${this.maxPending} bytes waited toward one target`);
     clearInterval(this.pinger);
+    clearTimeout(this.handshakeTimer);
+    this.guard.dispose();
+    this.held = [];
+    for (const u of [...this.udpStreams.values()]) u.destroy();
+    this.udpStreams.clear();
     clearTimeout(this.overloadTimer);
     clearTimeout(this.cutTimer);
     for (const s of [...this.streams.values()]) {

@@ -13,7 +13,7 @@ describe('compat config', () => {
       compat: { websockify: { targets: { 'long-enough': { host: 'h', port: 1, route: 'r' } } }, wisp: [{ path: '/wisp/', route: 'r' }] },
     });
     expect(c.compat.websockify?.path).toBe('/websockify');
-    expect(c.compat.wisp).toEqual([{ path: '/wisp/', route: 'r' }]);
+    expect(c.compat.wisp).toEqual([{ path: '/wisp/', route: 'r', udp: true }]);
     expect(parseBridgeConfig({}).compat).toEqual({ wisp: [] });
   });
 
@@ -24,6 +24,8 @@ describe('compat config', () => {
     [{ wisp: [{ path: '/wisp' }] }, /ends with \//],
     [{ wisp: [{ path: '/wisp/', route: 'nope' }] }, /compat\.wisp\.0\.route/],
     [{ wisp: [{ path: '/a/' }, { path: '/a/' }] }, /unique/],
+    [{ wisp: [{ path: '/a/', motd: 'x'.repeat(1001) }] }, /compat\.wisp\.0\.motd/],
+    [{ wisp: [{ path: '/a/', udp: 'yes' }] }, /compat\.wisp\.0\.udp/],
   ])('refuses %j naming the field', (compat, message) => {
     expect(() => parseBridgeConfig({ routes, compat })).toThrow(message);
   });
