@@ -26,6 +26,8 @@ const NEEDS = {
     { program: 'xsetroot', pkg: 'x11-xserver-utils' },
     // the SOCKS server's identd check (RFC 1413) meets a real identd
     { program: 'oidentd', pkg: 'oidentd' },
+    // the pcapng export is opened with Wireshark's dissector; field names are checked against `tshark -G fields`
+    { program: 'tshark', pkg: 'tshark' },
   ],
   bench: [
     { program: 'microsocks', pkg: 'microsocks' },
@@ -59,6 +61,10 @@ if (!isRoot || !hasApt) {
 process.stderr.write(`installing Debian packages: ${pkgs.join(' ')}\n`);
 const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
 try {
+  // wireshark-common asks whether non-root users may capture; answer "no" so that nothing waits for stdin.
+  if (pkgs.includes('tshark')) {
+    execFileSync('debconf-set-selections', [], { input: 'wireshark-common wireshark-common/install-setuid boolean false\n', stdio: ['pipe', 'ignore', 'inherit'] });
+  }
   execFileSync('apt-get', ['update', '-qq'], { stdio: ['ignore', 'ignore', 'inherit'], env });
   // With recommends: Chromium's fonts (fonts-liberation) come that way, and xterm.js measures text with them.
   execFileSync('apt-get', ['install', '-y', '-qq', ...pkgs], {

@@ -7,7 +7,6 @@ import type { Socket } from 'node:net';
 import { isIP } from 'node:net';
 import { ClientHandshake, type ClientStep } from '../../shared/socks/client-handshake.ts';
 import { Command } from '../../shared/socks/constants.ts';
-import { toHex } from '../../shared/socks/address.ts';
 import { requireCanonicalTarget, type CanonicalTarget } from '../../shared/net/canonical-target.ts';
 import { WsocksError, WsocksErrorCode } from '../../shared/protocol/errors.ts';
 import type { Hop, TranscriptEntry } from '../../shared/protocol/messages.ts';
@@ -17,10 +16,11 @@ import { deadline } from '../net/deadline.ts';
 import { TargetError, TargetErrorCode } from '../net/target-error.ts';
 import type { TargetPolicy } from './policy.ts';
 
-export interface RouteHop extends Hop {
-  /** Credentials from the bridge's config are masked in transcripts; the client's own are shown. */
-  secret: boolean;
-}
+/**
+ * A hop of a route. Passwords are masked in every transcript, the bridge config's and the client's own alike: the
+ * bridge never sends a password back (a page that sent its own in `via` still has it and may show it locally).
+ */
+export type RouteHop = Hop;
 
 export interface DialRouteOptions {
   host: string;
@@ -112,7 +112,7 @@ export async function dialRoute(o: DialRouteOptions): Promise<DialedRoute> {
       const host = next ? (judgedHops[i + 1] ?? (await withDeadline(o, i + 1, (signal) => nameForHop(o, hop, next.host, signal, i + 1, local)))) : lastHost;
       const port = next ? next.port : o.port;
       const code = !last || command === 'connect' ? Command.CONNECT : command === 'bind' ? Command.BIND : Command.UDP_ASSOCIATE;
-      const options = { type: hop.type, host, port, username: hop.username, password: hop.password, maskPassword: hop.secret, command: code };
+      const options = { type: hop.type, host, port, username: hop.username, password: hop.password, maskPassword: true, command: code };
       const timeout = code === Command.BIND ? o.timeoutMs + (o.bindTimeoutMs ?? 60_000) : o.timeoutMs;
       result = await withDeadline({ ...o, timeoutMs: timeout }, i + 1, (signal) =>
         handshake(socket, i + 1, options, signal, (e) => o.onEntry?.({ ...e, at: performance.now() - started }), (b) => {
@@ -302,7 +302,7 @@ function handshake(
       for (const step of steps) {
         if (step.type === 'write' || step.type === 'read') {
           const m = step.message;
-          onEntry({ hop, direction: m.direction, kind: m.kind, hex: toHex(m.shown), fields: m.fields, at: 0 });
+          onEntry({ hop, direction: m.direction, kind: m.kind, hex: m.hex, fields: m.fields, at: 0 });
           if (step.type === 'write') socket.write(step.bytes);
         } else if (step.type === 'bound') {
           onBound(step.bound);

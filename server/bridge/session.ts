@@ -281,12 +281,12 @@ export class BridgeSession implements StreamHost {
     if (m.route !== undefined) {
       const route = Object.hasOwn(config.routes, m.route) ? config.routes[m.route] : undefined;
       if (!route) return this.error(WsocksErrorCode.UNKNOWN_ROUTE, `no route named ${JSON.stringify(m.route)}`, m.id);
-      hops = route.hops.map((h) => ({ ...h, secret: true }));
+      hops = [...route.hops];
     } else if (m.via !== undefined) {
       if (!config.clientChains) {
         return this.error(WsocksErrorCode.CLIENT_CHAINS_DISABLED, 'this bridge does not accept client-described chains', m.id);
       }
-      hops = m.via.map((h) => ({ ...h, secret: false }));
+      hops = [...m.via];
     }
     const command = m.command ?? 'connect';
     if (command === 'udp') return this.openUdp(m, hops);

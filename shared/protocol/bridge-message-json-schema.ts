@@ -292,6 +292,9 @@ export const BRIDGE_MESSAGE_JSON_SCHEMA: JsonSchema = {
          },
          "spec": {
           "type": "string"
+         },
+         "masked": {
+          "type": "boolean"
          }
         },
         "required": [

@@ -37,6 +37,8 @@ export const FieldSchema = z.object({
   value: z.union([z.number(), z.string()]),
   meaning: z.string(),
   spec: z.string(),
+  /** The field's bytes are withheld: its `hex` (and the entry's) reads `**` for each byte. */
+  masked: z.boolean().optional(),
 });
 
 /** One step of a handshake: a message written or read on a hop, or a local step (DNS, policy). */
@@ -46,7 +48,7 @@ export const TranscriptEntrySchema = z.object({
   direction: z.enum(['sent', 'received', 'local']),
   /** Message kind (`socks5.greeting`, ...) or local step (`connect`, `resolve`, `policy`). */
   kind: z.string(),
-  /** Raw bytes as hex ("05 01 00"); empty for local steps. Passwords from the bridge's config read as 2a. */
+  /** Raw bytes as hex ("05 01 00"); empty for local steps. A masked password's bytes read `**` (never sent back). */
   hex: z.string(),
   fields: z.array(FieldSchema),
   /** Milliseconds since the stream was opened. */

@@ -7,7 +7,7 @@
  */
 import { AuthMethod, Command, Socks4ReplyCode, Socks5ReplyCode, socks4ReplyText, socks5ReplyText } from './constants.ts';
 import { SocksError, SocksErrorCode } from './errors.ts';
-import { concatBytes, isValidHostname, parseIPv4 } from './address.ts';
+import { concatBytes, isValidHostname, parseIPv4, toHex } from './address.ts';
 import type { DecodeResult, Field } from './reader.ts';
 import { encodeWith } from './encode-result.ts';
 import { socks5AddressError } from './socks5-address.ts';
@@ -21,6 +21,7 @@ import {
   encodeSocks5Request,
 } from './socks5.ts';
 import { decodeUserPassReply, decodeUserPassRequest, encodeUserPassRequest } from './userpass.ts';
+import type { ReplyContext } from './reply-context.ts';
 
 export type ProxyType = 'socks4' | 'socks4a' | 'socks5';
 
@@ -32,7 +33,7 @@ export interface ClientHandshakeOptions {
   /** SOCKS5: RFC 1929 username (offering method 0x02); SOCKS4/4a: sent as USERID. */
   username?: string | undefined;
   password?: string | undefined;
-  /** Show the password as asterisks in field descriptions and replace its bytes in `shown`. */
+  /** Withhold the password from the transcript: its field is `masked` and its bytes read `**` in `hex`. */
   maskPassword?: boolean;
   /**
    * CONNECT (default), BIND (two replies: `bound` with the address the proxy listens on, then `done` with the peer
@@ -65,8 +66,8 @@ export type MessageKind =
 export interface HandshakeMessage {
   kind: MessageKind;
   direction: 'sent' | 'received';
-  /** The bytes as they travelled, except a masked password, which reads as asterisks. */
-  shown: Uint8Array;
+  /** The bytes as they travelled, as hex ("05 01 00"); a masked password's bytes read `**`. */
+  hex: string;
   fields: Field[];
 }
 
@@ -173,7 +174,7 @@ export class ClientHandshake {
     const o = this.options;
     switch (this.state) {
       case 'socks4-reply': {
-        const r = this.read('socks4.reply', decodeSocks4Reply, steps);
+        const r = this.read('socks4.reply', (b) => decodeSocks4Reply(b, this.replyContext()), steps);
         if (!r) return false;
         if (r.code !== Socks4ReplyCode.GRANTED) {
           steps.push(this.fail(rejected(`SOCKS4 proxy replied 0x${r.code.toString(16)} (${socks4ReplyText(r.code)})`, r.code)));
@@ -216,7 +217,7 @@ export class ClientHandshake {
         return true;
       }
       case 'reply': {
-        const r = this.read('socks5.reply', decodeSocks5Reply, steps);
+        const r = this.read('socks5.reply', (b) => decodeSocks5Reply(b, this.replyContext()), steps);
         if (!r) return false;
         if (r.reply !== Socks5ReplyCode.SUCCEEDED) {
           steps.push(this.fail(rejected(`SOCKS5 proxy replied 0x${r.reply.toString(16).padStart(2, '0')} (${socks5ReplyText(r.reply)})`, r.reply)));
@@ -228,6 +229,11 @@ export class ClientHandshake {
       default:
         return false;
     }
+  }
+
+  /** Which request the next reply answers: the command, and for BIND whether it is the first or second reply. */
+  private replyContext(): ReplyContext {
+    return this.command === Command.BIND ? { command: this.command, bindReply: this.boundSeen ? 2 : 1 } : { command: this.command };
   }
 
   private request(): ClientStep {
@@ -251,16 +257,10 @@ export class ClientHandshake {
     const bytes = encoded.bytes;
     const described = decode(bytes);
     const fields = described.status === 'done' ? described.fields : [];
-    let shown = bytes;
-    if (kind === 'socks5.auth' && this.options.maskPassword === true) {
-      const pw = fields.find((f) => f.label === 'PASSWD');
-      if (pw) {
-        shown = bytes.slice();
-        shown.fill(0x2a, pw.offset, pw.offset + pw.length);
-        pw.hex = Array.from({ length: pw.length }, () => '2a').join(' ');
-      }
-    }
-    return { type: 'write', bytes, message: { kind, direction: 'sent', shown, fields } };
+    // A masked field (the password) reads `**` per byte: the hex never pretends to be what was sent.
+    const tokens = toHex(bytes).split(' ');
+    for (const f of fields) if (f.masked === true) tokens.fill('**', f.offset, f.offset + f.length);
+    return { type: 'write', bytes, message: { kind, direction: 'sent', hex: tokens.join(' '), fields } };
   }
 
   private read<T>(kind: MessageKind, decode: (b: Uint8Array) => DecodeResult<T>, steps: ClientStep[]): T | undefined {
@@ -270,9 +270,9 @@ export class ClientHandshake {
       steps.push(this.fail(r.error));
       return undefined;
     }
-    const shown = this.buffer.slice(0, r.length);
+    const hex = toHex(this.buffer.subarray(0, r.length));
     this.buffer = this.buffer.subarray(r.length);
-    steps.push({ type: 'read', message: { kind, direction: 'received', shown, fields: r.fields } });
+    steps.push({ type: 'read', message: { kind, direction: 'received', hex, fields: r.fields } });
     return r.message;
   }
 

@@ -109,13 +109,13 @@ function renderToken(type: number, token: Uint8Array): { value: string; meaning:
 }
 
 function readMessage(r: Reader): GssMessage {
-  r.u8('socks.gssapi.version', 'VER', (value, offset) => {
+  r.u8('wsocks.gssapi.version', 'VER', (value, offset) => {
     if (value !== GSSAPI_VERSION) {
       throw new SocksError(SocksErrorCode.BAD_VERSION, `expected GSS-API subnegotiation version 1, got 0x${hex2(value)}`, { offset });
     }
     return 'SOCKS/GSS-API subnegotiation version 1';
   });
-  const type = r.u8('socks.gssapi.message_type', 'MTYP', (value, offset) => {
+  const type = r.u8('socks.gssapi.command', 'MTYP', (value, offset) => {
     if (TYPE_TEXT[value] === undefined) {
       throw new SocksError(SocksErrorCode.GSSAPI_BAD_MESSAGE, `unknown GSS-API message type 0x${hex2(value)}`, { offset });
     }
@@ -126,7 +126,7 @@ function readMessage(r: Reader): GssMessage {
     if (value === 0) throw new SocksError(SocksErrorCode.GSSAPI_BAD_MESSAGE, 'a GSS-API message with an empty token', { offset });
     return `${value}-byte token follows`;
   });
-  const token = r.take('socks.gssapi.token', 'TOKEN', length, (b) => renderToken(type, b));
+  const token = r.take('socks.gssapi.data', 'TOKEN', length, (b) => renderToken(type, b));
   return { type, token: token.slice() };
 }
 

@@ -12,3 +12,4 @@ export * from './gssapi.ts';
 export * from './udp.ts';
 export * from './server-handshake.ts';
 export * from './client-handshake.ts';
+export * from './reply-context.ts';

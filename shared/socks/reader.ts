@@ -8,7 +8,10 @@ import { toHex } from './address.ts';
 
 /** One field of a decoded message, as the handshake inspector shows it. */
 export interface Field {
-  /** Stable machine name in Wireshark's vocabulary where it has one, e.g. `socks.version`. */
+  /**
+   * Stable machine name: Wireshark's SOCKS dissector field where it has one (`socks.version`, `socks.results`),
+   * else this project's own, prefixed `wsocks.` (`wsocks.username_length`): test/unit/socks/wireshark-names.test.ts.
+   */
   name: string;
   /** The label the specification uses, e.g. `VER`, `NMETHODS`, `DST.ADDR`. */
   label: string;
@@ -23,6 +26,8 @@ export interface Field {
   meaning: string;
   /** Where the field is defined, e.g. `RFC 1928 §6`. */
   spec: string;
+  /** The bytes are not shown: `hex` reads `**` for each (a password in a transcript). */
+  masked?: boolean | undefined;
 }
 
 export interface Decoded<T> {
@@ -115,7 +120,7 @@ export class Reader {
       throw new Incomplete(1);
     }
     const value = this.take(name, label, end - this.offset, render);
-    this.u8(`${name}.terminator`, 'NUL', () => 'end of field');
+    this.u8(`wsocks.${name.replace(/^socks\./, '')}_terminator`, 'NUL', () => 'end of field');
     return value;
   }
 

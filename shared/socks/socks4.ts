@@ -1,9 +1,10 @@
 /** SOCKS4 (NEC, "SOCKS: A protocol for TCP proxy across firewalls") and its SOCKS4a extension for host names. */
-import { commandText, MAX_SOCKS4_FIELD, SOCKS4_VERSION, Socks4ReplyCode, socks4ReplyText } from './constants.ts';
+import { Command, commandText, MAX_SOCKS4_FIELD, SOCKS4_VERSION, Socks4ReplyCode } from './constants.ts';
 import { SocksError, SocksErrorCode } from './errors.ts';
 import { asciiBytes, asciiText, formatIPv4, isValidHostname, parseIPv4, printable, utf8Encode } from './address.ts';
 import { decodeWith, type DecodeResult } from './reader.ts';
 import { checkPort, hex2 } from './socks5-address.ts';
+import { boundAddressMeaning, requestAddressMeaning, socks4ReplyMeaning, type ReplyContext } from './reply-context.ts';
 
 export interface Socks4Request {
   version: 4;
@@ -34,12 +35,12 @@ export function decodeSocks4Request(bytes: Uint8Array): DecodeResult<Socks4Reque
       return 'SOCKS version 4';
     });
     const command = r.u8('socks.command', 'CD', (value) => commandText(value));
-    const port = r.u16('socks.dstport', 'DSTPORT', (value) => `port ${value}`);
+    const port = r.u16('socks.dstport', 'DSTPORT', (value) => `${requestAddressMeaning(command, 'port')}: ${value}`);
     const ip = r.take('socks.dst', 'DSTIP', 4, (b) => {
       const is4a = b[0] === 0 && b[1] === 0 && b[2] === 0 && b[3] !== 0;
       return {
         value: formatIPv4(b),
-        meaning: is4a ? 'SOCKS4a marker 0.0.0.x: a host name follows the user id' : 'destination address',
+        meaning: is4a ? 'SOCKS4a marker 0.0.0.x: a host name follows the user id' : requestAddressMeaning(command, 'address'),
       };
     });
     const socks4a = ip[0] === 0 && ip[1] === 0 && ip[2] === 0 && ip[3] !== 0;
@@ -54,7 +55,7 @@ export function decodeSocks4Request(bytes: Uint8Array): DecodeResult<Socks4Reque
     }));
     let host = formatIPv4(ip);
     if (socks4a) {
-      const name = r.cstring('socks.remote_name', 'HOST', MAX_SOCKS4_FIELD, tooLong('host name'), (b, offset) => {
+      const name = r.cstring('socks.v4a_dns_name', 'HOST', MAX_SOCKS4_FIELD, tooLong('host name'), (b, offset) => {
         const text = asciiText(b);
         if (!isValidHostname(text)) {
           throw new SocksError(SocksErrorCode.BAD_HOSTNAME, 'SOCKS4a host name is empty or not visible ASCII', {
@@ -106,7 +107,8 @@ export function encodeSocks4Request(request: {
   return out;
 }
 
-export function decodeSocks4Reply(bytes: Uint8Array): DecodeResult<Socks4Reply> {
+/** Decodes a reply; `context` (the request's command, BIND's first or second reply) words CD, DSTPORT and DSTIP. */
+export function decodeSocks4Reply(bytes: Uint8Array, context?: ReplyContext): DecodeResult<Socks4Reply> {
   return decodeWith(bytes, SPEC, (r) => {
     r.u8('socks.version', 'VN', (value, offset) => {
       // The documents say VN is 0; a few servers echo 4, which clients in the wild accept.
@@ -115,11 +117,13 @@ export function decodeSocks4Reply(bytes: Uint8Array): DecodeResult<Socks4Reply> 
       }
       return value === 0 ? 'reply version 0' : 'reply version 4 (should be 0; tolerated)';
     });
-    const code = r.u8('socks.results_4', 'CD', (value) => socks4ReplyText(value));
-    const port = r.u16('socks.dstport', 'DSTPORT', (value) => `port ${value}`);
-    const host = formatIPv4(
-      r.take('socks.dst', 'DSTIP', 4, (b) => ({ value: formatIPv4(b), meaning: 'address (meaningful for BIND)' })),
-    );
+    const code = r.u8('socks.results', 'CD', (value) => socks4ReplyMeaning(value, context));
+    const granted = code === Socks4ReplyCode.GRANTED;
+    // The NEC document: DSTPORT and DSTIP "are ignored" in a CONNECT reply; BIND's replies name the listener.
+    const connect = context !== undefined && context.command !== Command.BIND;
+    const words = (part: 'address' | 'port') => (granted && connect ? `ignored in a reply to CONNECT (the document says so)` : boundAddressMeaning(context, granted, part));
+    const port = r.u16('socks.dstport', 'DSTPORT', (value) => `${words('port')}: ${value}`);
+    const host = formatIPv4(r.take('socks.dst', 'DSTIP', 4, (b) => ({ value: formatIPv4(b), meaning: words('address') })));
     return { code, port, host };
   });
 }

@@ -25,8 +25,20 @@ export interface SocksAddress {
 /** "dst" for requests and UDP headers, "bnd" for replies. */
 export type AddressRole = 'dst' | 'bnd';
 
-export function readSocks5Address(r: Reader, role: AddressRole): SocksAddress {
+/** What the address and port hold, in words (they depend on the command and on which reply this is). */
+export interface AddressMeaning {
+  address: string;
+  port: string;
+}
+
+/**
+ * Reads ATYP, ADDR and PORT. Field names are Wireshark's (`socks.dst`, `socks.dstV6`, `socks.remote_name`,
+ * `socks.port`, used by its dissector for requests and replies alike); the domain's length byte, which Wireshark
+ * does not name, is `wsocks.remote_name_length`.
+ */
+export function readSocks5Address(r: Reader, role: AddressRole, meaning?: AddressMeaning): SocksAddress {
   const label = role === 'dst' ? 'DST' : 'BND';
+  const words = meaning ?? (role === 'dst' ? { address: 'destination address', port: 'destination port' } : { address: 'address the server bound', port: 'port the server bound' });
   const atyp = r.u8('socks.address_type', 'ATYP', (value, offset) => {
     if (value !== AddressType.IPV4 && value !== AddressType.DOMAIN && value !== AddressType.IPV6) {
       throw new SocksError(SocksErrorCode.BAD_ATYP, `unknown address type 0x${hex2(value)}`, {
@@ -38,11 +50,11 @@ export function readSocks5Address(r: Reader, role: AddressRole): SocksAddress {
   }) as AddressTypeCode;
   let host: string;
   if (atyp === AddressType.IPV4) {
-    host = formatIPv4(r.take(`socks.${role}`, `${label}.ADDR`, 4, (b) => ipMeaning(formatIPv4(b), role)));
+    host = formatIPv4(r.take('socks.dst', `${label}.ADDR`, 4, (b) => ipMeaning(formatIPv4(b), words)));
   } else if (atyp === AddressType.IPV6) {
-    host = formatIPv6(r.take(`socks.${role}V6`, `${label}.ADDR`, 16, (b) => ipMeaning(formatIPv6(b), role)));
+    host = formatIPv6(r.take('socks.dstV6', `${label}.ADDR`, 16, (b) => ipMeaning(formatIPv6(b), words)));
   } else {
-    const length = r.u8('socks.remote_name_length', `${label}.ADDR length`, (value, offset) => {
+    const length = r.u8('wsocks.remote_name_length', `${label}.ADDR length`, (value, offset) => {
       if (value === 0) throw new SocksError(SocksErrorCode.BAD_HOSTNAME, 'empty domain name', { offset });
       return `${value}-byte domain name follows`;
     });
@@ -55,21 +67,17 @@ export function readSocks5Address(r: Reader, role: AddressRole): SocksAddress {
             replyCode: Socks5ReplyCode.GENERAL_FAILURE,
           });
         }
-        return { value: name, meaning: role === 'dst' ? 'name the server resolves' : 'bound host name' };
+        return { value: name, meaning: `${words.address} (a name${role === 'dst' ? ' the server resolves' : ''})` };
       }),
     );
   }
-  const port = r.u16(`socks.${role}port`, `${label}.PORT`, (value) =>
-    role === 'dst' ? `port ${value}` : value === 0 ? 'port 0 (unspecified)' : `port ${value}`,
-  );
+  const port = r.u16('socks.port', `${label}.PORT`, (value) => `${words.port}: ${value}${value === 0 ? ' (unspecified)' : ''}`);
   return { addressType: atyp, host, port };
 }
 
-function ipMeaning(text: string, role: AddressRole): { value: string; meaning: string } {
+function ipMeaning(text: string, words: AddressMeaning): { value: string; meaning: string } {
   const unspecified = text === '0.0.0.0' || text === '::';
-  const meaning =
-    role === 'dst' ? (unspecified ? 'unspecified address' : 'destination address') : 'address the server bound';
-  return { value: text, meaning };
+  return { value: text, meaning: unspecified ? `${words.address} (unspecified: ${text})` : words.address };
 }
 
 /**

@@ -1,9 +1,10 @@
 /** SOCKS5 messages of RFC 1928: greeting (§3), method selection (§3), request (§4) and reply (§6). */
-import { AuthMethod, commandText, methodText, SOCKS5_VERSION, socks5ReplyText } from './constants.ts';
+import { AuthMethod, commandText, methodText, SOCKS5_VERSION } from './constants.ts';
 import { SocksError, SocksErrorCode } from './errors.ts';
 import { decodeWith, type DecodeResult, type Reader } from './reader.ts';
 import { encodeSocks5Address, hex2, readSocks5Address, type SocksAddress } from './socks5-address.ts';
 import { bytesOrThrow } from './encode-result.ts';
+import { boundAddressMeaning, requestAddressMeaning, socks5ReplyMeaning, type ReplyContext } from './reply-context.ts';
 
 export interface Socks5Greeting {
   methods: number[];
@@ -57,7 +58,7 @@ export function encodeSocks5Greeting(methods: readonly number[]): Uint8Array {
 export function decodeSocks5MethodSelection(bytes: Uint8Array): DecodeResult<Socks5MethodSelection> {
   return decodeWith(bytes, SPEC_3, (r) => {
     readVersion(r);
-    const method = r.u8('socks.auth_method', 'METHOD', (value) =>
+    const method = r.u8('socks.auth_accepted_method', 'METHOD', (value) =>
       value === AuthMethod.NO_ACCEPTABLE ? 'no acceptable methods: the client must close' : `server chose ${methodText(value)}`,
     );
     return { method };
@@ -77,7 +78,8 @@ export function decodeSocks5Request(bytes: Uint8Array): DecodeResult<Socks5Reque
     readVersion(r);
     const command = r.u8('socks.command', 'CMD', (value) => commandText(value));
     readReserved(r);
-    return { version: 5 as const, command, ...readSocks5Address(r, 'dst') };
+    const meaning = { address: requestAddressMeaning(command, 'address'), port: requestAddressMeaning(command, 'port') };
+    return { version: 5 as const, command, ...readSocks5Address(r, 'dst', meaning) };
   });
 }
 
@@ -90,12 +92,18 @@ export function encodeSocks5Request(request: { command: number; host: string; po
   return out;
 }
 
-export function decodeSocks5Reply(bytes: Uint8Array): DecodeResult<Socks5Reply> {
+/**
+ * Decodes a reply. `context` names the request it answers (CONNECT, BIND's first or second reply, UDP ASSOCIATE):
+ * the meanings of REP and BND depend on it; without it they are worded generically.
+ */
+export function decodeSocks5Reply(bytes: Uint8Array, context?: ReplyContext): DecodeResult<Socks5Reply> {
   return decodeWith(bytes, SPEC_6, (r) => {
     readVersion(r);
-    const reply = r.u8('socks.results', 'REP', (value) => socks5ReplyText(value));
+    const reply = r.u8('socks.results', 'REP', (value) => socks5ReplyMeaning(value, context));
     readReserved(r);
-    return { reply, ...readSocks5Address(r, 'bnd') };
+    const ok = reply === 0;
+    const meaning = { address: boundAddressMeaning(context, ok, 'address'), port: boundAddressMeaning(context, ok, 'port') };
+    return { reply, ...readSocks5Address(r, 'bnd', meaning) };
   });
 }
 

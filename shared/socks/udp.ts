@@ -24,14 +24,18 @@ export function udpPayloadRoom(bytes: number): number {
  * Decodes one datagram. A datagram is complete by nature, so a "need" result means it was truncated: a relay
  * should drop it.
  */
-export function decodeUdpDatagram(bytes: Uint8Array): DecodeResult<UdpDatagram> {
+export function decodeUdpDatagram(bytes: Uint8Array, direction?: 'sent' | 'received'): DecodeResult<UdpDatagram> {
   return decodeWith(bytes, SPEC, (r) => {
-    r.u16('socks.udp.reserved', 'RSV', (value) => (value === 0 ? 'reserved' : 'reserved, should be 0x0000'));
-    const frag = r.u8('socks.udp.frag', 'FRAG', (value) =>
+    r.u16('wsocks.udp.reserved', 'RSV', (value) => (value === 0 ? 'reserved' : 'reserved, should be 0x0000'));
+    const frag = r.u8('socks.fragment_number', 'FRAG', (value) =>
       value === 0 ? 'standalone datagram' : `fragment ${value & 0x7f}${value & 0x80 ? ' (last)' : ''}`,
     );
-    const address = readSocks5Address(r, 'dst');
-    const data = r.rest('socks.udp.data', 'DATA', (b) => ({
+    const meaning =
+      direction === 'received'
+        ? { address: 'who sent the datagram to the relay', port: 'the sender’s port' }
+        : { address: 'where the relay sends the datagram', port: 'destination port' };
+    const address = readSocks5Address(r, 'dst', meaning);
+    const data = r.rest('wsocks.udp.data', 'DATA', (b) => ({
       value: printable(b.subarray(0, 64)) + (b.length > 64 ? '...' : ''),
       meaning: `${b.length} bytes of user data`,
     }));

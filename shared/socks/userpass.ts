@@ -28,19 +28,25 @@ function readVersion(r: Reader): void {
 }
 
 /**
- * Decodes a username/password request. `maskPassword` shows the password as asterisks in the field list (the
- * bytes in the message are not changed).
+ * Decodes a username/password request. `maskPassword` withholds the password from the field list: the PASSWD
+ * field says `masked: true`, its value and meaning say so, and its `hex` reads `**` for each byte (the message's
+ * bytes are not changed).
  */
 export function decodeUserPassRequest(bytes: Uint8Array, maskPassword = false): DecodeResult<UserPassRequest> {
   return decodeWith(bytes, SPEC, (r) => {
     readVersion(r);
-    const ulen = r.u8('socks.username_length', 'ULEN', (value) => `${value}-byte username follows`);
+    const ulen = r.u8('wsocks.username_length', 'ULEN', (value) => `${value}-byte username follows`);
     const username = r.take('socks.username', 'UNAME', ulen, (b) => ({ value: printable(b), meaning: 'username' }));
-    const plen = r.u8('socks.password_length', 'PLEN', (value) => `${value}-byte password follows`);
+    const plen = r.u8('wsocks.password_length', 'PLEN', (value) => `${value}-byte password follows`);
     const password = r.take('socks.password', 'PASSWD', plen, (b) => ({
-      value: maskPassword ? '*'.repeat(b.length) : printable(b),
-      meaning: maskPassword ? 'password (masked)' : 'password, sent in clear text',
+      value: maskPassword ? `(masked, ${b.length} bytes)` : printable(b),
+      meaning: maskPassword ? 'password, sent in clear text; withheld here' : 'password, sent in clear text',
     }));
+    if (maskPassword) {
+      const field = r.fields.at(-1)!;
+      field.masked = true;
+      field.hex = Array.from({ length: plen }, () => '**').join(' ');
+    }
     return { username, password };
   });
 }
@@ -64,7 +70,9 @@ export function decodeUserPassReply(bytes: Uint8Array): DecodeResult<UserPassRep
   return decodeWith(bytes, SPEC, (r) => {
     readVersion(r);
     const status = r.u8('socks.auth_status', 'STATUS', (value) =>
-      value === 0 ? 'success' : 'failure: the server closes the connection',
+      value === 0
+        ? 'success: the client may send its request'
+        : `failure (0x${hex2(value)}): any value but 0x00 is a failure, and the server must close the connection`,
     );
     return { status };
   });

@@ -58,7 +58,7 @@ describe('demo UI in Chromium', () => {
     const card = page.locator(`#panel-${id} article[data-kind="socks5.greeting"][data-hop="1"]`);
     await expect(card.locator('.hex .bytes').allTextContents()).resolves.toEqual(['05', '01', '00']);
     await expect(card.locator('td.label').allTextContents()).resolves.toEqual(['VER', 'NMETHODS', 'METHOD']);
-    expect(await page.locator(`#panel-${id} article[data-kind="socks5.auth"] .hex`).textContent()).toContain('2a 2a');
+    expect(await page.locator(`#panel-${id} article[data-kind="socks5.auth"] .hex`).textContent()).toContain('** **');
     await page.screenshot({ path: join(ARTIFACTS, 'demo-two-hop-echo.png') });
   });
 

@@ -77,19 +77,25 @@ describe('bridge: direct streams and one SOCKS hop through our server', () => {
     const socket = session.open({ host: '127.0.0.1', port: echo.port }, { route: 'corp', inspect: true });
     expect(await roundTrip(await socket.opened, 'corp route')).toBe('corp route');
     const auth = socket.transcript.find((e) => e.kind === 'socks5.auth')!;
-    expect(auth.hex).toBe('01 04 63 6f 72 70 08 2a 2a 2a 2a 2a 2a 2a 2a');
+    // Masked bytes read `**`: the hex never pretends to be what was sent.
+    expect(auth.hex).toBe('01 04 63 6f 72 70 08 ** ** ** ** ** ** ** **');
+    expect(auth.fields.find((f) => f.label === 'PASSWD')).toMatchObject({ masked: true, value: '(masked, 8 bytes)' });
     expect(JSON.stringify(socket.transcript)).not.toContain('hunter22');
+    expect(JSON.stringify(socket.transcript)).not.toContain('68 75 6e 74 65 72 32 32');
     session.close();
   });
 
-  it('shows client-supplied credentials in the transcript', async () => {
+  it('masks client-supplied credentials too: no password travels back (the page keeps its own)', async () => {
     const session = await openSession(bridge.url);
     const socket = session.open(
       { host: '127.0.0.1', port: echo.port },
       { via: [{ type: 'socks5', host: '127.0.0.1', port: socksAuth.address.port, username: 'corp', password: 'hunter22' }], inspect: true },
     );
     await socket.opened;
-    expect(socket.transcript.find((e) => e.kind === 'socks5.auth')?.fields.find((f) => f.label === 'PASSWD')?.value).toBe('hunter22');
+    const auth = socket.transcript.find((e) => e.kind === 'socks5.auth')!;
+    expect(auth.hex).toBe('01 04 63 6f 72 70 08 ** ** ** ** ** ** ** **');
+    expect(auth.fields.find((f) => f.label === 'PASSWD')).toMatchObject({ masked: true, length: 8 });
+    expect(JSON.stringify(socket.transcript)).not.toContain('hunter22');
     session.close();
   });
 
@@ -167,7 +173,7 @@ describe('bridge: name resolution, timeouts and keepalive', () => {
       const session = await openSession(bridge.url);
       const cases = [
         { type: 'socks4' as const, expect: 'socks.dst', local: true },
-        { type: 'socks4a' as const, expect: 'socks.remote_name', local: false },
+        { type: 'socks4a' as const, expect: 'socks.v4a_dns_name', local: false },
         { type: 'socks5' as const, expect: 'socks.remote_name', local: false },
         { type: 'socks5' as const, resolve: 'local' as const, expect: 'socks.dst', local: true },
       ];

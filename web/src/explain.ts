@@ -1,5 +1,6 @@
 /** Words for each handshake step and reply code, with the section of the specification that defines it. */
 import { socks4ReplyText, socks5ReplyText } from '../../shared/socks/constants.ts';
+import type { TranscriptEntry } from '../../shared/protocol/messages.ts';
 
 export const STEPS: Record<string, { title: string; spec: string; text: string }> = {
   'socks5.greeting': {
@@ -15,12 +16,12 @@ export const STEPS: Record<string, { title: string; spec: string; text: string }
   'socks5.auth': {
     title: 'Username/password request',
     spec: 'RFC 1929 §2',
-    text: 'Length-prefixed username and password, in clear text. Passwords that come from the bridge’s config are masked here.',
+    text: 'Length-prefixed username and password, in clear text. The bridge never sends a password back: its bytes show as ** (masked, not what was sent). A password you typed yourself for a custom chain can be shown from this page’s memory with the switch; one from the bridge’s config never reaches this page.',
   },
   'socks5.auth-reply': {
     title: 'Username/password reply',
     spec: 'RFC 1929 §2',
-    text: 'STATUS 0x00 is success; anything else is failure and the server closes the connection.',
+    text: 'STATUS 0x00 is success and the request follows. Any other value is a failure, and the server MUST close the connection: there is no second try.',
   },
   'gssapi.context': {
     title: 'GSS-API context token',
@@ -50,7 +51,7 @@ export const STEPS: Record<string, { title: string; spec: string; text: string }
   'socks5.reply': {
     title: 'Reply',
     spec: 'RFC 1928 §6',
-    text: 'REP 0x00 means the proxy connected; BND is the address it connected from. From here on the connection carries the next protocol.',
+    text: 'REP 0x00 is success; anything else is a failure and the server closes. What BND holds depends on the request: for CONNECT the proxy’s own side of its connection to the destination; for BIND’s first reply where the proxy listens (tell the peer to connect there), for its second reply the peer that connected; for UDP ASSOCIATE the relay to send datagrams to. After a successful CONNECT (or BIND’s second reply) the connection carries the next protocol.',
   },
   'socks4.request': {
     title: 'SOCKS4 request',
@@ -60,7 +61,7 @@ export const STEPS: Record<string, { title: string; spec: string; text: string }
   'socks4.reply': {
     title: 'SOCKS4 reply',
     spec: 'SOCKS4 (NEC)',
-    text: 'CD 0x5A means granted; 0x5B rejected or failed. 0x5C and 0x5D come from an identd check (RFC 1413): the server asked the identd on the client’s host who owns this connection and got no answer (0x5C) or another user than USERID (0x5D).',
+    text: 'CD 0x5A means granted; 0x5B rejected or failed. For CONNECT, DSTPORT and DSTIP are ignored; BIND’s first reply says where the proxy listens, its second that the peer connected. 0x5C and 0x5D come from an identd check (RFC 1413): the server asked the identd on the client’s host who owns this connection and got no answer (0x5C) or another user than USERID (0x5D).',
   },
   'udp.datagram': {
     title: 'UDP datagram with its SOCKS5 header',
@@ -102,4 +103,66 @@ export function replyCodeAdvice(code: number): string {
     default:
       return 'A general failure of the proxy.';
   }
+}
+
+/** The byte that decided a failure, the rule that makes it one, and what to do: for the failure card. */
+export interface FailureExplanation {
+  /** e.g. `STATUS 0x01 (byte 1 of the username/password reply from hop 2)`. */
+  byte: string;
+  rule: string;
+  spec: string;
+  advice: string;
+}
+
+const hex2 = (n: number) => `0x${n.toString(16).padStart(2, '0').toUpperCase()}`;
+
+/**
+ * Finds the message that failed a stream: the last one received from the failing hop whose deciding field (REP, CD,
+ * STATUS, METHOD 0xFF) says failure. Undefined when the failure was not a SOCKS answer (a refused TCP connect,
+ * policy, a timeout).
+ */
+export function explainFailure(entries: readonly TranscriptEntry[], hop: number | undefined): FailureExplanation | undefined {
+  const received = entries.filter((e) => e.direction === 'received' && (hop === undefined || e.hop === hop));
+  const last = received.at(-1);
+  if (!last) return undefined;
+  const field = (label: string) => last.fields.find((f) => f.label === label);
+  const where = (label: string, what: string) => {
+    const f = field(label)!;
+    return `${label} ${hex2(f.value as number)} (byte ${f.offset} of the ${what} from hop ${last.hop})`;
+  };
+  if (last.kind === 'socks5.auth-reply' && field('STATUS') && field('STATUS')!.value !== 0) {
+    return {
+      byte: where('STATUS', 'username/password reply'),
+      rule: 'RFC 1929 §2: STATUS 0x00 is success; any other value is a failure, and the server must close the connection.',
+      spec: 'RFC 1929 §2',
+      advice: 'The proxy rejected the username or the password. Check both (they are compared as bytes: case and encoding matter); a new connection is needed for another try.',
+    };
+  }
+  if (last.kind === 'socks5.method' && field('METHOD')?.value === 0xff) {
+    return {
+      byte: where('METHOD', 'method selection'),
+      rule: 'RFC 1928 §3: 0xFF means none of the offered methods is acceptable; the client must close the connection.',
+      spec: 'RFC 1928 §3',
+      advice: 'The proxy wants an authentication method this client did not offer: most often username/password. Give the hop a username and password.',
+    };
+  }
+  if (last.kind === 'socks5.reply' && field('REP') && field('REP')!.value !== 0) {
+    const code = field('REP')!.value as number;
+    return {
+      byte: where('REP', 'reply'),
+      rule: 'RFC 1928 §6: REP 0x00 is success; any other value is a failure, and the server closes the connection (within 10 seconds).',
+      spec: 'RFC 1928 §6',
+      advice: replyCodeAdvice(code),
+    };
+  }
+  if (last.kind === 'socks4.reply' && field('CD') && field('CD')!.value !== 0x5a) {
+    const code = field('CD')!.value as number;
+    return {
+      byte: where('CD', 'SOCKS4 reply'),
+      rule: 'SOCKS4 (NEC): CD 0x5A is granted; 0x5B, 0x5C and 0x5D are rejections, and the server closes the connection.',
+      spec: 'SOCKS4 (NEC)',
+      advice: replyCodeAdvice(code),
+    };
+  }
+  return undefined;
 }

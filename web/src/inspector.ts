@@ -9,9 +9,11 @@ import type { SessionError, SessionRecord } from './transcript-file.ts';
 import { h } from './dom.ts';
 import { decodeUdpDatagram, encodeUdpDatagram } from '../../shared/socks/udp.ts';
 import { toHex } from '../../shared/socks/address.ts';
-import { replyCodeAdvice, replyCodeText } from './explain.ts';
-import { localCard, messageCard } from './message-card.ts';
-import { toText2pcap } from './text2pcap.ts';
+import { explainFailure, replyCodeAdvice, replyCodeText } from './explain.ts';
+import { localCard, messageCard, specLink } from './message-card.ts';
+import { transcriptToPcapng } from './capture-export.ts';
+import { revealOwnPassword } from './transcript-bytes.ts';
+import type { Hop } from '../../shared/protocol/messages.ts';
 
 const DATA_CAP = 4096;
 
@@ -27,8 +29,18 @@ export class Inspector {
   private readonly listeners = new Set<() => void>();
   private datagrams = 0;
   private readonly started = performance.now();
+  /** Wall-clock time of the open, for the capture's timestamps. */
+  private readonly startedAtMs = Date.now();
+  private dataAt: number | undefined;
 
-  constructor(private readonly target: string) {
+  /**
+   * `ownHops`: the hops this page described itself (`via`), with the passwords the learner typed; the bridge sends
+   * every password masked, and the cards can show these from the page's own memory.
+   */
+  constructor(
+    private readonly target: string,
+    private readonly ownHops?: readonly Hop[],
+  ) {
     this.list = h('div', { class: 'cards' });
     this.dataViews = { sent: h('pre', { class: 'data' }), received: h('pre', { class: 'data' }) };
     this.element = h(
@@ -41,7 +53,7 @@ export class Inspector {
         h('button', { type: 'button', onclick: () => this.expandAll(true) }, 'open all'),
         h('button', { type: 'button', onclick: () => this.expandAll(false) }, 'close all'),
         h('button', { type: 'button', class: 'export', onclick: () => this.download() }, 'export JSON'),
-        h('button', { type: 'button', title: 'for Wireshark’s text2pcap', onclick: () => this.downloadText2pcap() }, 'text2pcap'),
+        h('button', { type: 'button', class: 'export-pcapng', title: 'a capture for Wireshark: each hop its own TCP conversation', onclick: () => this.downloadPcapng() }, 'export pcapng'),
       ),
       this.list,
       h(
@@ -79,7 +91,8 @@ export class Inspector {
 
   add(entry: TranscriptEntry): void {
     this.entries.push(entry);
-    this.list.append(entry.direction === 'local' ? localCard(entry) : messageCard(entry));
+    const own = this.ownHops ? revealOwnPassword(entry, this.ownHops) : undefined;
+    this.list.append(entry.direction === 'local' ? localCard(entry) : messageCard(entry, { own: own !== entry ? own : undefined }));
     this.changed();
   }
 
@@ -92,12 +105,15 @@ export class Inspector {
   fail(error: SessionError): void {
     this.error = { code: error.code, message: error.message, ...(error.hop ? { hop: error.hop } : {}), ...(error.replyCode !== undefined ? { replyCode: error.replyCode } : {}) };
     const where = error.hop ? `at hop ${error.hop}` : 'at the bridge';
+    const why = error.hop ? explainFailure(this.entries, error.hop) : undefined;
     const card = h(
         'article',
         { class: 'card failure', role: 'alert' },
         h('h4', {}, `Failed ${where}: ${error.code}`),
         error.replyCode !== undefined ? h('p', { class: 'reply-code' }, replyCodeText(error.replyCode)) : null,
-        error.replyCode !== undefined ? h('p', {}, replyCodeAdvice(error.replyCode)) : null,
+        why ? h('p', { class: 'failed-byte' }, 'The byte: ', h('code', {}, why.byte)) : null,
+        why ? h('p', { class: 'rule' }, 'The rule: ', why.rule, ' ', specLink(why.spec)) : null,
+        why ? h('p', { class: 'advice' }, why.advice) : error.replyCode !== undefined ? h('p', { class: 'advice' }, replyCodeAdvice(error.replyCode)) : null,
         h('p', { class: 'detail' }, error.message),
       );
     // The failure is what the learner came for: put it first, above the messages that led to it.
@@ -127,6 +143,7 @@ export class Inspector {
       this.firstData[direction] = { hex: toHex(bytes.subarray(0, 64)), at };
       queueMicrotask(() => this.changed());
     }
+    this.dataAt ??= at;
     for (const b of bytes.subarray(0, DATA_CAP - kept.length)) kept.push(b);
     this.dataViews[direction].textContent = hexDump(kept) + (kept.length >= DATA_CAP ? '\n… (capped)' : '');
   }
@@ -140,8 +157,18 @@ export class Inspector {
     save(JSON.stringify(this.toJSON(), null, 2), 'application/json', `wsocks-transcript-${Date.now()}.json`);
   }
 
-  private downloadText2pcap(): void {
-    save(toText2pcap(this.entries, this.target), 'text/plain', `wsocks-handshake-${Date.now()}.txt`);
+  /** The handshake (and the first session bytes) as a pcapng capture: see capture-export.ts. */
+  toPcapng(): Uint8Array<ArrayBuffer> {
+    return transcriptToPcapng({
+      entries: this.entries,
+      startedAtMs: this.startedAtMs,
+      title: this.target,
+      data: { sent: Uint8Array.from(this.data.sent), received: Uint8Array.from(this.data.received), ...(this.dataAt !== undefined ? { at: this.dataAt } : {}) },
+    });
+  }
+
+  private downloadPcapng(): void {
+    save(this.toPcapng(), 'application/vnd.tcpdump.pcap', `wsocks-handshake-${Date.now()}.pcapng`);
   }
 
   private expandAll(open: boolean): void {
@@ -149,7 +176,7 @@ export class Inspector {
   }
 }
 
-function save(text: string, type: string, name: string): void {
+function save(text: string | Uint8Array<ArrayBuffer>, type: string, name: string): void {
   const a = h('a', { href: URL.createObjectURL(new Blob([text], { type })), download: name });
   a.click();
   URL.revokeObjectURL(a.href);

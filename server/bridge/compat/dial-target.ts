@@ -5,7 +5,7 @@ import { dialRoute, type DialedRoute } from '../dial-route.ts';
 /** The hops of a configured route (none: direct), with their credentials kept out of messages. */
 export function routeHops(ctx: SessionContext, route: string | undefined) {
   const r = route === undefined ? undefined : ctx.config.routes[route];
-  return r ? r.hops.map((h) => ({ ...h, secret: true })) : [];
+  return r ? [...r.hops] : [];
 }
 
 /**

@@ -16,8 +16,8 @@ function play(options: ClientHandshakeOptions, replies: string[], chunk = Infini
   const log: string[] = [];
   const note = (steps: ClientStep[]) => {
     for (const s of steps) {
-      if (s.type === 'write') log.push(`> ${s.message.kind} ${toHex(s.message.shown)}`);
-      if (s.type === 'read') log.push(`< ${s.message.kind} ${toHex(s.message.shown)}`);
+      if (s.type === 'write') log.push(`> ${s.message.kind} ${s.message.hex}`);
+      if (s.type === 'read') log.push(`< ${s.message.kind} ${s.message.hex}`);
       if (s.type === 'bound') log.push(`bound ${s.bound.host}:${s.bound.port}`);
       if (s.type === 'done') log.push(`done ${s.bound.host}:${s.bound.port}`);
       if (s.type === 'error') log.push(`error ${s.error.code}${s.error.replyCode !== undefined ? ` ${s.error.replyCode}` : ''}`);
@@ -38,7 +38,7 @@ describe('ClientHandshake', () => {
     expect(play(socks5Auth, ['05 02', '01 00', '05 00 00 01 7f 00 00 01 30 39'], chunk)).toEqual([
       '> socks5.greeting 05 02 00 02',
       '< socks5.method 05 02',
-      '> socks5.auth 01 01 75 02 2a 2a',
+      '> socks5.auth 01 01 75 02 ** **',
       '< socks5.auth-reply 01 00',
       '> socks5.request 05 01 00 03 0b 65 78 61 6d 70 6c 65 2e 63 6f 6d 01 bb',
       '< socks5.reply 05 00 00 01 7f 00 00 01 30 39',
@@ -51,7 +51,7 @@ describe('ClientHandshake', () => {
     hs.start();
     const [, auth] = hs.receive(fromHex('05 02'));
     expect(auth?.type === 'write' && toHex(auth.bytes)).toBe('01 01 75 02 70 77');
-    expect(auth?.type === 'write' && auth.message.fields.find((f) => f.label === 'PASSWD')).toMatchObject({ value: '**', hex: '2a 2a' });
+    expect(auth?.type === 'write' && auth.message.fields.find((f) => f.label === 'PASSWD')).toMatchObject({ value: '(masked, 2 bytes)', hex: '** **', masked: true });
   });
 
   it('reports a refusal with the reply code', () => {

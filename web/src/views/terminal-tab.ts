@@ -29,7 +29,7 @@ const TERMINAL_THEME = {
 export function openTerminalTab(session: Session, data: OpenRequest, strip: TabStrip): Tab {
   const id = strip.nextId();
   const socket = data.kind === 'bind' ? session.bind(data.options) : session.open({ host: data.host, port: data.port }, data.options);
-  const inspector = new Inspector(data.kind === 'bind' ? 'BIND' : `${data.host}:${data.port}`);
+  const inspector = new Inspector(data.kind === 'bind' ? 'BIND' : `${data.host}:${data.port}`, data.options.via);
   socket.onTranscript((e) => inspector.add(e));
   const insight = sessionInsight(inspector);
   const terminal = new Terminal({ convertEol: false, cursorBlink: true, fontSize: 14, scrollback: 5000, theme: TERMINAL_THEME });

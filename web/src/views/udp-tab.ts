@@ -10,7 +10,7 @@ import { describePayload, dnsQuery } from './udp-payload.ts';
 
 export function openUdpTab(session: Session, data: OpenRequest, strip: TabStrip): Tab {
   const socket = session.openUdp({ host: data.host, port: data.port }, data.options);
-  const inspector = new Inspector(`udp ${data.host}:${data.port}`);
+  const inspector = new Inspector(`udp ${data.host}:${data.port}`, data.options.via);
   socket.onTranscript((e) => inspector.add(e));
   const insight = sessionInsight(inspector);
   const status = h('span', { class: 'status', role: 'status' }, 'associating…');
