@@ -6,6 +6,7 @@
  */
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import type { Server as HttpServer } from 'node:http';
+import { Server as TlsServer } from 'node:tls';
 import type { Cidr } from '../../shared/net/cidr.ts';
 import { ProxyHeaderParser, ProxyProtocolError, ProxyProtocolErrorCode, type ProxyHeader } from '../../shared/net/proxy-protocol.ts';
 import { unmapIPv4 } from '../net/dial.ts';
@@ -49,7 +50,11 @@ export function proxiedFront(http: HttpServer, trusted: readonly Cidr[], log: (l
       socket.pause();
       if (rest.length > 0) socket.unshift(Buffer.from(rest.buffer, rest.byteOffset, rest.length));
       http.emit('connection', socket);
-      socket.resume();
+      // A plain HTTP server reads the socket's stream, which the pause above stopped. A TLS server's TLSSocket takes
+      // over the socket's handle and reads the bytes unshifted above itself, on the next tick; resuming here would
+      // let them flow out first as 'data' nobody hears: a ClientHello that came with the PROXY header was lost and
+      // the connection hung.
+      if (!(http instanceof TlsServer)) socket.resume();
     };
     const received: Buffer[] = [];
     const onData = (chunk: Buffer) => {

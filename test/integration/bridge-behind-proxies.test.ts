@@ -1,11 +1,18 @@
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Duplex } from 'node:stream';
+import { connect as tlsConnect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { BridgeServer } from '../../server/bridge/bridge-server.ts';
 import { startEcho, type Running } from '../helpers/net.ts';
 import type { Peer } from '../helpers/peers.ts';
 import { startHaproxy, startNginx } from '../helpers/proxies.ts';
+import { selfSigned } from '../helpers/tls-cert.ts';
 
 /** A session attempt: resolves with 'hello' once the bridge greets it, or the close code and reason. */
 function session(
@@ -156,3 +163,88 @@ describe('closing a bridge with a trusted-proxy front', () => {
     await Promise.all([idleClosed, stuckClosed]);
   });
 });
+
+describe('a TLS bridge behind a trusted proxy (PROXY header, then the TLS the bridge ends itself)', () => {
+  let dir: string;
+  let cert: { cert: string; key: string };
+  let bridge: BridgeServer;
+  const logs: string[] = [];
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'wsocks-proxy-tls-'));
+    cert = await selfSigned(dir, 'bridge');
+    bridge = await BridgeServer.start(
+      { listen: '127.0.0.1:0', trustedProxies: ['127.0.0.1/32'], tls: cert, limits: { sessionsPerClient: 1 } },
+      { log: (line) => logs.push(line) },
+    );
+  });
+  afterAll(async () => {
+    await bridge?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /**
+   * A wss:// session whose TCP connection starts with `header`. With `sameWrite`, the header and the TLS
+   * ClientHello leave in one write (one TCP segment on loopback), as HAProxy's send-proxy-v2 often sends them; the
+   * client writes through a Duplex so that it controls the raw bytes.
+   */
+  function tlsSession(header: Buffer, sameWrite: boolean): ReturnType<typeof session> {
+    const port = bridge.address.port;
+    const ws = new WebSocket(`wss://127.0.0.1:${port}/`, ['wsocks.v1'], {
+      ca: readFileSync(cert.cert),
+      createConnection: () => {
+        const raw = connect({ host: '127.0.0.1', port });
+        raw.setNoDelay(true);
+        if (!sameWrite) raw.write(header);
+        let first = sameWrite;
+        const wire = new Duplex({
+          write(chunk: Buffer, _enc, cb) {
+            raw.write(first ? Buffer.concat([header, chunk]) : chunk, cb);
+            first = false;
+          },
+          read() {
+            raw.resume();
+          },
+          final(cb) {
+            raw.end(cb);
+          },
+          destroy(err, cb) {
+            raw.destroy();
+            cb(err);
+          },
+        });
+        raw.on('data', (d) => {
+          if (!wire.push(d)) raw.pause();
+        });
+        raw.on('end', () => wire.push(null));
+        raw.on('error', (err) => wire.destroy(err));
+        return tlsConnect({ socket: wire, ca: readFileSync(cert.cert), host: '127.0.0.1' });
+      },
+    });
+    ws.on('error', () => {});
+    return new Promise((resolve) => {
+      ws.once('message', () => resolve({ result: 'hello', ws }));
+      ws.once('close', (code, reason) => resolve({ result: code, reason: reason.toString() }));
+    });
+  }
+
+  it.each([
+    // Both hung before the fix: even written apart, the two usually reach the bridge in one read.
+    ['in a write of its own, right before the ClientHello', false, '203.0.113.20'],
+    ['in the same write as the TLS ClientHello', true, '203.0.113.21'],
+  ] as const)('takes the client address from a PROXY v2 header %s', async (_name, sameWrite, client) => {
+    const first = await tlsSession(proxyV2(client), sameWrite);
+    expect(first.result).toBe('hello');
+    // The header's address counts: a second session from the same client is over sessionsPerClient.
+    expect(await tlsSession(proxyV2(client), sameWrite)).toMatchObject({ result: 4429 });
+    expect(logs.some((l) => l.startsWith(`refused ${client}: ERR_TOO_MANY_SESSIONS`))).toBe(true);
+    (first as { ws: WebSocket }).ws.close();
+  });
+});
+
+/** A PROXY v2 header (PROXY command, TCP over IPv4) naming `client` port 40000 -> 127.0.0.1:8080. */
+function proxyV2(client: string): Buffer {
+  const sig = [0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a];
+  const body = [...client.split('.').map(Number), 127, 0, 0, 1, 40000 >> 8, 40000 & 0xff, 8080 >> 8, 8080 & 0xff];
+  return Buffer.from([...sig, 0x21, 0x11, 0, body.length, ...body]);
+}

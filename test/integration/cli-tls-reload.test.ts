@@ -1,25 +1,13 @@
 /** `wsocks bridge` with `tls` serves wss:// directly; SIGHUP reloads tokens and the certificate, refuses a bad file. */
-import { execFile } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm, writeFile, copyFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.ts';
-
-const exec = promisify(execFile);
-
-/** A self-signed certificate for 127.0.0.1 made by openssl; returns the PEM file paths. */
-async function selfSigned(dir: string, name: string): Promise<{ cert: string; key: string }> {
-  const cert = join(dir, `${name}.crt`);
-  const key = join(dir, `${name}.key`);
-  await exec('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-    '-subj', `/CN=${name}`, '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert]);
-  return { cert, key };
-}
+import { selfSigned } from '../helpers/tls-cert.ts';
 
 /** Connects with `token`, trusting only `ca`; resolves with the close (or 'hello'), or the TLS error's code. */
 async function attempt(url: string, ca: string, token: string): Promise<string> {
