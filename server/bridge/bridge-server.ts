@@ -25,7 +25,7 @@ import { serveMetrics, writeMetrics, type MetricsListener } from '../net/metrics
 import { TokenVerifier, type SessionGrant, type TokenCheck } from './tokens.ts';
 import { WispSession } from './compat/wisp-session.ts';
 import type { WispEndpointConfig } from './config.ts';
-import { WEBSOCKIFY_PROTOCOL, WebsockifySession, websockifyProtocolOk, websockifyTarget } from './compat/websockify.ts';
+import { WebsockifySession, websockifyProtocolOf, websockifyProtocolOk, websockifyTarget } from './compat/websockify.ts';
 
 /** What the bridge keeps of every accepted WebSocket, whatever its protocol. */
 interface HostedSession {
@@ -131,7 +131,7 @@ export class BridgeServer {
       perMessageDeflate: false,
       handleProtocols: (protocols, req) =>
         this.endpointOf(req).kind === 'websockify'
-          ? protocols.has(WEBSOCKIFY_PROTOCOL) ? WEBSOCKIFY_PROTOCOL : false
+          ? websockifyProtocolOf(protocols)
           : // Wisp v2: any subprotocol offered (the spec leaves its value open; wisp-js says `wisp-v2`); v1: none.
             this.endpointOf(req).kind === 'wisp' ? (protocols.values().next().value ?? false)
           : protocols.has(PROTOCOL_VERSION) ? PROTOCOL_VERSION : false,
@@ -343,7 +343,7 @@ export class BridgeServer {
     }
     if (!token.ok) return refuse(WsocksErrorCode.UNAUTHORIZED, 401, token.message);
     if (this.endpointOf(req).kind === 'websockify') {
-      if (!websockifyProtocolOk(req)) return refuse(WsocksErrorCode.BAD_MESSAGE, 400, `subprotocol ${WEBSOCKIFY_PROTOCOL} (or none) is required`);
+      if (!websockifyProtocolOk(req)) return refuse(WsocksErrorCode.BAD_MESSAGE, 400, 'subprotocol binary or base64 (or none) is required');
     } else if (this.endpointOf(req).kind === 'wisp') {
       // Wisp v1 asks for no subprotocol.
     } else if (!offersProtocol(req)) {

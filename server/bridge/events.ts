@@ -6,12 +6,16 @@ import { hostForLog } from '../../shared/net/canonical-target.ts';
 import { WsocksErrorCode } from '../../shared/protocol/errors.ts';
 import type { BridgeMessage, OpenMessage } from '../../shared/protocol/messages.ts';
 
+/** Which protocol a session speaks: wsocks.v1, or a compat endpoint's (docs/compat.md). */
+export type SessionProtocol = 'wsocks' | 'wisp' | 'websockify';
+
 export type BridgeEvent =
-  | { event: 'session_start'; session: number; client: string }
+  | { event: 'session_start'; session: number; client: string; protocol: SessionProtocol }
   | {
       event: 'session_end';
       session: number;
       client: string;
+      protocol: SessionProtocol;
       durationMs: number;
       closeCode: number;
       closeReason: string;
@@ -19,11 +23,12 @@ export type BridgeEvent =
       bytesUp: number;
       bytesDown: number;
     }
-  | { event: 'stream_open'; session: number; client: string; stream: number; command: string; route: string; target: string; latencyMs: number }
+  | { event: 'stream_open'; session: number; client: string; protocol: SessionProtocol; stream: number; command: string; route: string; target: string; latencyMs: number }
   | {
       event: 'stream_end';
       session: number;
       client: string;
+      protocol: SessionProtocol;
       stream: number;
       command: string;
       route: string;
@@ -37,7 +42,7 @@ export type BridgeEvent =
       reason: string;
     }
   /** An `error` message the bridge sent (stream or session level). */
-  | { event: 'error'; session: number; client: string; stream?: number; code: string; message: string }
+  | { event: 'error'; session: number; client: string; protocol: SessionProtocol; stream?: number; code: string; message: string }
   | { event: 'upgrade_refused'; client: string; code: string; message: string };
 
 /** Error codes that are a policy decision (counted as denials, by this code). */
@@ -75,11 +80,12 @@ export class SessionLedger {
     readonly session: number,
     private readonly client: string,
     private readonly emit: (e: BridgeEvent) => void,
+    private readonly protocol: SessionProtocol = 'wsocks',
   ) {
-    emit({ event: 'session_start', session, client });
+    emit({ event: 'session_start', session, client, protocol });
   }
 
-  opening(m: OpenMessage): void {
+  opening(m: Pick<OpenMessage, 'id' | 'host' | 'port' | 'command' | 'route' | 'via'>): void {
     this.streamCount++;
     const target = m.host === undefined ? '' : `${hostForLog(m.host)}:${m.port ?? ''}`;
     this.streams.set(m.id, { command: m.command ?? 'connect', route: routeLabel(m), target, startedAt: Date.now(), bytesUp: 0, bytesDown: 0, reason: undefined });
@@ -88,13 +94,30 @@ export class SessionLedger {
   /** Every control message the session sends. */
   sent(m: BridgeMessage): void {
     const id = 'id' in m ? (m.id as number | undefined) : undefined;
+    if (m.type === 'error') this.failed(id, m.code, m.message);
+    else if (m.type === 'opened' && id !== undefined) this.opened(id);
+    else if (m.type === 'close' && id !== undefined) this.targetClosed(id);
+  }
+
+  /** An error told to the client, for stream `id` or (none) the session. */
+  failed(id: number | undefined, code: string, message: string): void {
+    this.emit({ event: 'error', session: this.session, client: this.client, protocol: this.protocol, ...(id !== undefined ? { stream: id } : {}), code, message });
     const s = id === undefined ? undefined : this.streams.get(id);
-    if (m.type === 'error') {
-      this.emit({ event: 'error', session: this.session, client: this.client, ...(id !== undefined ? { stream: id } : {}), code: m.code, message: m.message });
-      if (s) s.reason ??= m.code;
-    } else if (m.type === 'opened' && s) {
-      this.emit({ event: 'stream_open', session: this.session, client: this.client, stream: id!, command: s.command, route: s.route, target: s.target, latencyMs: Date.now() - s.startedAt });
-    } else if (m.type === 'close' && s) s.reason ??= 'closed';
+    if (s) s.reason ??= code;
+  }
+
+  /** Stream `id` reached its target. */
+  opened(id: number): void {
+    const s = this.streams.get(id);
+    if (!s) return;
+    const { command, route, target } = s;
+    this.emit({ event: 'stream_open', session: this.session, client: this.client, protocol: this.protocol, stream: id, command, route, target, latencyMs: Date.now() - s.startedAt });
+  }
+
+  /** The target ended stream `id` (both ways done). */
+  targetClosed(id: number): void {
+    const s = this.streams.get(id);
+    if (s) s.reason ??= 'closed';
   }
 
   /** The client closed stream `id`. */
@@ -120,7 +143,16 @@ export class SessionLedger {
     if (!s) return;
     this.streams.delete(id);
     const { startedAt, reason, ...rest } = s;
-    this.emit({ event: 'stream_end', session: this.session, client: this.client, stream: id, ...rest, durationMs: Date.now() - startedAt, reason: reason ?? 'session_closed' });
+    this.emit({
+      event: 'stream_end',
+      session: this.session,
+      client: this.client,
+      protocol: this.protocol,
+      stream: id,
+      ...rest,
+      durationMs: Date.now() - startedAt,
+      reason: reason ?? 'session_closed',
+    });
   }
 
   /** The WebSocket closed: streams still recorded end with `session_closed`, then the session's record. */
@@ -130,6 +162,7 @@ export class SessionLedger {
       event: 'session_end',
       session: this.session,
       client: this.client,
+      protocol: this.protocol,
       durationMs: Date.now() - this.startedAt,
       closeCode,
       closeReason,

@@ -5,17 +5,22 @@ import { DENIAL_CODES, type BridgeEvent } from './events.ts';
 
 export class BridgeMetrics {
   readonly registry = new Registry();
-  private readonly sessionsTotal = new Counter({ name: 'wsocks_sessions_total', help: 'Sessions accepted', registers: [this.registry] });
+  private readonly sessionsTotal = new Counter({
+    name: 'wsocks_sessions_total',
+    help: 'Sessions accepted, by protocol (wsocks, wisp, websockify)',
+    labelNames: ['protocol'],
+    registers: [this.registry],
+  });
   private readonly streamsTotal = new Counter({
     name: 'wsocks_streams_total',
-    help: 'Streams opened successfully, by command and route (route name, direct, or via)',
-    labelNames: ['command', 'route'],
+    help: 'Streams opened successfully, by command, route (route name, direct, or via) and protocol',
+    labelNames: ['command', 'route', 'protocol'],
     registers: [this.registry],
   });
   private readonly bytes = new Counter({
     name: 'wsocks_bytes_total',
-    help: 'Stream payload bytes, by direction (up: client to target, down: target to client)',
-    labelNames: ['direction'],
+    help: 'Stream payload bytes, by direction (up: client to target, down: target to client) and protocol',
+    labelNames: ['direction', 'protocol'],
     registers: [this.registry],
   });
   private readonly openSeconds = new Histogram({
@@ -33,7 +38,12 @@ export class BridgeMetrics {
     registers: [this.registry],
   });
   private readonly refused = new Counter({ name: 'wsocks_refused_upgrades_total', help: 'Upgrades refused, by error code', labelNames: ['reason'], registers: [this.registry] });
-  private readonly closes = new Counter({ name: 'wsocks_session_closes_total', help: 'Sessions ended, by WebSocket close code', labelNames: ['code'], registers: [this.registry] });
+  private readonly closes = new Counter({
+    name: 'wsocks_session_closes_total',
+    help: 'Sessions ended, by WebSocket close code and protocol',
+    labelNames: ['code', 'protocol'],
+    registers: [this.registry],
+  });
 
   constructor(stats: () => { sessions: number; streams: number; bufferedBytes: number }, draining: () => boolean) {
     registerGauges(this.registry, [
@@ -48,15 +58,15 @@ export class BridgeMetrics {
   record(e: BridgeEvent): void {
     switch (e.event) {
       case 'session_start':
-        return this.sessionsTotal.inc();
+        return this.sessionsTotal.inc({ protocol: e.protocol });
       case 'session_end':
-        return this.closes.inc({ code: String(e.closeCode) });
+        return this.closes.inc({ code: String(e.closeCode), protocol: e.protocol });
       case 'stream_open':
-        this.streamsTotal.inc({ command: e.command, route: e.route });
+        this.streamsTotal.inc({ command: e.command, route: e.route, protocol: e.protocol });
         return this.openSeconds.observe({ route: e.route }, e.latencyMs / 1000);
       case 'stream_end':
-        this.bytes.inc({ direction: 'up' }, e.bytesUp);
-        return this.bytes.inc({ direction: 'down' }, e.bytesDown);
+        this.bytes.inc({ direction: 'up', protocol: e.protocol }, e.bytesUp);
+        return this.bytes.inc({ direction: 'down', protocol: e.protocol }, e.bytesDown);
       case 'error':
         this.errors.inc({ code: e.code });
         if (DENIAL_CODES.has(e.code)) this.denials.inc({ reason: e.code });

@@ -93,19 +93,19 @@ describe('observability from the command line', () => {
     const res = await fetch(metricsUrl!);
     expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
     const m = parseMetrics(await res.text());
-    expect(m.get('wsocks_sessions_total')).toBe(1);
+    expect(m.get('wsocks_sessions_total{protocol="wsocks"}')).toBe(1);
     expect(m.get('wsocks_sessions')).toBe(0);
     expect(m.get('wsocks_streams')).toBe(0);
-    expect(m.get('wsocks_streams_total{command="connect",route="direct"}')).toBe(1);
-    expect(m.get('wsocks_streams_total{command="connect",route="hop"}')).toBe(1);
+    expect(m.get('wsocks_streams_total{command="connect",route="direct",protocol="wsocks"}')).toBe(1);
+    expect(m.get('wsocks_streams_total{command="connect",route="hop",protocol="wsocks"}')).toBe(1);
     expect(m.get('wsocks_stream_open_seconds_count{route="direct"}')).toBe(1);
     expect(m.get('wsocks_stream_open_seconds_count{route="hop"}')).toBe(1);
-    expect(m.get('wsocks_bytes_total{direction="up"}')).toBe(1300);
-    expect(m.get('wsocks_bytes_total{direction="down"}')).toBeGreaterThanOrEqual(1300);
+    expect(m.get('wsocks_bytes_total{direction="up",protocol="wsocks"}')).toBe(1300);
+    expect(m.get('wsocks_bytes_total{direction="down",protocol="wsocks"}')).toBeGreaterThanOrEqual(1300);
     expect(m.get('wsocks_errors_total{code="ERR_POLICY_DENIED"}')).toBe(1);
     expect(m.get('wsocks_policy_denials_total{reason="ERR_POLICY_DENIED"}')).toBe(1);
     expect(m.get('wsocks_refused_upgrades_total{reason="ERR_UNAUTHORIZED"}')).toBe(1);
-    expect(m.get('wsocks_session_closes_total{code="1000"}')).toBe(1);
+    expect(m.get('wsocks_session_closes_total{code="1000",protocol="wsocks"}')).toBe(1);
     expect(m.get('process_resident_memory_bytes')).toBeGreaterThan(0);
 
     cli.child.kill('SIGTERM');
@@ -116,7 +116,7 @@ describe('observability from the command line', () => {
     expect(err).not.toContain('wrong-token-but-long');
     const recs = records(err);
     for (const r of recs) expect(r).toEqual(expect.objectContaining({ level: expect.any(Number), time: expect.any(Number), msg: expect.any(String) }));
-    expect(recs.filter((r) => r.msg === 'session_start')).toEqual([expect.objectContaining({ client: '127.0.0.1', session: 1 })]);
+    expect(recs.filter((r) => r.msg === 'session_start')).toEqual([expect.objectContaining({ client: '127.0.0.1', session: 1, protocol: 'wsocks' })]);
     const ends = recs.filter((r) => r.msg === 'stream_end');
     expect(ends).toHaveLength(3);
     expect(ends).toContainEqual(expect.objectContaining({ stream: 3, target: `127.0.0.2:${target.port}`, bytesUp: 0, bytesDown: 0, reason: 'ERR_POLICY_DENIED' }));

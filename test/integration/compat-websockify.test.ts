@@ -159,10 +159,57 @@ describe('websockify endpoint', () => {
     expect(out.received.length).toBe(1000);
   });
 
+  /** base64 mode: sends `send` as base64 text messages (64 KiB of bytes each), collects the decoded text replies. */
+  function runBase64(url: string, send: Buffer | string, protocols = ['base64']): Promise<Outcome & { texts: boolean }> {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(url, protocols);
+      const parts: Buffer[] = [];
+      let texts = true;
+      ws.on('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
+      ws.on('error', reject);
+      ws.on('open', () => {
+        if (typeof send === 'string') return ws.send(send);
+        for (let at = 0; at < send.length; at += 65536) ws.send(send.subarray(at, at + 65536).toString('base64'));
+      });
+      ws.on('message', (d: Buffer, isBinary) => {
+        texts &&= !isBinary;
+        parts.push(Buffer.from(d.toString('latin1'), 'base64'));
+      });
+      ws.on('close', (code, reason) => resolve({ code, reason: reason.toString(), received: Buffer.concat(parts), protocol: ws.protocol, texts }));
+    });
+  }
+
+  it('serves websockify\'s base64 text mode: megabytes both ways byte-exact, binary preferred when both are offered', async () => {
+    const up = randomBytes(UP);
+    const before = target.sent.length;
+    const out = await runBase64(`${base}?token=routed-token`, up);
+    expect(out.protocol).toBe('base64');
+    expect(out.texts).toBe(true);
+    expect(out.code).toBe(1000);
+    expect(sha(out.received.subarray(0, DOWN))).toBe(sha(target.sent[before]!));
+    expect(out.received.subarray(DOWN).toString('hex')).toBe(sha(up));
+    const both = await run(`${base}?token=direct-token`, randomBytes(UP), ['base64', 'binary']);
+    expect(both.protocol).toBe('binary');
+  });
+
+  it('base64 mode: a binary message or text that is not base64 ends it with 4001 ERR_BAD_MESSAGE', async () => {
+    for (const bad of ['not base64!', 'QUJD=', 'QUJD\n']) {
+      const out = await runBase64(`${base}?token=direct-token`, bad);
+      expect(out.code, bad).toBe(4001);
+      expect(out.reason).toMatch(/^ERR_BAD_MESSAGE /);
+    }
+    const binary = await new Promise<number>((resolve) => {
+      const ws = new WebSocket(`${base}?token=direct-token`, ['base64']);
+      ws.on('open', () => ws.send(Buffer.from('QUJD')));
+      ws.on('close', (code) => resolve(code));
+    });
+    expect(binary).toBe(4001);
+  });
+
   it('refuses an unknown or missing token (401) and a wrong subprotocol (400), never logging the token', async () => {
     await expect(run(`${base}?token=not-a-known-token`, Buffer.alloc(0))).rejects.toThrow('HTTP 401');
     await expect(run(base, Buffer.alloc(0))).rejects.toThrow('HTTP 401');
-    await expect(run(`${base}?token=direct-token`, Buffer.alloc(0), ['base64'])).rejects.toThrow('HTTP 400');
+    await expect(run(`${base}?token=direct-token`, Buffer.alloc(0), ['chat'])).rejects.toThrow('HTTP 400');
     expect(logs.join('\n')).not.toContain('not-a-known-token');
     expect(logs.join('\n')).not.toContain('direct-token');
   });

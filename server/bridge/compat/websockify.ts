@@ -13,10 +13,23 @@ import { hostForLog } from '../../../shared/net/canonical-target.ts';
 import type { WebsockifyConfig } from '../config.ts';
 import { socketError } from '../stream.ts';
 import { dialTarget } from './dial-target.ts';
+import { SessionLedger } from '../events.ts';
 import type { SessionContext } from '../session.ts';
 
 /** The subprotocol websockify clients (noVNC) offer; a client may also offer none. */
 export const WEBSOCKIFY_PROTOCOL = 'binary';
+/** websockify's older text mode (noVNC before 1.0): every message is the base64 of the bytes. */
+export const WEBSOCKIFY_BASE64_PROTOCOL = 'base64';
+
+/** The subprotocol the bridge answers with: `binary` if offered, else `base64` if offered, else none. */
+export function websockifyProtocolOf(offered: ReadonlySet<string>): string | false {
+  return offered.has(WEBSOCKIFY_PROTOCOL) ? WEBSOCKIFY_PROTOCOL : offered.has(WEBSOCKIFY_BASE64_PROTOCOL) ? WEBSOCKIFY_BASE64_PROTOCOL : false;
+}
+
+/** Strict base64 (RFC 4648 §4, padded): what a base64-mode message must be. */
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+/** The one stream's number in the session's records (logs, metrics). */
+const STREAM_ID = 1;
 /** How long a closing WebSocket may take to finish its closing handshake before its socket is cut. */
 const CLOSE_GRACE_MS = 1_000;
 
@@ -30,11 +43,11 @@ export function websockifyTarget(config: WebsockifyConfig, req: IncomingMessage)
   return target ? { ok: true, target } : { ok: false, message: 'websockify endpoint: unknown token' };
 }
 
-/** Whether the request's subprotocols suit websockify mode: none offered, or `binary` among them. */
+/** Whether the request's subprotocols suit websockify mode: none offered, or `binary` or `base64` among them. */
 export function websockifyProtocolOk(req: IncomingMessage): boolean {
   const header = req.headers['sec-websocket-protocol'];
   if (header === undefined) return true;
-  return header.split(',').some((p) => p.trim() === WEBSOCKIFY_PROTOCOL);
+  return websockifyProtocolOf(new Set(header.split(',').map((p) => p.trim()))) !== false;
 }
 
 /** One websockify WebSocket and its TCP connection; the bridge counts it as a session with (at most) one stream. */
@@ -52,6 +65,10 @@ export class WebsockifySession {
   /** Messages that arrived while connecting (the WebSocket is paused meanwhile, so these are few). */
   private early: Buffer[] = [];
   private done = false;
+  /** Records of the session and its stream (logs, metrics), labelled protocol `websockify`. */
+  private readonly ledger: SessionLedger;
+  /** websockify's base64 text mode (subprotocol `base64`) instead of binary messages. */
+  private readonly base64: boolean;
 
   constructor(
     private readonly ws: WebSocket,
@@ -60,10 +77,16 @@ export class WebsockifySession {
     private readonly target: WebsockifyTarget,
   ) {
     this.closed = new Promise((resolve) => ws.once('close', () => resolve()));
+    this.base64 = ws.protocol === WEBSOCKIFY_BASE64_PROTOCOL;
+    this.ledger = new SessionLedger(ctx.sessionNumber(), client, ctx.emit, 'websockify');
+    this.ledger.opening({ id: STREAM_ID, host: target.host, port: target.port, command: 'connect', route: target.route });
     ws.on('message', (data: Buffer, isBinary: boolean) => this.fromClient(data, isBinary));
     ws.on('error', () => this.cutAfterGrace());
     ws.on('pong', () => (this.alive = true));
-    ws.once('close', (code: number) => this.onClientClosed(code));
+    ws.once('close', (code: number, reason: Buffer) => {
+      this.onClientClosed(code);
+      this.ledger.ended(code, reason.toString('utf8'));
+    });
     this.pinger = setInterval(() => {
       if (!this.alive) return ws.terminate();
       this.alive = false;
@@ -112,6 +135,7 @@ export class WebsockifySession {
       return;
     }
     this.socket = socket;
+    this.ledger.opened(STREAM_ID);
     this.ctx.log(`websockify from ${this.client}: connected to ${hostForLog(this.target.host)}:${this.target.port}${this.target.route ? ` via route ${this.target.route}` : ''}`);
     socket.on('data', (chunk: Buffer) => this.toClient(chunk));
     // websockify has no half-close: the target's FIN ends the WebSocket (1000) after every byte before it.
@@ -132,11 +156,18 @@ export class WebsockifySession {
   private fromClient(data: Buffer, isBinary: boolean): void {
     // Closing: the WebSocket is read only for the client's close frame; what came before it is dropped.
     if (this.done || this.ws.readyState !== this.ws.OPEN) return;
-    if (!isBinary) {
-      // websockify's base64 text mode is not served: only binary messages carry bytes.
+    if (this.base64) {
+      const text = isBinary ? undefined : data.toString('latin1');
+      if (text === undefined || !BASE64.test(text)) {
+        this.fail(new WsocksError(WsocksErrorCode.BAD_MESSAGE, 'websockify endpoint (base64): every message is base64 text'));
+        return;
+      }
+      data = Buffer.from(text, 'base64');
+    } else if (!isBinary) {
       this.fail(new WsocksError(WsocksErrorCode.BAD_MESSAGE, 'websockify endpoint: only binary messages are accepted'));
       return;
     }
+    this.ledger.up(STREAM_ID, data.length);
     if (!this.socket) this.early.push(data);
     else this.toTarget(data);
   }
@@ -147,11 +178,15 @@ export class WebsockifySession {
 
   private toClient(chunk: Buffer): void {
     if (this.ws.readyState !== this.ws.OPEN) return;
+    this.ledger.down(STREAM_ID, chunk.length);
     const { maxMessageBytes, maxBufferedBytes, overloadTimeoutMs } = this.ctx.config.limits;
-    for (let at = 0; at < chunk.length; at += maxMessageBytes) {
-      const part = chunk.subarray(at, at + maxMessageBytes);
-      this.outgoing += part.length;
-      this.ws.send(part, () => this.written(part.length));
+    // base64: 4 characters per 3 bytes, so a message carries at most 3/4 of maxMessageBytes.
+    const step = this.base64 ? Math.max(3, Math.floor(maxMessageBytes / 4) * 3) : maxMessageBytes;
+    for (let at = 0; at < chunk.length; at += step) {
+      const part = chunk.subarray(at, at + step);
+      const message = this.base64 ? part.toString('base64') : part;
+      this.outgoing += message.length;
+      this.ws.send(message, () => this.written(message.length));
     }
     if (!this.targetPaused && this.outgoing > maxBufferedBytes) {
       this.targetPaused = true;
@@ -178,6 +213,8 @@ export class WebsockifySession {
   private finish(): void {
     if (this.done) return;
     this.done = true;
+    this.ledger.targetClosed(STREAM_ID);
+    this.ledger.removed(STREAM_ID);
     this.socket?.end();
     this.closeWs(STREAM_CLOSE_CODES.END, 'target closed');
   }
@@ -187,6 +224,8 @@ export class WebsockifySession {
     this.done = true;
     const where = `${hostForLog(this.target.host)}:${this.target.port}`;
     this.ctx.log(`websockify from ${this.client} (${where}) failed: ${error.code} ${error.message}`);
+    this.ledger.failed(STREAM_ID, error.code, error.message);
+    this.ledger.removed(STREAM_ID);
     this.abort.abort();
     if (this.socket && !this.socket.destroyed) this.socket.resetAndDestroy();
     const code = error.code === WsocksErrorCode.STREAM_RESET ? STREAM_CLOSE_CODES.RESET : STREAM_CLOSE_CODES.FAILED;
@@ -215,6 +254,7 @@ export class WebsockifySession {
     const socket = this.socket;
     const wasDone = this.done;
     this.done = true;
+    if (!wasDone) this.ledger.clientClosed(STREAM_ID);
     if (!socket || socket.destroyed) return;
     if (wasDone || code === 1000 || code === 1005) {
       socket.setTimeout(0);

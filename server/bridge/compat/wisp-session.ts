@@ -28,6 +28,7 @@ import type { OpenMessage } from '../../../shared/protocol/messages.ts';
 import { scopeDenial, type SessionGrant, type TokenCheck } from '../tokens.ts';
 import { WispUdpStream, type WispUdpHost } from './wisp-udp.ts';
 import { GrantGuard } from '../grant-guard.ts';
+import { SessionLedger } from '../events.ts';
 import { socketError } from '../stream.ts';
 import { dialTarget } from './dial-target.ts';
 import type { SessionContext } from '../session.ts';
@@ -86,6 +87,8 @@ export class WispSession implements WispUdpHost {
   private confirmOpens = false;
   private readonly route: string | undefined;
   private readonly label: string;
+  /** Records of the session and its streams (logs, metrics), labelled protocol `wisp`. */
+  private readonly ledger: SessionLedger;
   private outgoing = 0;
   /** The outgoing buffer is over its bound: no target is read until it drains. */
   congested = false;
@@ -108,6 +111,7 @@ export class WispSession implements WispUdpHost {
     this.route = options.route;
     this.grant = options.grant;
     this.label = `wisp${options.v2 ? ' v2' : ''} session from ${client}`;
+    this.ledger = new SessionLedger(ctx.sessionNumber(), client, ctx.emit, 'wisp');
     this.closed = new Promise((resolve) => ws.once('close', () => resolve()));
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       try {
@@ -119,7 +123,7 @@ export class WispSession implements WispUdpHost {
     });
     ws.on('error', () => this.cutAfterGrace());
     ws.on('pong', () => (this.alive = true));
-    ws.once('close', () => this.onClosed());
+    ws.once('close', (code: number, reason: Buffer) => this.onClosed(code, reason.toString('utf8')));
     this.pinger = setInterval(() => {
       if (!this.alive) return ws.terminate();
       this.alive = false;
@@ -272,9 +276,12 @@ export class WispSession implements WispUdpHost {
     if (p.type === 'connect') return this.connect(p);
     const udp = this.udpStreams.get(p.id);
     if (udp) {
-      if (p.type === 'data' && this.carry(p.data.length)) udp.fromClient(p.data);
-      else if (p.type === 'close') {
+      if (p.type === 'data' && this.carry(p.data.length)) {
+        this.ledger.up(p.id, p.data.length);
+        udp.fromClient(p.data);
+      } else if (p.type === 'close') {
         this.udpStreams.delete(p.id);
+        this.ledger.clientClosed(p.id);
         udp.clientClosed();
       }
       return;
@@ -297,9 +304,12 @@ export class WispSession implements WispUdpHost {
     if (this.drainMessage !== undefined || this.streamCount >= perSession || this.ctx.streamsOpen() >= limits.maxStreams) {
       return this.send({ type: 'close', id: p.id, reason: WispCloseReason.THROTTLED });
     }
+    this.ledger.opening({ id: p.id, host: p.hostname, port: p.port, command: udp ? 'udp' : 'connect', route: this.route });
     const denial = this.grant && scopeDenial(this.grant.scope, { type: 'open', id: p.id, host: p.hostname, port: p.port, route: this.route } as OpenMessage);
     if (denial) {
       this.ctx.log(`${this.label}: stream ${p.id} (${hostForLog(p.hostname)}:${p.port}) refused: ${WsocksErrorCode.TOKEN_SCOPE} ${denial}`);
+      this.ledger.failed(p.id, WsocksErrorCode.TOKEN_SCOPE, denial);
+      this.ledger.removed(p.id);
       return this.send({ type: 'close', id: p.id, reason: wispCloseReasonFor(WsocksErrorCode.TOKEN_SCOPE) });
     }
     if (udp) return this.openUdp(p.id, p.hostname, p.port);
@@ -313,7 +323,9 @@ export class WispSession implements WispUdpHost {
     this.udpStreams.set(id, stream);
     stream.open().then(
       () => {
-        if (this.confirmOpens && !stream.done) this.send({ type: 'continue', id, remaining: WISP_BUFFER_PACKETS });
+        if (stream.done) return;
+        this.ledger.opened(id);
+        if (this.confirmOpens) this.send({ type: 'continue', id, remaining: WISP_BUFFER_PACKETS });
       },
       (err: unknown) => stream.fail(err instanceof WsocksError ? err : new WsocksError(WsocksErrorCode.CONNECT_FAILED, (err as Error).message)),
     );
@@ -326,15 +338,21 @@ export class WispSession implements WispUdpHost {
   }
 
   sendData(id: number, data: Uint8Array): void {
-    if (this.carry(data.length)) this.send({ type: 'data', id, data });
+    if (!this.carry(data.length)) return;
+    this.ledger.down(id, data.length);
+    this.send({ type: 'data', id, data });
   }
 
-  sendClose(id: number, reason: number): void {
-    if (this.udpStreams.has(id)) this.send({ type: 'close', id, reason });
+  sendClose(id: number, reason: number, error?: { code: string; message: string }): void {
+    if (!this.udpStreams.has(id)) return;
+    if (error) this.ledger.failed(id, error.code, error.message);
+    else this.ledger.targetClosed(id);
+    this.send({ type: 'close', id, reason });
   }
 
   streamGone(stream: WispUdpStream): void {
     if (this.udpStreams.get(stream.id) === stream) this.udpStreams.delete(stream.id);
+    this.ledger.removed(stream.id);
     this.closeIfDrained();
   }
 
@@ -354,6 +372,7 @@ export class WispSession implements WispUdpHost {
       return;
     }
     stream.socket = socket;
+    this.ledger.opened(stream.id);
     if (this.confirmOpens) {
       // v2 stream-open confirmation: CONTINUE once the target is connected (the client's packet count restarts).
       stream.packets = 0;
@@ -377,6 +396,7 @@ export class WispSession implements WispUdpHost {
 
   private toTarget(stream: WispStream, data: Buffer): void {
     stream.packets++;
+    this.ledger.up(stream.id, data.length);
     if (stream.socket) this.write(stream, data);
     else {
       stream.early.push(data);
@@ -425,6 +445,7 @@ export class WispSession implements WispUdpHost {
 
   private toClient(stream: WispStream, chunk: Buffer): void {
     if (!this.carry(chunk.length)) return;
+    this.ledger.down(stream.id, chunk.length);
     const max = this.ctx.config.limits.maxMessageBytes - WISP_HEADER_BYTES;
     for (let at = 0; at < chunk.length; at += max) this.send({ type: 'data', id: stream.id, data: chunk.subarray(at, at + max) });
     if (this.congested) stream.socket?.pause();
@@ -432,6 +453,7 @@ export class WispSession implements WispUdpHost {
 
   private finish(stream: WispStream, reason: number): void {
     if (stream.done) return;
+    this.ledger.targetClosed(stream.id);
     this.remove(stream);
     this.send({ type: 'close', id: stream.id, reason });
     const socket = stream.socket;
@@ -448,6 +470,7 @@ export class WispSession implements WispUdpHost {
   private fail(stream: WispStream, error: WsocksError): void {
     if (stream.done) return;
     this.ctx.log(`${this.label}: stream ${stream.id} (${hostForLog(stream.host)}:${stream.port}) failed: ${error.code} ${error.message}`);
+    this.ledger.failed(stream.id, error.code, error.message);
     this.remove(stream);
     stream.abort.abort();
     if (stream.socket && !stream.socket.destroyed) stream.socket.resetAndDestroy();
@@ -456,6 +479,7 @@ export class WispSession implements WispUdpHost {
 
   /** The client closed the stream: VOLUNTARY ends the target with FIN after the bytes sent; any other reason resets it. */
   private clientClosed(stream: WispStream, reason: number): void {
+    this.ledger.clientClosed(stream.id);
     this.remove(stream);
     stream.abort.abort();
     const socket = stream.socket;
@@ -472,6 +496,7 @@ export class WispSession implements WispUdpHost {
     stream.done = true;
     stream.early = [];
     this.streams.delete(stream.id);
+    this.ledger.removed(stream.id);
     this.maybeResumeReading();
     this.closeIfDrained();
   }
@@ -481,7 +506,7 @@ export class WispSession implements WispUdpHost {
     this.cutTimer = setTimeout(() => this.ws.terminate(), CLOSE_GRACE_MS);
   }
 
-  private onClosed(): void {
+  private onClosed(code: number, reason: string): void {
     this.ctx.log(`${this.label} closed; at most ${this.maxPending} bytes waited toward one target`);
     clearInterval(this.pinger);
     clearTimeout(this.handshakeTimer);
@@ -496,5 +521,6 @@ export class WispSession implements WispUdpHost {
       s.abort.abort();
       if (s.socket && !s.socket.destroyed) s.socket.resetAndDestroy();
     }
+    this.ledger.ended(code, reason);
   }
 }

@@ -22,8 +22,8 @@ export interface WispUdpHost {
   /** Whether a DATA packet of this many payload bytes fits in a message and the outgoing buffer now. */
   canSend(payloadBytes: number): boolean;
   sendData(id: number, data: Uint8Array): void;
-  /** Ends the stream toward the client with CLOSE `reason`; the stream is gone (its `removed` follows). */
-  sendClose(id: number, reason: number): void;
+  /** Ends the stream toward the client with CLOSE `reason` (after `error`, if one); `streamGone` follows. */
+  sendClose(id: number, reason: number, error?: { code: string; message: string }): void;
   /** The stream is gone, whatever the reason (called once). */
   streamGone(stream: WispUdpStream): void;
 }
@@ -124,7 +124,7 @@ export class WispUdpStream implements StreamHost {
   sendControl(m: BridgeMessage): void {
     if (m.type === 'error') {
       this.ctx.log(`${this.label}: UDP stream ${this.id} (${hostForLog(this.host)}:${this.port}) failed: ${m.code} ${m.message}`);
-      this.session.sendClose(this.id, wispCloseReasonFor(m.code as WsocksErrorCodeValue, m.replyCode));
+      this.session.sendClose(this.id, wispCloseReasonFor(m.code as WsocksErrorCodeValue, m.replyCode), m);
     } else if (m.type === 'close') this.session.sendClose(this.id, WispCloseReason.VOLUNTARY);
   }
 
