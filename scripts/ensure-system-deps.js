@@ -28,6 +28,13 @@ const NEEDS = {
     { program: 'oidentd', pkg: 'oidentd' },
     // the pcapng export is opened with Wireshark's dissector; field names are checked against `tshark -G fields`
     { program: 'tshark', pkg: 'tshark' },
+    // GSS-API tests make a Kerberos realm on loopback (test/helpers/krb5-realm.ts)
+    { program: 'krb5kdc', pkg: 'krb5-kdc' },
+    { program: 'kdb5_util', pkg: 'krb5-kdc' },
+    { program: 'kadmin.local', pkg: 'krb5-admin-server' },
+    { program: 'kinit', pkg: 'krb5-user' },
+    // the GSS-API contexts of the bridge and the SOCKS server (server/gssapi/gss-helper.py)
+    { program: 'python3-gssapi', pkg: 'python3-gssapi', check: () => pythonHas('gssapi') },
   ],
   bench: [
     { program: 'microsocks', pkg: 'microsocks' },
@@ -44,7 +51,14 @@ function has(program) {
   return dirs.some((d) => d && existsSync(`${d}/${program}`));
 }
 
-const missing = wanted.filter((w) => !has(w.program));
+/** Whether Debian's python3 (where python3-* packages install) imports `module`. */
+function pythonHas(module) {
+  const python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+  return spawnSync(python, ['-c', `import ${module}`], { stdio: 'ignore' }).status === 0;
+}
+
+const present = (w) => (w.check ? w.check() : has(w.program));
+const missing = wanted.filter((w) => !present(w));
 if (missing.length === 0) process.exit(0);
 
 const pkgs = [...new Set(missing.map((m) => m.pkg))];
@@ -67,7 +81,7 @@ try {
   }
   execFileSync('apt-get', ['update', '-qq'], { stdio: ['ignore', 'ignore', 'inherit'], env });
   // With recommends: Chromium's fonts (fonts-liberation) come that way, and xterm.js measures text with them.
-  execFileSync('apt-get', ['install', '-y', '-qq', ...pkgs], {
+  execFileSync('apt-get', ['install', '-y', '-qq', '-o', 'DPkg::Lock::Timeout=600', ...pkgs], {
     stdio: ['ignore', 'ignore', 'inherit'],
     env,
   });
@@ -75,7 +89,7 @@ try {
   process.stderr.write(`apt-get failed: ${err.message}\n`);
   process.exit(bench ? 0 : 1);
 }
-const still = missing.filter((m) => !has(m.program));
+const still = missing.filter((m) => !present(m));
 if (still.length > 0) {
   process.stderr.write(`still missing after install: ${still.map((m) => m.program).join(', ')}\n`);
   process.exit(bench ? 0 : 1);

@@ -1,4 +1,5 @@
 /** The bridge: an HTTP server that upgrades checked requests to WebSocket sessions. */
+import { Initiators } from '../gssapi/initiators.ts';
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
@@ -108,6 +109,8 @@ export class BridgeServer {
   /** The separate listener for /metrics, with `config.metrics.listen`. */
   private metricsHttp: MetricsListener | undefined;
   private sessionsSoFar = 0;
+  /** Kept across reloads: helpers hold tickets; ones no route uses any more cost only an idle process. */
+  private readonly gssapi = new Initiators();
   private readonly emit: (e: BridgeEvent) => void;
   /** The HTTPS server, with `tls` (its certificate is replaced on reload). */
   private readonly tlsServer: HttpsServer | undefined;
@@ -167,6 +170,7 @@ export class BridgeServer {
       streamsOpen: () => this.stats().streams,
       emit: this.emit,
       sessionNumber: () => ++this.sessionsSoFar,
+      gssapi: this.gssapi,
     };
     // ws reads maxPayload for each new connection.
     if (this.wss) (this.wss.options as { maxPayload: number }).maxPayload = config.limits.maxMessageBytes;
@@ -307,6 +311,7 @@ export class BridgeServer {
     await this.metricsHttp?.close();
     await closed;
     this.wss.close();
+    await this.gssapi.close();
   }
 
   /** Plain HTTP: /healthz and /readyz for load balancers, then the embedder's handler or 426. */

@@ -18,7 +18,48 @@ export const PolicyEntrySchema = z
   .transform((e) => ({ ...e, ports: e.ports === undefined ? undefined : Array.isArray(e.ports) ? e.ports : [e.ports] }));
 export type PolicyEntry = z.output<typeof PolicyEntrySchema>;
 
-const HopsSchema = z.array(HopSchema).min(1).max(8);
+/**
+ * A hop of a configured route: a client-chain hop, or a SOCKS5 proxy that wants GSS-API (RFC 1961, Kerberos) with
+ * the bridge's own credentials. Only the operator's routes can use the bridge's tickets; client chains cannot.
+ */
+export const RouteHopSchema = HopSchema.extend({
+  /** `gssapi`: offer only method 0x01 and authenticate with Kerberos (docs/bridge.md, GSS-API hops). */
+  auth: z.literal('gssapi').optional(),
+  /** The proxy's service: `rcmd/host`, `rcmd@host`, or a bare `rcmd` (on the hop's host). Default `rcmd`, as curl and Dante. */
+  service: z
+    .string()
+    .min(1)
+    .max(255)
+    .regex(/^[A-Za-z0-9._-]+(?:[/@][A-Za-z0-9._-]+)?$/, 'expected service, service/host or service@host (no realm: krb5.conf maps the host to its realm)')
+    .optional(),
+  /** The client principal (`alice@REALM`); default: the credential cache's or keytab's first. */
+  principal: z.string().min(1).max(255).optional(),
+  /** A client keytab the bridge gets its own tickets from (KRB5_CLIENT_KTNAME for this hop's calls). */
+  keytab: z.string().min(1).optional(),
+  /** A credential cache with tickets obtained elsewhere (KRB5CCNAME for this hop's calls), e.g. FILE:/run/wsocks/cc. */
+  ccache: z.string().min(1).optional(),
+  /**
+   * The protection level proposed (RFC 1961 §4), and the least accepted from the proxy: `confidentiality` (default,
+   * as curl proposes), `integrity`, or `clear` (no per-message protection: Dante's `gssapi.enctype: clear`).
+   */
+  protection: z.enum(['clear', 'integrity', 'confidentiality']).default('confidentiality'),
+  /** Exchange the protection level in clear, as the NEC reference implementation does (curl --socks5-gssapi-nec). */
+  nec: z.boolean().default(false),
+})
+  .strict()
+  .superRefine((h, ctx) => {
+    const gssOnly = ['service', 'principal', 'keytab', 'ccache'] as const;
+    if (h.auth !== 'gssapi') {
+      for (const key of gssOnly) if (h[key] !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: `${key} is for auth: "gssapi" hops` });
+      return;
+    }
+    if (h.type !== 'socks5') ctx.addIssue({ code: 'custom', path: ['type'], message: 'GSS-API authentication needs a socks5 hop' });
+    if (h.username !== undefined || h.password !== undefined) ctx.addIssue({ code: 'custom', path: ['username'], message: 'a GSS-API hop takes no username or password' });
+    if (h.keytab !== undefined && h.ccache !== undefined) ctx.addIssue({ code: 'custom', path: ['ccache'], message: 'give keytab or ccache, not both' });
+  });
+export type RouteHopConfig = z.output<typeof RouteHopSchema>;
+
+const HopsSchema = z.array(RouteHopSchema).min(1).max(8);
 /**
  * A named chain: its hops, or `{hops, names}`. `names: "bridge"` (default): the bridge resolves a target name and
  * judges every address before the last hop sees it; `"proxy"`: the last hop resolves names and is the policy

@@ -15,12 +15,15 @@ import type { Resolve } from '../net/resolver.ts';
 import { deadline } from '../net/deadline.ts';
 import { TargetError, TargetErrorCode } from '../net/target-error.ts';
 import type { TargetPolicy } from './policy.ts';
+import type { RouteHopConfig } from './config.ts';
+import { runGssapi } from './gssapi-hop.ts';
+import type { Initiators } from '../gssapi/initiators.ts';
 
 /**
  * A hop of a route. Passwords are masked in every transcript, the bridge config's and the client's own alike: the
  * bridge never sends a password back (a page that sent its own in `via` still has it and may show it locally).
  */
-export type RouteHop = Hop;
+export type RouteHop = Hop & Partial<Pick<RouteHopConfig, 'auth' | 'service' | 'principal' | 'keytab' | 'ccache' | 'protection' | 'nec'>>;
 
 export interface DialRouteOptions {
   host: string;
@@ -29,6 +32,8 @@ export interface DialRouteOptions {
   /** Whether the first hop's address is checked by policy (yes for chains the client described). */
   checkFirstHop: boolean;
   policy: TargetPolicy;
+  /** The bridge's GSS-API credentials, for hops with `auth: "gssapi"`. */
+  gssapi?: Initiators | undefined;
   /** The bridge's resolver (config `dns`); getaddrinfo when absent. */
   resolve?: Resolve | undefined;
   /** A configured route marked `names: "proxy"`: its last hop resolves names and is the policy boundary. */
@@ -103,8 +108,11 @@ export async function dialRoute(o: DialRouteOptions): Promise<DialedRoute> {
   }
   const socket = await withDeadline(o, 1, (signal) => connectTcp(firstAddresses, first.port, signal));
   local('connect', `connected to hop 1, ${first.type} proxy at ${formatHostPort(socket.remoteAddress ?? '', first.port)}`);
+  // A GSS-API hop with integrity or confidentiality swaps the socket for a protected stream over it (RFC 1961 §5):
+  // everything after its subnegotiation, later hops' handshakes included, goes through that.
+  let channel: Socket = socket;
   try {
-    let result: HandshakeResult = { rest: new Uint8Array(0), bound: { host: targetHost, port: o.port } };
+    let result: HandshakeResult = { rest: new Uint8Array(0), bound: { host: targetHost, port: o.port }, channel };
     for (let i = 0; i < o.hops.length; i++) {
       const hop = o.hops[i]!;
       const last = i === o.hops.length - 1;
@@ -112,21 +120,24 @@ export async function dialRoute(o: DialRouteOptions): Promise<DialedRoute> {
       const host = next ? (judgedHops[i + 1] ?? (await withDeadline(o, i + 1, (signal) => nameForHop(o, hop, next.host, signal, i + 1, local)))) : lastHost;
       const port = next ? next.port : o.port;
       const code = !last || command === 'connect' ? Command.CONNECT : command === 'bind' ? Command.BIND : Command.UDP_ASSOCIATE;
-      const options = { type: hop.type, host, port, username: hop.username, password: hop.password, maskPassword: true, command: code };
+      const gssapi = hop.auth === 'gssapi';
+      const options = { type: hop.type, host, port, username: hop.username, password: hop.password, maskPassword: true, command: code, gssapi };
       const timeout = code === Command.BIND ? o.timeoutMs + (o.bindTimeoutMs ?? 60_000) : o.timeoutMs;
       result = await withDeadline({ ...o, timeoutMs: timeout }, i + 1, (signal) =>
-        handshake(socket, i + 1, options, signal, (e) => o.onEntry?.({ ...e, at: performance.now() - started }), (b) => {
+        handshake(channel, i + 1, options, gssapi ? { hop, udp: code === Command.UDP_ASSOCIATE, initiators: o.gssapi } : undefined, signal, (e) => o.onEntry?.({ ...e, at: performance.now() - started }), (b) => {
           local('bound', `hop ${i + 1} listens for the peer at ${formatHostPort(b.host, b.port)}`);
           o.onBound?.(b);
         }),
       );
+      channel = result.channel;
     }
-    if (command === 'connect') return { socket, remoteAddress: targetHost, remotePort: o.port, rest: result.rest };
+    if (command === 'connect') return { socket: channel, remoteAddress: targetHost, remotePort: o.port, rest: result.rest };
     let { host, port } = result.bound;
     // A relay or listener at 0.0.0.0 / :: means "the address you reached me at".
     if (command === 'udp' && (host === '0.0.0.0' || host === '::')) host = socket.remoteAddress ?? o.hops.at(-1)!.host;
-    return { socket, remoteAddress: host, remotePort: port, rest: result.rest };
+    return { socket: channel, remoteAddress: host, remotePort: port, rest: result.rest };
   } catch (err) {
+    channel.destroy();
     socket.destroy();
     throw err;
   }
@@ -277,6 +288,8 @@ interface HandshakeResult {
   rest: Uint8Array;
   /** BND.ADDR/BND.PORT of the final reply. */
   bound: { host: string; port: number };
+  /** What carries the connection from here on: the socket, or a GSS-API protected stream over it. */
+  channel: Socket;
 }
 
 /** Runs one hop's client handshake over the socket; resolves with the final reply's address and any bytes past it. */
@@ -284,34 +297,69 @@ function handshake(
   socket: Socket,
   hop: number,
   options: ConstructorParameters<typeof ClientHandshake>[0],
+  gssapi: { hop: RouteHop; udp: boolean; initiators: Initiators | undefined } | undefined,
   signal: AbortSignal,
   onEntry: (e: Omit<TranscriptEntry, 'at'> & { at: number }) => void,
   onBound: (address: { host: string; port: number }) => void,
 ): Promise<HandshakeResult> {
   const hs = new ClientHandshake(options);
+  let channel = socket;
+  /** Set once a GSS-API subnegotiation chose integrity or confidentiality: the request and reply travel inside it. */
+  let protectedNote: string | undefined;
   return new Promise<HandshakeResult>((resolve, reject) => {
-    const cleanup = () => {
-      socket.off('data', onData);
-      socket.off('close', onClose);
-      socket.off('end', onClose);
-      socket.off('error', onError);
+    const detach = () => {
+      channel.off('data', onData);
+      channel.off('close', onClose);
+      channel.off('end', onClose);
+      channel.off('error', onError);
       signal.removeEventListener('abort', onAbort);
-      socket.pause();
+    };
+    const cleanup = () => {
+      detach();
+      channel.pause();
+    };
+    const attach = () => {
+      channel.on('data', onData);
+      // The socket is half-open capable: a proxy that hangs up mid-handshake shows as 'end', not 'close'.
+      channel.once('end', onClose);
+      channel.once('close', onClose);
+      channel.on('error', onError);
+      signal.addEventListener('abort', onAbort, { once: true });
+      channel.resume();
     };
     const handle = (steps: ClientStep[]) => {
       for (const step of steps) {
         if (step.type === 'write' || step.type === 'read') {
           const m = step.message;
-          onEntry({ hop, direction: m.direction, kind: m.kind, hex: m.hex, fields: m.fields, at: 0 });
-          if (step.type === 'write') socket.write(step.bytes);
+          onEntry({ hop, direction: m.direction, kind: m.kind, hex: m.hex, fields: m.fields, at: 0, ...(protectedNote ? { note: protectedNote } : {}) });
+          if (step.type === 'write') channel.write(step.bytes);
         } else if (step.type === 'bound') {
           onBound(step.bound);
         } else if (step.type === 'authenticate') {
-          cleanup();
-          reject(new WsocksError(WsocksErrorCode.HOP_FAILED, `hop ${hop} (${options.type} proxy): selected method 0x${step.method.toString(16)}, which this hop is not configured for`, { hop }));
+          if (!gssapi) {
+            cleanup();
+            reject(new WsocksError(WsocksErrorCode.HOP_FAILED, `hop ${hop} (${options.type} proxy): selected method 0x${step.method.toString(16)}, which this hop is not configured for`, { hop }));
+            return;
+          }
+          // The RFC 1961 subnegotiation runs on its own listeners; the SOCKS5 machine resumes after it.
+          detach();
+          runGssapi({ socket: channel, early: hs.takeRest(), hop, config: gssapi.hop, udp: gssapi.udp, initiators: gssapi.initiators, signal, onEntry }).then(
+            (done) => {
+              channel = done.channel;
+              if (done.protection !== 0) protectedNote = `carried inside gssapi.encapsulated messages (RFC 1961 §5, ${done.protection === 2 ? 'confidentiality' : 'integrity'})`;
+              attach();
+              handle(hs.authenticated());
+              if (done.rest.length > 0) onData(Buffer.from(done.rest));
+            },
+            (err: unknown) => {
+              channel.pause();
+              reject(err);
+            },
+          );
+          return;
         } else if (step.type === 'done') {
           cleanup();
-          resolve({ rest: hs.takeRest(), bound: step.bound });
+          resolve({ rest: hs.takeRest(), bound: step.bound, channel });
         } else {
           cleanup();
           reject(
@@ -338,13 +386,7 @@ function handshake(
       cleanup();
       reject(new TargetError(TargetErrorCode.TIMEOUT, `no SOCKS reply within the handshake timeout`));
     };
-    socket.on('data', onData);
-    // The socket is half-open capable: a proxy that hangs up mid-handshake shows as 'end', not 'close'.
-    socket.once('end', onClose);
-    socket.once('close', onClose);
-    socket.on('error', onError);
-    signal.addEventListener('abort', onAbort, { once: true });
-    socket.resume();
+    attach();
     handle(hs.start());
   });
 }

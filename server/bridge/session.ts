@@ -8,6 +8,7 @@ import { ClientMessageSchema, StreamIdSchema, type BridgeMessage, type OpenMessa
 import { formatZodError } from '../../shared/config/net-schemas.ts';
 import type { BridgeConfig } from './config.ts';
 import { dialRoute, type RouteHop } from './dial-route.ts';
+import type { Initiators } from '../gssapi/initiators.ts';
 import type { TargetPolicy } from './policy.ts';
 import { hostForLog } from '../../shared/net/canonical-target.ts';
 import type { Resolve } from '../net/resolver.ts';
@@ -29,6 +30,8 @@ export interface SessionContext {
   emit: (e: BridgeEvent) => void;
   /** A number for the next session, unique in this bridge (names it in the records). */
   sessionNumber: () => number;
+  /** The GSS-API credentials of the routes' GSS-API hops (one helper per credential set). */
+  gssapi: Initiators;
 }
 
 /** How long a session the bridge closes may take to flush its close frame and answer before its socket is cut. */
@@ -346,6 +349,7 @@ export class BridgeSession implements StreamHost {
       checkFirstHop: m.via !== undefined,
       policy: this.ctx.policy,
       resolve: this.ctx.resolve,
+      gssapi: this.ctx.gssapi,
       namesAtProxy: m.route !== undefined && this.ctx.config.routes[m.route]?.names === 'proxy',
       timeoutMs: this.ctx.config.limits.handshakeTimeoutMs,
       signal,

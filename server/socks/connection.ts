@@ -23,6 +23,9 @@ import { UdpAssociation } from './udp-association.ts';
 import { checkIdent, identFailureCode } from './identd.ts';
 import { IdentError } from '../../shared/ident/errors.ts';
 import { encodeSocks4Reply } from '../../shared/socks/socks4.ts';
+import { GssProtection, GssServerHandshake, type GssStep } from '../../shared/socks/gssapi.ts';
+import type { GssHelper } from '../gssapi/gss-helper.ts';
+import { GssProtectedStream } from '../gssapi/protected-stream.ts';
 
 /** The canonical form of a requested host; a host that is not one is a BAD_TARGET TargetError (REP 0x02). */
 export function canonicalSocksTarget(host: string): CanonicalTarget {
@@ -51,6 +54,16 @@ export interface ConnectionContext {
   resources: { bindListeners: number; udpAssociations: number };
   /** The server's resolver, with options.maxPendingLookups lookups in flight at most. */
   resolve: Resolve;
+  /** The GSS-API acceptor, when the server was started with `gssapi`. */
+  gssapi?: GssHelper | undefined;
+}
+
+const LEVELS = { clear: GssProtection.CLEAR, integrity: GssProtection.INTEGRITY, confidentiality: GssProtection.CONFIDENTIALITY } as const;
+
+/** The level the server answers: the client's proposal if offered, else the strongest level offered. */
+export function chooseProtection(offered: ReadonlyArray<keyof typeof LEVELS>, proposed: number): number {
+  const levels = offered.map((l) => LEVELS[l]);
+  return levels.includes(proposed as 0 | 1 | 2) ? proposed : Math.max(...levels);
 }
 
 type Request = Socks4Request | Socks5Request;
@@ -64,6 +77,11 @@ const COMMAND_NAMES: Record<number, RuleCommand> = {
 export class SocksConnection {
   private readonly handshake: ServerHandshake;
   private readonly client: string;
+  /**
+   * What the SOCKS5 request, replies and relay use: the socket, or after a GSS-API subnegotiation that chose
+   * integrity or confidentiality, the protected stream over it (RFC 1961 §5).
+   */
+  private channel: Socket;
   private user: string | undefined;
   private handshakeTimer: NodeJS.Timeout | undefined;
   /** Aborted when the client goes away: cancels connects, BIND waits and UDP relays. */
@@ -74,10 +92,12 @@ export class SocksConnection {
     private readonly ctx: ConnectionContext,
   ) {
     this.client = unmapIPv4(socket.remoteAddress ?? '');
-    this.handshake = new ServerHandshake({
-      methods: ctx.credentials.required ? [AuthMethod.USERNAME_PASSWORD] : [AuthMethod.NO_AUTH],
-      socks4: ctx.options.socks4,
-    });
+    this.channel = socket;
+    const methods: number[] = [];
+    if (ctx.gssapi) methods.push(AuthMethod.GSSAPI);
+    if (ctx.credentials.required) methods.push(AuthMethod.USERNAME_PASSWORD);
+    if (methods.length === 0) methods.push(AuthMethod.NO_AUTH);
+    this.handshake = new ServerHandshake({ methods, socks4: ctx.options.socks4 });
   }
 
   start(): void {
@@ -126,6 +146,12 @@ export class SocksConnection {
             return this.finish(ev.reply);
           }
           this.socket.write(ev.reply);
+          if (ev.method === AuthMethod.GSSAPI) {
+            // The RFC 1961 subnegotiation takes the connection until it is over.
+            this.socket.off('data', this.onData);
+            this.runGssapi(hs.takeRest());
+            return;
+          }
           break;
         case 'auth': {
           const user = this.ctx.credentials.check(ev.request.username, ev.request.password);
@@ -145,7 +171,8 @@ export class SocksConnection {
           clearTimeout(this.handshakeTimer);
           this.socket.off('data', this.onData);
           this.socket.off('end', this.onEarlyEnd);
-          this.socket.pause();
+          this.channel.off('data', this.onData);
+          this.channel.pause();
           this.serve(ev.request, hs.takeRest()).catch((err: unknown) => {
             this.log({ event: 'failed', version: hs.version, code: 'ERR_SOCKS_INTERNAL', reason: (err as Error).message });
             this.finish();
@@ -160,7 +187,7 @@ export class SocksConnection {
     if (version === 4) this.user = Buffer.from(request.userId).toString('utf8') || undefined;
     const command = COMMAND_NAMES[request.command];
     const target = formatHostPort(hostForLog(request.host), request.port);
-    if (version === 4 && this.ctx.credentials.required) {
+    if (version === 4 && (this.ctx.credentials.required || this.ctx.gssapi)) {
       this.log({ event: 'denied', version, target, code: 'ERR_SOCKS_AUTH_REQUIRED', reason: 'SOCKS4 cannot authenticate' });
       return this.finish(failureReply(4, Socks5ReplyCode.NOT_ALLOWED));
     }
@@ -232,9 +259,9 @@ export class SocksConnection {
       return;
     }
     this.log({ event: 'request', version: request.version, command: 'connect', target: formatHostPort(hostForLog(request.host), request.port) });
-    this.socket.write(successReply(request.version, target.localAddress ?? '0.0.0.0', target.localPort ?? 0));
+    this.channel.write(successReply(request.version, target.localAddress ?? '0.0.0.0', target.localPort ?? 0));
     if (rest.length > 0) target.write(rest);
-    await relay(this.socket, target, { idleTimeoutMs: this.ctx.options.idleTimeoutMs });
+    await relay(this.channel, target, { idleTimeoutMs: this.ctx.options.idleTimeoutMs });
   }
 
   private async bind(request: Request): Promise<void> {
@@ -252,7 +279,7 @@ export class SocksConnection {
         listener.listen(0, localAddress, () => resolve());
       });
       const port = (listener.address() as { port: number }).port;
-      this.socket.write(successReply(request.version, localAddress, port));
+      this.channel.write(successReply(request.version, localAddress, port));
       peer = await this.acceptOne(listener);
     } finally {
       listener.close();
@@ -265,9 +292,9 @@ export class SocksConnection {
     }
     tuneSocket(peer);
     this.log({ event: 'request', version: request.version, command: 'bind', target: formatHostPort(peerIp, peer.remotePort ?? 0) });
-    this.socket.write(successReply(request.version, peerIp, peer.remotePort ?? 0));
+    this.channel.write(successReply(request.version, peerIp, peer.remotePort ?? 0));
     peer.resume();
-    await relay(this.socket, peer, { idleTimeoutMs: this.ctx.options.idleTimeoutMs });
+    await relay(this.channel, peer, { idleTimeoutMs: this.ctx.options.idleTimeoutMs });
   }
 
   /**
@@ -329,12 +356,12 @@ export class SocksConnection {
     const bound = await association.open();
     if (this.ctx.options.idleTimeoutMs > 0) idle = setTimeout(closeAll, this.ctx.options.idleTimeoutMs);
     this.log({ event: 'request', version: 5, command: 'udp', target: formatHostPort(bound.address, bound.port) });
-    this.socket.write(successReply(5, bound.address, bound.port));
+    this.channel.write(successReply(5, bound.address, bound.port));
     // The control connection only keeps the association alive: anything sent on it is discarded, and its end
     // (FIN or reset) ends the association.
-    this.socket.on('data', () => {});
-    this.socket.once('end', closeAll);
-    this.socket.resume();
+    this.channel.on('data', () => {});
+    this.channel.once('end', closeAll);
+    this.channel.resume();
   }
 
   /** Writes a last reply, if any, and closes. */
@@ -342,9 +369,71 @@ export class SocksConnection {
     clearTimeout(this.handshakeTimer);
     this.socket.off('data', this.onData);
     this.socket.off('end', this.onEarlyEnd);
+    this.channel.off('data', this.onData);
     if (this.socket.destroyed) return;
-    if (reply) this.socket.end(reply, () => this.socket.destroy());
-    else this.socket.destroy();
+    const channel = this.channel;
+    if (reply) channel.end(reply, () => (channel.destroy(), this.socket.destroy()));
+    else (channel.destroy(), this.socket.destroy());
+  }
+
+  /**
+   * Runs the RFC 1961 subnegotiation after the greeting selected GSS-API: context tokens through the acceptor,
+   * then the protection level. The client's principal becomes the user for rules and logs; then the SOCKS5
+   * request is read as usual, from the protected stream if a level other than clear was agreed.
+   */
+  private runGssapi(early: Uint8Array): void {
+    const acceptor = this.ctx.gssapi!;
+    const context = acceptor.context();
+    this.socket.once('close', () => context.dispose());
+    const ops = { acceptStep: context.step, wrap: context.wrap, unwrap: context.unwrap };
+    const offered = this.ctx.options.gssapi!.protection;
+    const machine = new GssServerHandshake({ ops, choose: (proposed) => chooseProtection(offered, proposed) });
+    let chain: Promise<void> = Promise.resolve();
+    let over = false;
+    const onGssData = (d: Buffer) => queue(() => machine.receive(d));
+    const stop = () => {
+      over = true;
+      this.socket.off('data', onGssData);
+    };
+    const apply = (steps: GssStep[]) => {
+      for (const step of steps) {
+        if (over || this.socket.destroyed) return;
+        if (step.type === 'write') this.socket.write(step.bytes);
+        else if (step.type === 'error') {
+          stop();
+          const denied = step.error.code === 'ERR_GSSAPI_FAILED' || step.error.code === 'ERR_GSSAPI_PROTECTION';
+          this.log({ event: denied ? 'denied' : 'protocol-error', version: 5, code: step.error.code, reason: step.error.message });
+          // The abort (if any) was the write just before: end after it.
+          this.finish();
+          return;
+        } else if (step.type === 'done') {
+          stop();
+          this.user = step.principal;
+          const rest = machine.takeRest();
+          this.handshake.externalAuthResult(true);
+          if (step.protection !== GssProtection.CLEAR) {
+            this.channel = new GssProtectedStream(this.socket, ops, step.protection === GssProtection.CONFIDENTIALITY, rest).asSocket();
+            this.channel.on('error', () => this.socket.destroy());
+            this.channel.on('data', this.onData);
+            this.channel.resume();
+          } else {
+            this.socket.on('data', this.onData);
+            if (rest.length > 0) this.onData(Buffer.from(rest));
+          }
+        }
+      }
+    };
+    const queue = (fn: () => Promise<GssStep[]>) => {
+      chain = chain
+        .then(async () => apply(await fn()))
+        .catch((err: unknown) => {
+          stop();
+          this.log({ event: 'protocol-error', version: 5, code: 'ERR_GSSAPI_FAILED', reason: (err as Error).message });
+          this.finish();
+        });
+    };
+    this.socket.on('data', onGssData);
+    if (early.length > 0) queue(() => machine.receive(early));
   }
 
   private log(entry: Omit<SocksLogEntry, 'client' | 'user'>): void {

@@ -22,8 +22,25 @@ export const SocksServerOptionsSchema = z
     host: z.string().default('127.0.0.1'),
     /** Port to listen on; 0 picks a free one (see `SocksServer.address`). */
     port: z.number().int().min(0).max(65535).default(1080),
-    /** RFC 1929 accounts. When any is given, SOCKS5 clients must authenticate and SOCKS4 (no password) is refused. */
+    /**
+     * RFC 1929 accounts. When any is given (or `gssapi`), SOCKS5 clients must authenticate and SOCKS4 (no password)
+     * is refused.
+     */
     users: z.array(UserSchema).default([]),
+    /**
+     * GSS-API (RFC 1961, Kerberos): SOCKS5 clients authenticate with a ticket for `service` whose key is in
+     * `keytab`; the client's principal (`alice@REALM`) is the user that rules see. `protection`: the levels the
+     * server grants (it answers a proposal it offers with that level, any other with the strongest it offers);
+     * default clear only, since curl proposes confidentiality but never encapsulates its data.
+     */
+    gssapi: z
+      .object({
+        keytab: z.string().min(1),
+        service: z.string().min(1).max(255).regex(/^[A-Za-z0-9._-]+(?:[/@][A-Za-z0-9._-]+)?$/, 'expected service, service/host or service@host'),
+        protection: z.array(z.enum(['clear', 'integrity', 'confidentiality'])).min(1).default(['clear']),
+      })
+      .strict()
+      .optional(),
     /** Access rules, first match wins, default deny. Absent: everything is allowed. */
     rules: z.array(RuleSchema).optional(),
     /** Accept SOCKS4 and SOCKS4a. */

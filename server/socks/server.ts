@@ -44,7 +44,18 @@ export class SocksServer {
     const parsed = SocksServerOptionsSchema.safeParse(input);
     if (!parsed.success) throw new ConfigError(`invalid SOCKS server options:\n${formatZodError(parsed.error)}`);
     const server = new SocksServer(parsed.data, log);
-    await listen(server.server, parsed.data.host, parsed.data.port);
+    if (parsed.data.gssapi) {
+      // Loaded only now: a server without GSS-API never needs python3-gssapi.
+      const { GssHelper } = await import('../gssapi/gss-helper.ts');
+      const { keytab, service } = parsed.data.gssapi;
+      server.ctx.gssapi = await GssHelper.start({ role: 'accept', service: gssServiceForServer(service), env: { KRB5_KTNAME: keytab.startsWith('FILE:') || keytab.includes(':') ? keytab : `FILE:${keytab}` } });
+    }
+    try {
+      await listen(server.server, parsed.data.host, parsed.data.port);
+    } catch (err) {
+      await server.ctx.gssapi?.close();
+      throw err;
+    }
     return server;
   }
 
@@ -74,6 +85,7 @@ export class SocksServer {
     }, timeoutMs);
     await closed;
     clearTimeout(deadline);
+    await this.ctx.gssapi?.close();
   }
 
   /** Stops listening and closes every connection, relay, BIND listener and UDP association. */
@@ -81,6 +93,7 @@ export class SocksServer {
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const s of this.sockets) s.destroy();
     await closed;
+    await this.ctx.gssapi?.close();
   }
 
   private accept(socket: Socket): void {
@@ -100,4 +113,10 @@ export class SocksServer {
     });
     new SocksConnection(socket, this.ctx).start();
   }
+}
+
+/** `rcmd/host` is the host-based name `rcmd@host`; `rcmd` alone accepts that service on any host in the keytab. */
+function gssServiceForServer(service: string): string {
+  const slash = service.indexOf('/');
+  return slash > 0 && !service.includes('@') ? `${service.slice(0, slash)}@${service.slice(slash + 1)}` : service;
 }

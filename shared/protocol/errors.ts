@@ -29,6 +29,17 @@ export const WsocksErrorCode = {
   HOP_FAILED: 'ERR_HOP_FAILED',
   /** Connecting to the target, or to the first hop, failed; `replyCode` is the SOCKS5 code for the cause. */
   CONNECT_FAILED: 'ERR_CONNECT_FAILED',
+  /**
+   * A GSS-API hop (RFC 1961): no security context could be established (no or expired ticket, unknown service
+   * principal, a token that does not verify). `hop` names it.
+   */
+  GSSAPI_FAILED: 'ERR_GSSAPI_FAILED',
+  /** A GSS-API hop sent the RFC 1961 abort (01 FF): it refused our credentials or protection level. */
+  GSSAPI_REJECTED: 'ERR_GSSAPI_REJECTED',
+  /** A GSS-API hop chose a protection level below the configured one or one the bridge cannot carry. */
+  GSSAPI_PROTECTION: 'ERR_GSSAPI_PROTECTION',
+  /** A GSS-API hop is configured but the bridge's `kerberos` addon is not installed or does not load. */
+  GSSAPI_UNAVAILABLE: 'ERR_GSSAPI_UNAVAILABLE',
   /** A hop or the target did not answer within the handshake/connect timeout. */
   TIMEOUT: 'ERR_TIMEOUT',
   IDLE_TIMEOUT: 'ERR_IDLE_TIMEOUT',

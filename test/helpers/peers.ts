@@ -16,6 +16,8 @@ export interface Peer {
   stop(): Promise<void>;
   /** Sends a signal to the peer's whole process group (SIGSTOP/SIGCONT for hung-proxy tests), where it has one. */
   signal?(sig: NodeJS.Signals): void;
+  /** The tail of what it logged on stderr, where it logs there. */
+  log?(): string;
 }
 
 export const DANTE_USER = 'wsocks-test';
@@ -38,9 +40,9 @@ export async function waitForPort(port: number, child: ChildProcess, what: strin
   throw new Error(`${what} did not listen on ${port}: ${stderr()}`);
 }
 
-export function start(cmd: string, args: string[]): { child: ChildProcess; stderr: () => string } {
+export function start(cmd: string, args: string[], env?: NodeJS.ProcessEnv): { child: ChildProcess; stderr: () => string } {
   // Own process group, so that stop() also takes down the workers Dante and sshd fork.
-  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true, env: env ? { ...process.env, ...env } : process.env });
   // If this process dies before stop(), take the whole group down with it rather than leave daemons behind.
   const reap = () => {
     try {
@@ -73,9 +75,26 @@ function ensureDanteUser(): void {
   spawnSync('chpasswd', [], { input: `${DANTE_USER}:${DANTE_PASSWORD}\n` });
 }
 
-/** Dante with CONNECT, BIND and UDP; `auth` makes it require RFC 1929 against the system user above. */
-export async function startDante(options: { auth: boolean }): Promise<Peer> {
+/** What a GSS-API Dante needs: the realm's environment, its service keytab and service name, the levels it takes. */
+export interface DanteGssapi {
+  env: Record<string, string>;
+  keytab: string;
+  /** `gssapi.servicename`; Dante's default is `rcmd` (any host in the keytab). */
+  servicename?: string;
+  /** `gssapi.enctype`; Dante's default accepts integrity and confidentiality, not clear. */
+  enctype?: string;
+}
+
+/**
+ * Dante with CONNECT, BIND and UDP; `auth` makes it require RFC 1929 against the system user above, `gssapi`
+ * makes it require GSS-API (RFC 1961) with the given keytab (Debian's danted is built with MIT GSS-API).
+ */
+export async function startDante(options: { auth: boolean; gssapi?: DanteGssapi }): Promise<Peer> {
   if (options.auth) ensureDanteUser();
+  const g = options.gssapi;
+  const gssRule = g
+    ? ` gssapi.keytab: FILE:${g.keytab} gssapi.servicename: ${g.servicename ?? 'rcmd'}${g.enctype ? ` gssapi.enctype: ${g.enctype}` : ''}`
+    : '';
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'wsocks-dante-'));
   const conf = join(dir, 'danted.conf');
@@ -84,18 +103,19 @@ export async function startDante(options: { auth: boolean }): Promise<Peer> {
     `logoutput: stderr
 internal: 127.0.0.1 port = ${port}
 external: 127.0.0.1
-socksmethod: ${options.auth ? 'username' : 'none'}
+socksmethod: ${g ? 'gssapi' : options.auth ? 'username' : 'none'}
 clientmethod: none
 user.privileged: root
 user.unprivileged: nobody
-client pass { from: 127.0.0.0/8 to: 0.0.0.0/0 }
-socks pass { from: 127.0.0.0/8 to: 0.0.0.0/0 command: connect bind udpassociate bindreply udpreply }
+client pass { from: 127.0.0.0/8 to: 0.0.0.0/0${gssRule} }
+socks pass { from: 127.0.0.0/8 to: 0.0.0.0/0 command: connect bind udpassociate bindreply udpreply${gssRule}${g ? ' log: error connect' : ''} }
 `,
   );
-  const { child, stderr } = start(sbin('danted')!, ['-f', conf, '-p', join(dir, 'pid'), '-N', '1']);
+  const { child, stderr } = start(sbin('danted')!, ['-f', conf, '-p', join(dir, 'pid'), '-N', '1'], g ? { ...g.env, KRB5_KTNAME: `FILE:${g.keytab}` } : undefined);
   await waitForPort(port, child, 'danted', stderr);
   return {
     port,
+    log: stderr,
     signal: (sig) => process.kill(-child.pid!, sig),
     stop: async () => {
       await kill(child);

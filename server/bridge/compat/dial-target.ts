@@ -20,7 +20,7 @@ export function dialTarget(
   signal: AbortSignal,
   command: 'connect' | 'udp' = 'connect',
 ): Promise<DialedRoute> {
-  const { config, policy, resolve } = ctx;
+  const { config, policy, resolve, gssapi } = ctx;
   return dialRoute({
     host,
     port,
@@ -29,6 +29,7 @@ export function dialTarget(
     checkFirstHop: false,
     policy,
     resolve,
+    gssapi,
     namesAtProxy: route !== undefined && config.routes[route]?.names === 'proxy',
     timeoutMs: config.limits.handshakeTimeoutMs,
     signal,
