@@ -15,6 +15,13 @@ import { formatHostPort, resolveHost, unmapIPv4 } from '../net/dial.ts';
 import type { Resolve } from '../net/resolver.ts';
 import type { TargetPolicy } from './policy.ts';
 import { errorMessage, type StreamHost } from './stream.ts';
+import { CoalescedNotices } from '../net/coalesced-notices.ts';
+
+/**
+ * `dropped` messages a stream sends at most in a second (docs/protocol.md 5.2); past it they are coalesced: the next
+ * one carries the running count. Log lines about stray datagrams from the network are held to the same rate.
+ */
+export const DROPPED_NOTICES_PER_SECOND = 10;
 
 export interface UdpStreamOptions {
   policy: TargetPolicy;
@@ -46,6 +53,15 @@ export class BridgeUdpStream {
   /** The target, canonical, and (once judged) where its datagrams go. */
   private target: { canonical: CanonicalTarget; port: number; sendTo: string | undefined } | undefined;
   private droppedCount = 0;
+  /** Notices of the client's refused datagrams (a `dropped` message and a log line), rate-limited. */
+  private readonly dropNotices = new CoalescedNotices<{ code: WsocksErrorCodeValue; message: string }>(DROPPED_NOTICES_PER_SECOND, (n, folded) => {
+    this.options.onDrop?.(folded > 0 ? `${n.message} (and ${folded} more since the last notice)` : n.message);
+    if (!this.finished) this.host.sendControl({ type: 'dropped', id: this.id, code: n.code, message: n.message, dropped: this.droppedCount });
+  });
+  /** Log lines about datagrams from the network that are not relayed (strays, a full WebSocket), rate-limited. */
+  private readonly strayNotices = new CoalescedNotices<string>(DROPPED_NOTICES_PER_SECOND, (reason, folded) =>
+    this.options.onDrop?.(folded > 0 ? `${reason} (and ${folded} more since the last notice)` : reason),
+  );
   private finished = false;
   private idle: NodeJS.Timeout | undefined;
   readonly abort = new AbortController();
@@ -97,12 +113,14 @@ export class BridgeUdpStream {
     else this.idle = setTimeout(() => this.fail(new WsocksError(WsocksErrorCode.IDLE_TIMEOUT, 'no datagrams for a while')), this.options.idleTimeoutMs);
   }
 
-  /** Tells the client a datagram it sent was not sent (a `dropped` message), and logs it. */
+  /**
+   * Tells the client a datagram it sent was not sent (a `dropped` message carrying the running count), and logs it;
+   * at most DROPPED_NOTICES_PER_SECOND a second, the rest folded into the next notice.
+   */
   private dropped(code: WsocksErrorCodeValue, message: string): void {
-    this.options.onDrop?.(message);
     if (this.finished) return;
     this.droppedCount++;
-    this.host.sendControl({ type: 'dropped', id: this.id, code, message, dropped: this.droppedCount });
+    this.dropNotices.push({ code, message });
   }
 
   /** A datagram from the client: RFC 1928 header + payload. */
@@ -190,13 +208,13 @@ export class BridgeUdpStream {
     const from = unmapIPv4(rinfo.address);
     let datagram: Uint8Array;
     if (this.relay) {
-      if (from !== unmapIPv4(this.relay.host)) return this.options.onDrop?.(`datagram from ${from}, not the relay`);
+      if (from !== unmapIPv4(this.relay.host)) return this.strayNotices.push(`datagram from ${from}, not the relay`);
       datagram = msg;
     } else {
-      if (!this.contacted.has(from)) return this.options.onDrop?.(`datagram from ${from}, which was never sent to`);
+      if (!this.contacted.has(from)) return this.strayNotices.push(`datagram from ${from}, which was never sent to`);
       datagram = encodeUdpDatagram({ host: from, port: rinfo.port, data: msg });
     }
-    if (!this.options.canSend(datagram.length)) return this.options.onDrop?.('datagram too large for a message, or WebSocket buffer full');
+    if (!this.options.canSend(datagram.length)) return this.strayNotices.push('datagram too large for a message, or WebSocket buffer full');
     this.touch();
     this.host.sendData(this.id, datagram);
   }
@@ -232,6 +250,8 @@ export class BridgeUdpStream {
     if (this.finished) return;
     this.finished = true;
     clearTimeout(this.idle);
+    this.dropNotices.close();
+    this.strayNotices.close();
     this.udp?.close();
     this.control?.destroy();
     this.host.removed(this.id);

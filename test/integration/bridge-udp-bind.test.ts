@@ -9,6 +9,9 @@ import { encodeUdpDatagram } from '../../shared/socks/udp.ts';
 import type { Session, UdpOpenInfo } from '../../web/client/index.ts';
 import { openSession, readBytes } from '../helpers/bridge.ts';
 import { startUdpEcho } from '../helpers/net.ts';
+import { rawSession } from '../helpers/raw-session.ts';
+import { encodeDataFrame } from '../../shared/protocol/frame.ts';
+import { DROPPED_NOTICES_PER_SECOND } from '../../server/bridge/udp-stream.ts';
 import { DANTE_PASSWORD, DANTE_USER, startDante, type Peer } from '../helpers/peers.ts';
 
 const text = (b: Uint8Array) => Buffer.from(b).toString();
@@ -229,6 +232,61 @@ describe('UDP direct is denied by the default policy', () => {
       session.close();
       await bridge.close();
       await echo.close();
+    }
+  });
+});
+
+describe('a flood of refused or stray datagrams', () => {
+  it('gets a few `dropped` notices carrying the running count, not one per datagram; stray datagrams a few log lines', async () => {
+    const N = 500;
+    const lines: string[] = [];
+    let onLine = () => {};
+    const bridge = await BridgeServer.start({ listen: '127.0.0.1:0' }, { log: (line) => (lines.push(line), onLine()) });
+    const lineSeen = (pred: (l: string) => boolean, from: number) =>
+      new Promise<void>((resolve) => {
+        onLine = () => lines.slice(from).some(pred) && resolve();
+        onLine();
+      });
+    const session = await rawSession(bridge.url);
+    const stray = createSocket('udp4');
+    try {
+      session.send({ type: 'open', id: 1, command: 'udp', window: 65536 });
+      const opened = await session.next((m) => m.id === 1);
+      expect(opened).toMatchObject({ type: 'opened' });
+      const started = performance.now();
+      // Loopback is denied by the default policy: every one of these is refused.
+      const datagram = encodeDataFrame(1, encodeUdpDatagram({ host: '127.0.0.1', port: 9, data: Buffer.from('x') }));
+      for (let i = 0; i < N; i++) session.ws.send(datagram);
+      const last = await session.next((m) => m.type === 'dropped' && m.dropped === N);
+      const seconds = (performance.now() - started) / 1000;
+      expect(last).toMatchObject({ id: 1, code: 'ERR_POLICY_DENIED', message: 'datagram to 127.0.0.1:9: 127.0.0.1 is in 127.0.0.0/8 (Loopback, RFC 1122), which is not globally reachable' });
+      const notices = session.messages.filter((m) => m.type === 'dropped');
+      // Each window of a second lets DROPPED_NOTICES_PER_SECOND through, plus the one that folds the rest.
+      expect(notices.length).toBeLessThanOrEqual((DROPPED_NOTICES_PER_SECOND + 1) * Math.ceil(seconds + 1));
+      expect(notices.length).toBeLessThan(N / 4);
+      const counts = notices.map((m) => m.dropped as number);
+      expect(counts).toEqual([...counts].sort((a, b) => a - b));
+      expect(new Set(counts).size).toBe(counts.length);
+      const logged = lines.filter((l) => l.includes('dropped a datagram'));
+      expect(logged.length).toBe(notices.length);
+      expect(logged.some((l) => /\(and \d+ more since the last notice\)$/.test(l))).toBe(true);
+
+      // Datagrams from an address the stream never sent to: not relayed, logged at the same bounded rate.
+      const port = opened.remotePort as number;
+      const before = lines.length;
+      const strays = performance.now();
+      for (let i = 0; i < N; i++) stray.send('stray', port, '127.0.0.1');
+      await new Promise<void>((resolve) => stray.send('last', port, '127.0.0.1', () => resolve()));
+      // Messages on one WebSocket are ordered, and so is a session's handling of a UDP socket's datagrams: wait for
+      // the folded notice that accounts for the strays sent past the first window.
+      await lineSeen((l) => /never sent to \(and \d+ more/.test(l), before);
+      const strayLines = lines.slice(before).filter((l) => l.includes('never sent to'));
+      expect(strayLines.length).toBeLessThanOrEqual((DROPPED_NOTICES_PER_SECOND + 1) * Math.ceil((performance.now() - strays) / 1000 + 1));
+      expect(session.frames).toEqual([]);
+    } finally {
+      stray.close();
+      session.ws.close();
+      await bridge.close();
     }
   });
 });
