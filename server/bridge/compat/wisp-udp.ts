@@ -11,7 +11,8 @@ import type { WsocksError, WsocksErrorCodeValue } from '../../../shared/protocol
 import { WispCloseReason } from '../../../shared/protocol/wisp-frame.ts';
 import { wispCloseReasonFor } from '../../../shared/protocol/wisp-close-reason.ts';
 import { hostForLog } from '../../../shared/net/canonical-target.ts';
-import { BridgeUdpStream } from '../udp-stream.ts';
+import { BridgeUdpStream, DROPPED_NOTICES_PER_SECOND } from '../udp-stream.ts';
+import { CoalescedNotices } from '../../net/coalesced-notices.ts';
 import type { StreamHost } from '../stream.ts';
 import type { SessionContext } from '../session.ts';
 import { dialTarget, routeHops } from './dial-target.ts';
@@ -35,6 +36,8 @@ export class WispUdpStream implements StreamHost {
   /** Datagrams sent before the association was ready (at most limits.window bytes; more are dropped). */
   private early: Uint8Array[] = [];
   private earlyBytes = 0;
+  /** Log lines for datagrams from the target that the WebSocket could not take: a flood gets a few. */
+  private readonly fullNotices: CoalescedNotices<string>;
   done = false;
 
   constructor(
@@ -47,6 +50,9 @@ export class WispUdpStream implements StreamHost {
     private readonly label: string,
   ) {
     const { config } = ctx;
+    this.fullNotices = new CoalescedNotices<string>(DROPPED_NOTICES_PER_SECOND, (reason, folded) =>
+      ctx.log(`${label}: stream ${id}: dropped a datagram: ${reason}${folded > 0 ? ` (and ${folded} more since the last notice)` : ''}`),
+    );
     this.inner = new BridgeUdpStream(id, this, {
       policy: ctx.policy,
       resolve: ctx.resolve,
@@ -117,7 +123,7 @@ export class WispUdpStream implements StreamHost {
     const decoded = decodeUdpDatagram(datagram);
     if (decoded.status !== 'done') return;
     const payload = decoded.message.data;
-    if (!this.session.canSend(payload.length)) return this.ctx.log(`${this.label}: stream ${this.id}: dropped a datagram: WebSocket buffer full`);
+    if (!this.session.canSend(payload.length)) return this.fullNotices.push('WebSocket buffer full');
     this.session.sendData(this.id, payload);
   }
 
@@ -130,6 +136,7 @@ export class WispUdpStream implements StreamHost {
 
   removed(): void {
     this.done = true;
+    this.fullNotices.close();
     this.early = [];
     this.session.streamGone(this);
   }
