@@ -27,6 +27,7 @@ import { TokenVerifier, type SessionGrant, type TokenCheck } from './tokens.ts';
 import { WispSession } from './compat/wisp-session.ts';
 import type { WispEndpointConfig } from './config.ts';
 import { WebsockifySession, websockifyProtocolOf, websockifyProtocolOk, websockifyTarget } from './compat/websockify.ts';
+import { parseWsproxyTarget, type WsproxyTarget } from './compat/wsproxy-target.ts';
 
 /** What the bridge keeps of every accepted WebSocket, whatever its protocol. */
 interface HostedSession {
@@ -41,7 +42,8 @@ interface HostedSession {
 type Endpoint =
   | { kind: 'wsocks' }
   | { kind: 'websockify'; found: ReturnType<typeof websockifyTarget> }
-  | { kind: 'wisp'; endpoint: WispEndpointConfig; token: string | undefined };
+  | { kind: 'wisp'; endpoint: WispEndpointConfig; token: string | undefined }
+  | { kind: 'wsproxy'; endpoint: WispEndpointConfig; token: string | undefined; target: WsproxyTarget };
 
 /** How long a refused WebSocket may take to answer the bridge's close frame before its socket is cut. */
 const REFUSAL_LINGER_MS = 5_000;
@@ -133,7 +135,7 @@ export class BridgeServer {
       maxPayload: config.limits.maxMessageBytes,
       perMessageDeflate: false,
       handleProtocols: (protocols, req) =>
-        this.endpointOf(req).kind === 'websockify'
+        this.endpointOf(req).kind === 'websockify' || this.endpointOf(req).kind === 'wsproxy'
           ? websockifyProtocolOf(protocols)
           : // Wisp v2: any subprotocol offered (the spec leaves its value open; wisp-js says `wisp-v2`); v1: none.
             this.endpointOf(req).kind === 'wisp' ? (protocols.values().next().value ?? false)
@@ -336,6 +338,9 @@ export class BridgeServer {
       // `/wisp/TOKEN/`: the token as one more path segment (Wisp clients cannot send headers).
       const rest = path.startsWith(endpoint.path) ? path.slice(endpoint.path.length) : '';
       if (/^[^/]+\/$/.test(rest)) return { kind: 'wisp', endpoint, token: rest.slice(0, -1) };
+      // wsproxy (if enabled): `/wisp/HOST:PORT` or `/wisp/TOKEN/HOST:PORT`, no trailing slash.
+      const legacy = endpoint.wsproxy ? /^(?:([^/]+)\/)?([^/]+)$/.exec(rest) : null;
+      if (legacy) return { kind: 'wsproxy', endpoint, token: legacy[1], target: parseWsproxyTarget(legacy[2]!) };
     }
     return { kind: 'wsocks' };
   }
@@ -347,7 +352,11 @@ export class BridgeServer {
       return refuse(WsocksErrorCode.ORIGIN_DENIED, 403, `Origin ${req.headers.origin ?? '(none)'} is not allowed`);
     }
     if (!token.ok) return refuse(WsocksErrorCode.UNAUTHORIZED, 401, token.message);
-    if (this.endpointOf(req).kind === 'websockify') {
+    const endpoint = this.endpointOf(req);
+    if (endpoint.kind === 'wsproxy') {
+      if (!endpoint.target.ok) return refuse(WsocksErrorCode.BAD_MESSAGE, 400, endpoint.target.message);
+      if (!websockifyProtocolOk(req)) return refuse(WsocksErrorCode.BAD_MESSAGE, 400, 'subprotocol binary or base64 (or none) is required');
+    } else if (endpoint.kind === 'websockify') {
       if (!websockifyProtocolOk(req)) return refuse(WsocksErrorCode.BAD_MESSAGE, 400, 'subprotocol binary or base64 (or none) is required');
     } else if (this.endpointOf(req).kind === 'wisp') {
       // Wisp v1 asks for no subprotocol.
@@ -381,7 +390,8 @@ export class BridgeServer {
     // A Wisp v2 client without a token on its path authenticates in the handshake (password extension).
     if (this.wispPasswordAuth(req)) return this.admit(req, socket, head, client, { ok: true, grant: undefined });
     // Verifying a signed token is asynchronous; the checks and the session count then run in one turn.
-    this.tokens.check(endpoint.kind === 'wisp' ? (endpoint.token ?? presentedToken(req)) : presentedToken(req)).then(
+    const pathToken = endpoint.kind === 'wisp' || endpoint.kind === 'wsproxy' ? endpoint.token : undefined;
+    this.tokens.check(pathToken ?? presentedToken(req)).then(
       (token) => this.admit(req, socket, head, client, token),
       (err: unknown) => {
         this.log(`upgrade from ${client}: internal error: ${(err as Error).stack ?? String(err)}`);
@@ -433,6 +443,14 @@ export class BridgeServer {
       const session: HostedSession =
         endpoint.kind === 'websockify' && endpoint.found.ok
           ? new WebsockifySession(ws, this.sessionContext, client, endpoint.found.target)
+          : endpoint.kind === 'wsproxy' && endpoint.target.ok
+          ? new WebsockifySession(
+              ws,
+              this.sessionContext,
+              client,
+              { host: endpoint.target.host, port: endpoint.target.port, route: endpoint.endpoint.route },
+              { protocol: 'wsproxy', grant },
+            )
           : endpoint.kind === 'wisp'
           ? new WispSession(ws, this.sessionContext, client, {
               route: endpoint.endpoint.route,

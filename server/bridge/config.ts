@@ -160,6 +160,8 @@ const WispEndpointSchema = z
     motd: z.string().max(1000).optional(),
     /** v2: whether UDP streams are served (the UDP extension is offered). */
     udp: z.boolean().default(true),
+    /** Also serve the legacy wsproxy mode: `PATH[TOKEN/]HOST:PORT` is one TCP connection (policy applies). */
+    wsproxy: z.boolean().default(false),
   })
   .strict();
 export type WispEndpointConfig = z.output<typeof WispEndpointSchema>;

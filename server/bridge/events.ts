@@ -7,7 +7,7 @@ import { WsocksErrorCode } from '../../shared/protocol/errors.ts';
 import type { BridgeMessage, OpenMessage } from '../../shared/protocol/messages.ts';
 
 /** Which protocol a session speaks: wsocks.v1, or a compat endpoint's (docs/compat.md). */
-export type SessionProtocol = 'wsocks' | 'wisp' | 'websockify';
+export type SessionProtocol = 'wsocks' | 'wisp' | 'websockify' | 'wsproxy';
 
 export type BridgeEvent =
   | { event: 'session_start'; session: number; client: string; protocol: SessionProtocol }

@@ -14,6 +14,9 @@ import type { WebsockifyConfig } from '../config.ts';
 import { socketError } from '../stream.ts';
 import { dialTarget } from './dial-target.ts';
 import { SessionLedger } from '../events.ts';
+import { GrantGuard } from '../grant-guard.ts';
+import { scopeDenial, type SessionGrant } from '../tokens.ts';
+import type { OpenMessage } from '../../../shared/protocol/messages.ts';
 import type { SessionContext } from '../session.ts';
 
 /** The subprotocol websockify clients (noVNC) offer; a client may also offer none. */
@@ -50,7 +53,17 @@ export function websockifyProtocolOk(req: IncomingMessage): boolean {
   return websockifyProtocolOf(new Set(header.split(',').map((p) => p.trim()))) !== false;
 }
 
-/** One websockify WebSocket and its TCP connection; the bridge counts it as a session with (at most) one stream. */
+/** How a one-connection session came: a websockify token, or (wsproxy) a target in a Wisp endpoint's path. */
+export interface OneStreamOptions {
+  protocol: 'websockify' | 'wsproxy';
+  /** wsproxy: a signed token's grant (its scope judges the client's target; its expiry and quota apply). */
+  grant?: SessionGrant | undefined;
+}
+
+/**
+ * One websockify WebSocket and its TCP connection; the bridge counts it as a session with (at most) one stream.
+ * The legacy wsproxy path mode (docs/compat.md) is the same relay with a target the client named.
+ */
 export class WebsockifySession {
   readonly closed: Promise<void>;
   private socket: Socket | undefined;
@@ -69,21 +82,27 @@ export class WebsockifySession {
   private readonly ledger: SessionLedger;
   /** websockify's base64 text mode (subprotocol `base64`) instead of binary messages. */
   private readonly base64: boolean;
+  /** The mode's name in log lines. */
+  private readonly label: string;
+  private readonly guard = new GrantGuard((code, message) => this.closeWith(code, message));
 
   constructor(
     private readonly ws: WebSocket,
     private readonly ctx: SessionContext,
     readonly client: string,
     private readonly target: WebsockifyTarget,
+    private readonly options: OneStreamOptions = { protocol: 'websockify' },
   ) {
     this.closed = new Promise((resolve) => ws.once('close', () => resolve()));
     this.base64 = ws.protocol === WEBSOCKIFY_BASE64_PROTOCOL;
-    this.ledger = new SessionLedger(ctx.sessionNumber(), client, ctx.emit, 'websockify');
+    this.label = `${options.protocol} from ${client}`;
+    this.ledger = new SessionLedger(ctx.sessionNumber(), client, ctx.emit, options.protocol);
     this.ledger.opening({ id: STREAM_ID, host: target.host, port: target.port, command: 'connect', route: target.route });
     ws.on('message', (data: Buffer, isBinary: boolean) => this.fromClient(data, isBinary));
     ws.on('error', () => this.cutAfterGrace());
     ws.on('pong', () => (this.alive = true));
     ws.once('close', (code: number, reason: Buffer) => {
+      this.guard.dispose();
       this.onClientClosed(code);
       this.ledger.ended(code, reason.toString('utf8'));
     });
@@ -93,8 +112,9 @@ export class WebsockifySession {
       ws.ping();
     }, ctx.config.limits.pingIntervalMs);
     ws.pause();
+    this.guard.set(options.grant);
     this.open().catch((err: unknown) => {
-      ctx.log(`websockify from ${client}: internal error: ${(err as Error).stack ?? String(err)}`);
+      ctx.log(`${this.label}: internal error: ${(err as Error).stack ?? String(err)}`);
       this.fail(new WsocksError(WsocksErrorCode.CONNECT_FAILED, 'internal error'));
     });
   }
@@ -121,6 +141,9 @@ export class WebsockifySession {
     if (this.ctx.streamsOpen() > config.limits.maxStreams) {
       return this.fail(new WsocksError(WsocksErrorCode.BRIDGE_FULL, `the bridge is at its limit of ${config.limits.maxStreams} streams`));
     }
+    const grant = this.options.grant;
+    const denial = grant && scopeDenial(grant.scope, { type: 'open', id: STREAM_ID, host, port, route } as OpenMessage);
+    if (denial) return this.fail(new WsocksError(WsocksErrorCode.TOKEN_SCOPE, denial));
     try {
       const dialed = await dialTarget(this.ctx, host, port, route, this.abort.signal);
       this.attach(dialed.socket, dialed.rest);
@@ -136,7 +159,7 @@ export class WebsockifySession {
     }
     this.socket = socket;
     this.ledger.opened(STREAM_ID);
-    this.ctx.log(`websockify from ${this.client}: connected to ${hostForLog(this.target.host)}:${this.target.port}${this.target.route ? ` via route ${this.target.route}` : ''}`);
+    this.ctx.log(`${this.label}: connected to ${hostForLog(this.target.host)}:${this.target.port}${this.target.route ? ` via route ${this.target.route}` : ''}`);
     socket.on('data', (chunk: Buffer) => this.toClient(chunk));
     // websockify has no half-close: the target's FIN ends the WebSocket (1000) after every byte before it.
     socket.once('end', () => this.finish());
@@ -167,6 +190,7 @@ export class WebsockifySession {
       this.fail(new WsocksError(WsocksErrorCode.BAD_MESSAGE, 'websockify endpoint: only binary messages are accepted'));
       return;
     }
+    if (!this.guard.carry(data.length)) return;
     this.ledger.up(STREAM_ID, data.length);
     if (!this.socket) this.early.push(data);
     else this.toTarget(data);
@@ -178,6 +202,7 @@ export class WebsockifySession {
 
   private toClient(chunk: Buffer): void {
     if (this.ws.readyState !== this.ws.OPEN) return;
+    if (!this.guard.carry(chunk.length)) return;
     this.ledger.down(STREAM_ID, chunk.length);
     const { maxMessageBytes, maxBufferedBytes, overloadTimeoutMs } = this.ctx.config.limits;
     // base64: 4 characters per 3 bytes, so a message carries at most 3/4 of maxMessageBytes.
@@ -223,7 +248,7 @@ export class WebsockifySession {
     if (this.done) return;
     this.done = true;
     const where = `${hostForLog(this.target.host)}:${this.target.port}`;
-    this.ctx.log(`websockify from ${this.client} (${where}) failed: ${error.code} ${error.message}`);
+    this.ctx.log(`${this.label} (${where}) failed: ${error.code} ${error.message}`);
     this.ledger.failed(STREAM_ID, error.code, error.message);
     this.ledger.removed(STREAM_ID);
     this.abort.abort();

@@ -13,7 +13,7 @@ describe('compat config', () => {
       compat: { websockify: { targets: { 'long-enough': { host: 'h', port: 1, route: 'r' } } }, wisp: [{ path: '/wisp/', route: 'r' }] },
     });
     expect(c.compat.websockify?.path).toBe('/websockify');
-    expect(c.compat.wisp).toEqual([{ path: '/wisp/', route: 'r', udp: true }]);
+    expect(c.compat.wisp).toEqual([{ path: '/wisp/', route: 'r', udp: true, wsproxy: false }]);
     expect(parseBridgeConfig({}).compat).toEqual({ wisp: [] });
   });
 
