@@ -2,7 +2,7 @@
 // The .d.ts keep the sources' relative `.ts` specifiers; they are rewritten to `.js` here, which every consumer
 // setting resolves to the .d.ts next to it.
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const root = join(import.meta.dirname, '..');
@@ -17,3 +17,6 @@ for (const entry of readdirSync(join(root, 'dist'), { recursive: true, withFileT
   const out = text.replace(RELATIVE_TS, '$1.js$2');
   if (out !== text) writeFileSync(file, out);
 }
+
+// Files the compiled code loads by path next to itself.
+copyFileSync(join(root, 'server/gssapi/gss-helper.py'), join(root, 'dist/server/gssapi/gss-helper.py'));

@@ -19,12 +19,17 @@ import type { LevelWithSilent, Logger } from 'pino';
 /** The usage of each subcommand: `wsocks <command> --help` prints its own, `wsocks --help` all of them. */
 const COMMAND_USAGE = {
   socks: `  wsocks socks [--listen HOST:PORT] [--user NAME:PASSWORD]... [--user-file FILE] [--rules FILE] [--identd]
+               [--gssapi-keytab FILE [--gssapi-service NAME] [--gssapi-protection LEVELS]]
                [--metrics HOST:PORT] [--drain-timeout SECONDS] [--log-level LEVEL] [--quiet]
       Runs the SOCKS4/4a/5 server (default 127.0.0.1:1080).
       --user           turns on RFC 1929 username/password (repeatable); SOCKS4 is then refused
       --user-file      NAME:PASSWORD lines (# comments), kept out of argv; WSOCKS_USER works the same way
       --rules          access rules file (first match wins, default deny); see docs/socks-server.md
       --identd         checks each SOCKS4 USERID with the client's identd (RFC 1413, port 113, 2 s timeout)
+      --gssapi-keytab  turns on GSS-API (RFC 1961, Kerberos) with the service's keys from this keytab; SOCKS4 is
+                       then refused, and the client's principal (alice@REALM) is the user rules see
+      --gssapi-service the service clients ask for: rcmd (default, any host in the keytab), rcmd/host, rcmd@host
+      --gssapi-protection  levels granted, comma separated: clear (default), integrity, confidentiality
       --metrics        serves Prometheus metrics on http://HOST:PORT/metrics
       --drain-timeout  on SIGTERM/SIGINT, how long open relays may finish (default 30)
       --log-level      fatal, error, warn, info (default), debug, trace or silent; also WSOCKS_LOG_LEVEL
@@ -82,6 +87,9 @@ async function runSocks(args: string[]): Promise<number> {
         'user-file': { type: 'string' },
         rules: { type: 'string' },
         identd: { type: 'boolean', default: false },
+        'gssapi-keytab': { type: 'string' },
+        'gssapi-service': { type: 'string' },
+        'gssapi-protection': { type: 'string' },
         metrics: { type: 'string' },
         'drain-timeout': { type: 'string', default: '30' },
         'log-level': { type: 'string' },
@@ -100,7 +108,8 @@ async function runSocks(args: string[]): Promise<number> {
     if (e.event === 'request') logger.info(e, e.event);
     else logger.warn(e, e.event);
   };
-  const server = await SocksServer.start({ ...listen, users, ...(rules ? { rules } : {}), ...(values.identd ? { identd: {} } : {}) }, log);
+  const gssapi = gssapiOptions(values['gssapi-keytab'], values['gssapi-service'], values['gssapi-protection']);
+  const server = await SocksServer.start({ ...listen, users, ...(rules ? { rules } : {}), ...(values.identd ? { identd: {} } : {}), ...(gssapi ? { gssapi } : {}) }, log);
   let metricsListener: MetricsListener | undefined;
   if (metricsAt) {
     metrics = new SocksMetrics(() => server.stats());
@@ -114,7 +123,7 @@ async function runSocks(args: string[]): Promise<number> {
   const { host, port } = server.address;
   process.stdout.write(
     `wsocks SOCKS server listening on ${host.includes(':') ? `[${host}]` : host}:${port}` +
-      ` (SOCKS4/4a${users.length ? ' refused' : values.identd ? ' checked by identd' : ''}, SOCKS5 ${users.length ? 'username/password' : 'no auth'}` +
+      ` (SOCKS4/4a${users.length || gssapi ? ' refused' : values.identd ? ' checked by identd' : ''}, SOCKS5 ${[gssapi ? 'GSS-API' : '', users.length ? 'username/password' : ''].filter(Boolean).join(' or ') || 'no auth'}` +
       `${rules ? `, ${rules.length} rules` : ''})` +
       `${metricsListener ? `; metrics on http://${hostPort(metricsListener.address)}/metrics` : ''}\n`,
   );
@@ -227,6 +236,19 @@ export function describeError(err: unknown): string {
   const e = err as NodeJS.ErrnoException;
   const message = e?.message ?? String(err);
   return e?.code && !message.includes(e.code) ? `${e.code}: ${message}` : message;
+}
+
+/** The server's `gssapi` option from the --gssapi-* flags (none without a keytab). */
+function gssapiOptions(keytab: string | undefined, service: string | undefined, protection: string | undefined) {
+  if (keytab === undefined) {
+    if (service !== undefined || protection !== undefined) throw new ConfigError('--gssapi-service and --gssapi-protection need --gssapi-keytab');
+    return undefined;
+  }
+  const levels = (protection ?? 'clear').split(',').map((l) => l.trim());
+  const known = ['clear', 'integrity', 'confidentiality'] as const;
+  const bad = levels.find((l) => !(known as readonly string[]).includes(l));
+  if (bad !== undefined) throw new ConfigError(`--gssapi-protection: ${JSON.stringify(bad)} is not clear, integrity or confidentiality`);
+  return { keytab, service: service ?? 'rcmd', protection: levels as Array<(typeof known)[number]> };
 }
 
 /** parseArgs, strict, with its complaints as ConfigErrors (exit code 2 and the usage). */

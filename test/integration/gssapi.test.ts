@@ -17,11 +17,14 @@ import type { WsocksError } from '../../shared/protocol/errors.ts';
 import { openSession, roundTrip } from '../helpers/bridge.ts';
 import { startEcho, RawClient, type Running } from '../helpers/net.ts';
 import { startRealm, type Realm } from '../helpers/krb5-realm.ts';
+import { runCli } from '../helpers/cli.ts';
+import { encodeGssMessage } from '../../shared/socks/gssapi.ts';
 
 describe('GSS-API with a Kerberos realm on loopback', () => {
   let realm: Realm;
   let aliceKeytab: string;
   let bobKeytab: string;
+  let serviceKeytab: string;
   let aliceCache: string;
   let echo: Running;
   /** Clear only (the default): what curl needs. Rules let only alice through. */
@@ -48,7 +51,7 @@ describe('GSS-API with a Kerberos realm on loopback', () => {
     realm = await startRealm();
     aliceKeytab = realm.addPrincipal('alice');
     bobKeytab = realm.addPrincipal('bob');
-    const serviceKeytab = realm.addPrincipal('rcmd/localhost');
+    serviceKeytab = realm.addPrincipal('rcmd/localhost');
     const otherKeytab = realm.addPrincipal('rcmd/otherhost');
     aliceCache = `FILE:${join(realm.dir, 'alice.cc')}`;
     realm.kinit('alice', aliceKeytab, aliceCache);
@@ -181,5 +184,57 @@ describe('GSS-API with a Kerberos realm on loopback', () => {
     expect(err.code).toBe('ERR_HOP_FAILED');
     expect(err.replyCode).toBe(2);
     expect(logs.get(clearOnly)).toContainEqual(expect.objectContaining({ event: 'denied', user: 'bob@WSOCKS.TEST' }));
+  });
+
+  it('a hostile client: garbage tokens, a wrong message type, a truncated message, a close mid-exchange; the server carries on', async () => {
+    const before = logs.get(allLevels)!.length;
+    const greet = async () => {
+      const c = await RawClient.connect(allLevels.address.port);
+      c.send(Buffer.from([5, 1, 1]));
+      expect([...(await c.read(2))]).toEqual([5, 1]);
+      return c;
+    };
+    // A context token that is not one: the acceptor fails, the server sends the abort and closes.
+    const garbage = await greet();
+    garbage.send(encodeGssMessage(0x01, Buffer.from('not a kerberos token at all')));
+    expect([...(await garbage.readToEnd())]).toEqual([1, 0xff]);
+    // A protection message before any context: abort.
+    const early = await greet();
+    early.send(Buffer.from([1, 2, 0, 1, 0]));
+    expect([...(await early.readToEnd())]).toEqual([1, 0xff]);
+    // Version 5 where 1 belongs: abort.
+    const badVersion = await greet();
+    badVersion.send(Buffer.from([5, 1, 0, 1, 0]));
+    expect([...(await badVersion.readToEnd())]).toEqual([1, 0xff]);
+    // Half a message, then the client leaves.
+    const half = await greet();
+    half.send(Buffer.from([1, 1, 0xff]));
+    half.socket.end();
+    await half.readToEnd();
+    await allLevels.whenIdle();
+    const codes = logs.get(allLevels)!.slice(before).map((e) => e.code);
+    expect(codes).toEqual(expect.arrayContaining(['ERR_GSSAPI_FAILED', 'ERR_GSSAPI_BAD_MESSAGE', 'ERR_SOCKS_BAD_VERSION']));
+    // And a real client still gets through.
+    const { info, close } = await open('confidentiality');
+    expect(await roundTrip(info, 'still here')).toBe('still here');
+    close();
+  });
+
+  it('wsocks socks --gssapi-keytab serves GSS-API; a keytab without the service\'s key stops it with the reason', async () => {
+    const cli = runCli(['socks', '--listen', '127.0.0.1:0', '--gssapi-keytab', serviceKeytab, '--gssapi-service', 'rcmd/localhost', '--gssapi-protection', 'clear,integrity'], realm.env);
+    const banner = await cli.banner;
+    expect(banner).toContain('SOCKS5 GSS-API');
+    const port = Number(/:(\d+) \(/.exec(banner)![1]);
+    const c = await RawClient.connect(port);
+    c.send(Buffer.from([5, 2, 0, 1]));
+    expect([...(await c.read(2))]).toEqual([5, 1]);
+    c.destroy();
+    cli.child.kill('SIGTERM');
+    expect(await cli.exit).toBe(0);
+    const bad = runCli(['socks', '--listen', '127.0.0.1:0', '--gssapi-keytab', bobKeytab, '--gssapi-service', 'rcmd/localhost'], realm.env);
+    expect(await bad.exit).toBe(1);
+    expect(bad.stderr()).toContain('ERR_GSSAPI_FAILED');
+    const usage = runCli(['socks', '--gssapi-service', 'rcmd'], realm.env);
+    expect(await usage.exit).toBe(2);
   });
 });
