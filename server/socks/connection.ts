@@ -191,6 +191,10 @@ export class SocksConnection {
       this.log({ event: 'denied', version, target, code: 'ERR_SOCKS_AUTH_REQUIRED', reason: 'SOCKS4 cannot authenticate' });
       return this.finish(failureReply(4, Socks5ReplyCode.NOT_ALLOWED));
     }
+    if (command === 'udp' && this.channel !== this.socket) {
+      this.log({ event: 'failed', version, target, code: 'ERR_GSSAPI_PROTECTION', reason: 'UDP with GSS-API integrity or confidentiality (datagram encapsulation) is not implemented' });
+      return this.finish(failureReply(version, Socks5ReplyCode.COMMAND_NOT_SUPPORTED));
+    }
     if (command === undefined || (version === 4 && command === 'udp')) {
       this.log({ event: 'failed', version, target, code: 'ERR_SOCKS_BAD_COMMAND', reason: `command 0x${request.command.toString(16)}` });
       return this.finish(failureReply(version, Socks5ReplyCode.COMMAND_NOT_SUPPORTED));

@@ -69,6 +69,7 @@ export const STEPS: Record<string, { title: string; spec: string; text: string }
     text: 'RSV, FRAG (0: a whole datagram), the address (destination when sent, sender when received), the port, then the payload.',
   },
   resolve: { title: 'Name resolution', spec: 'local step', text: '' },
+  gssapi: { title: 'GSS-API (Kerberos) starts', spec: 'local step', text: '' },
   policy: { title: 'Bridge policy', spec: 'local step', text: '' },
   connect: { title: 'TCP connect', spec: 'local step', text: '' },
 };
