@@ -92,7 +92,8 @@ export class LadderView {
             class: `step k-${s.kind} dir-${dir}${s.failed ? ' failed' : ''}`,
             'data-step': String(n.index),
             'data-key': s.key,
-            'aria-label': `Step ${n.index + 1} of ${total}: ${s.description}`,
+            // The visible label first (axe: label-content-name-mismatch), then the whole step in words.
+            'aria-label': `${s.label}. Step ${n.index + 1} of ${total}: ${s.description}`,
             style: `grid-column: ${lo + 1} / ${hi + 2}; --span: ${hi - lo + 1}`,
             tabindex: '-1',
             onclick: () => this.go(n.index, false),

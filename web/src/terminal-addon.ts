@@ -203,7 +203,8 @@ export function installLeaveKeys(terminal: Terminal): void {
       leaveTerminal(terminal, e.shiftKey);
       return false;
     }
-    escapePressed = e.key === 'Escape';
+    // Shift alone (on its way to Shift+Tab) and other bare modifiers keep the Escape pending.
+    if (e.key !== 'Shift' && e.key !== 'Control' && e.key !== 'Alt' && e.key !== 'Meta') escapePressed = e.key === 'Escape';
     return true;
   });
 }
