@@ -81,7 +81,7 @@ describe('byte cards and the pcapng export in Chromium', () => {
     expect(await auth.locator('td.name.own').allTextContents()).toEqual(['wsocks.username_length (wsocks’ own)', 'wsocks.password_length (wsocks’ own)']);
     const reply = page.locator(`#panel-${id} article[data-kind="socks5.reply"][data-hop="1"]`);
     expect(await reply.locator('tr:has(td.label:text-is("BND.ADDR")) td.meaning').textContent()).toBe("the proxy's own address on its connection to the destination");
-    expect(await reply.locator('summary a.spec').getAttribute('href')).toBe('https://www.rfc-editor.org/rfc/rfc1928#section-6');
+    expect(await reply.locator('.spec-line a.spec').getAttribute('href')).toBe('https://www.rfc-editor.org/rfc/rfc1928#section-6');
 
     const [download] = await Promise.all([page.waitForEvent('download'), page.click(`#panel-${id} button.export-pcapng`)]);
     const file = join(dir, 'two-hop.pcapng');

@@ -66,10 +66,10 @@ export function messageCard(e: TranscriptEntry, options: MessageCardOptions = {}
         h('span', { class: 'hop' }, e.hop === 0 ? 'UDP' : `hop ${e.hop}`),
         ` ${arrow}${tunnel}: `,
         h('strong', {}, step?.title ?? e.kind),
-        ' ',
-        specLink(step?.spec ?? ''),
         h('span', { class: 'at' }, ` +${e.at.toFixed(1)} ms`),
       ),
+      // The spec link sits under the summary, not in it: a link inside <summary> is a nested control (axe).
+      step?.spec ? h('p', { class: 'spec-line' }, specLink(step.spec)) : null,
       step?.text ? h('p', { class: 'explain' }, step.text) : null,
       passwordSwitch,
       body,
