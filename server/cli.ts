@@ -191,8 +191,8 @@ async function socksUsers(flags: string[], file: string | undefined): Promise<Ar
   for (const line of (process.env.WSOCKS_USER ?? '').split('\n')) if (line !== '') entries.push({ text: line, from: 'WSOCKS_USER' });
   return entries.map(({ text, from }) => {
     const colon = text.indexOf(':');
-    // The entry itself is not echoed from a file or the environment: it holds a password.
-    if (colon < 1) throw new ConfigError(`${from}${from === '--user' ? '' : ':'} expects NAME:PASSWORD${from === '--user' ? `, got ${JSON.stringify(text)}` : ''}`);
+    // The entry itself is never echoed: without its colon, or with an empty NAME, it may well be the password alone.
+    if (colon < 1) throw new ConfigError(`${from}${from === '--user' ? '' : ':'} expects NAME:PASSWORD (${colon === -1 ? 'no ":"' : 'empty NAME'}; the value is not shown)`);
     return { username: text.slice(0, colon), password: text.slice(colon + 1) };
   });
 }

@@ -68,6 +68,20 @@ describe('wsocks socks (command line)', () => {
     expect(await p.exit).toBe(2);
     expect(p.stderr()).toMatch(message);
   });
+
+  it.each([
+    [['--user', 'hunter2-secret'], 'no ":"', {}],
+    [['--user', ':hunter2-secret'], 'empty NAME', {}],
+    [[], 'empty NAME', { WSOCKS_USER: ':hunter2-secret' }],
+  ])('refuses a malformed account %j without echoing it (it may be the password)', async (args, why, env) => {
+    const child = spawn(process.execPath, [BIN, 'socks', '--listen', '127.0.0.1:0', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    let err = '';
+    child.stderr.on('data', (d) => (err += d));
+    const [code] = await once(child, 'exit');
+    expect(code).toBe(2);
+    expect(err).toContain(`expects NAME:PASSWORD (${why}; the value is not shown)`);
+    expect(err).not.toContain('hunter2');
+  });
 });
 
 describe('wsocks bridge (command line)', () => {
