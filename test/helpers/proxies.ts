@@ -39,12 +39,17 @@ async function run(cmd: string, args: (dir: string) => string[], files: (dir: st
   };
 }
 
-/** HAProxy with deploy/haproxy.cfg, listening on a free loopback port, its backend servers replaced by `servers`. */
-export async function startHaproxy(servers: Array<{ port: number }>): Promise<Peer> {
+/**
+ * HAProxy with deploy/haproxy.cfg, listening on a free loopback port, its backend servers replaced by `servers`;
+ * `tlsBridges`: the bridges serve wss:// themselves (TLS passes through HAProxy after the PROXY header).
+ */
+export async function startHaproxy(servers: Array<{ port: number }>, options: { tlsBridges?: boolean } = {}): Promise<Peer> {
   const port = await freePort();
   const config = deployConfig('haproxy.cfg', [
     ['bind :8443', `bind 127.0.0.1:${port}`],
     [/^ {4}server bridge1 127\.0\.0\.1:8080$/m, servers.map((s, i) => `    server bridge${i + 1} 127.0.0.1:${s.port}`).join('\n')],
+    // Bridges with their own `tls`, as the config's comment says: the health check speaks TLS too.
+    ...(options.tlsBridges ? [['default-server send-proxy-v2 check ', 'default-server send-proxy-v2 check check-ssl verify none '] as [string, string]] : []),
   ]);
   return run('haproxy', (dir) => ['-db', '-f', join(dir, 'haproxy.cfg')], (dir) => writeFileSync(join(dir, 'haproxy.cfg'), config), port, 'haproxy');
 }

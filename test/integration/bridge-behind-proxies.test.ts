@@ -240,6 +240,29 @@ describe('a TLS bridge behind a trusted proxy (PROXY header, then the TLS the br
     expect(logs.some((l) => l.startsWith(`refused ${client}: ERR_TOO_MANY_SESSIONS`))).toBe(true);
     (first as { ws: WebSocket }).ws.close();
   });
+
+  it('through HAProxy (deploy/haproxy.cfg, send-proxy-v2, TLS passed through): each client counts as itself', async () => {
+    const haproxy = await startHaproxy([bridge.address], { tlsBridges: true });
+    const wss = (from: string) => {
+      const ws = new WebSocket(`wss://127.0.0.1:${haproxy.port}/`, ['wsocks.v1'], { ca: readFileSync(cert.cert), localAddress: from });
+      ws.on('error', () => {});
+      return new Promise<{ result: 'hello'; ws: WebSocket } | { result: number; reason: string }>((resolve) => {
+        ws.once('message', () => resolve({ result: 'hello', ws }));
+        ws.once('close', (code, reason) => resolve({ result: code, reason: reason.toString() }));
+      });
+    };
+    try {
+      const a = await wss('127.0.0.8');
+      expect(a.result).toBe('hello');
+      expect(await wss('127.0.0.8')).toMatchObject({ result: 4429 });
+      expect(logs.some((l) => l.startsWith('refused 127.0.0.8: ERR_TOO_MANY_SESSIONS'))).toBe(true);
+      const b = await wss('127.0.0.9');
+      expect(b.result).toBe('hello');
+      for (const r of [a, b]) (r as { ws: WebSocket }).ws.close();
+    } finally {
+      await haproxy.stop();
+    }
+  });
 });
 
 /** A PROXY v2 header (PROXY command, TCP over IPv4) naming `client` port 40000 -> 127.0.0.1:8080. */
