@@ -121,9 +121,15 @@ describe('accessibility of the demo UI in Chromium', () => {
       expect(await check()).toEqual([]);
     });
 
-    it('“Open a transcript” and an imported transcript', async () => {
+    it('every tool view (each button under Tools), and an imported transcript', async () => {
+      const tools = await page.$$eval('nav.tools button[id^="tool-"]', (els) => els.map((e) => e.id));
+      expect(tools).toContain('tool-import');
+      for (const tool of tools) {
+        await page.click(`#${tool}`);
+        await page.waitForSelector(`[data-view="${tool.slice('tool-'.length)}"]:not([hidden])`);
+        expect(await check(), tool).toEqual([]);
+      }
       await page.click('#tool-import');
-      expect(await check()).toEqual([]);
       await page.fill('#import-text', JSON.stringify(await page.evaluate((i) => globalThis.__wsocks.transcript(i), ids.session)));
       await page.click('button:text("Show the pasted transcript")');
       await page.waitForFunction(() => globalThis.__wsocks.tabs().at(-1)!.title.startsWith('imported'));

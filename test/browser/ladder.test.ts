@@ -154,6 +154,11 @@ describe('ladder diagram in Chromium', () => {
     await expect(panel.locator('.ladder-card article[data-kind="socks5.auth"] td.label').allTextContents()).resolves.toEqual(
       await page.locator(`#panel-${twoHop} .inspector article[data-kind="socks5.auth"] td.label`).allTextContents(),
     );
+    // The README's picture: the imported session replayed to hop 2's greeting, its card under the diagram.
+    await page.setViewportSize({ width: 1280, height: 1200 });
+    await panel.locator('.step[data-key="message:1>3:greeting"]').click();
+    await panel.locator('.ladder-panel').screenshot({ path: join(ARTIFACTS, 'ladder.png') });
+    await page.setViewportSize({ width: 1280, height: 800 });
     // A file that is not a transcript is refused in words, and opens nothing.
     const tabs = await page.evaluate(() => globalThis.__wsocks.tabs().length);
     await page.click('#tab-' + (await page.evaluate(() => globalThis.__wsocks.tabs().find((t) => t.title === 'Open a transcript')!.id)));
