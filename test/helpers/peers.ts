@@ -138,17 +138,17 @@ export async function startSshSocks(): Promise<Peer> {
 }
 
 /**
- * oidentd (RFC 1413) in the foreground on `address` port 113 (binding it needs root), with an empty config: it answers
+ * oidentd (RFC 1413) in the foreground on `address` port 113 (binding it needs root) or `port`, with an empty config: it answers
  * each query with the name of the user owning the connection.
  */
-export async function startOidentd(address: string): Promise<Peer> {
+export async function startOidentd(address: string, port = 113): Promise<Peer> {
   const dir = mkdtempSync(join(tmpdir(), 'wsocks-oidentd-'));
   const conf = join(dir, 'oidentd.conf');
   writeFileSync(conf, '');
-  const { child, stderr } = start(sbin('oidentd')!, ['-i', '-S', '-a', address, '-p', '113', '-C', conf]);
-  await waitForPort(113, child, 'oidentd', stderr, address);
+  const { child, stderr } = start(sbin('oidentd')!, ['-i', '-S', '-a', address, '-p', String(port), '-C', conf]);
+  await waitForPort(port, child, 'oidentd', stderr, address);
   return {
-    port: 113,
+    port,
     stop: async () => {
       await kill(child);
       rmSync(dir, { recursive: true, force: true });

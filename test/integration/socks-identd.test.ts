@@ -8,6 +8,9 @@ import { encodeSocks4Request, encodeSocks5Request, fromHex, toHex } from '../../
 import { RawClient, startEcho, type Running } from '../helpers/net.ts';
 import { startOidentd, type Peer } from '../helpers/peers.ts';
 import { runCli } from '../helpers/cli.ts';
+import { BridgeServer } from '../../server/bridge/bridge-server.ts';
+import { freePort } from '../../server/net/listen.ts';
+import { openSession, roundTrip } from '../helpers/bridge.ts';
 
 // Every identd here listens on the real port 113 (root), each on its own loopback address, and the SOCKS client
 // connects from that address: the server asks the identd at the client's address, as it would on a network. The
@@ -275,5 +278,42 @@ describe('SOCKS4 identd check (RFC 1413)', () => {
   it('refuses a bad identd option', async () => {
     await expect(SocksServer.start({ port: 0, identd: { timeoutMs: 0 } })).rejects.toMatchObject({ code: 'ERR_CONFIG_INVALID' });
     await expect(SocksServer.start({ port: 0, identd: { timeoutMs: 100, port: 70000 } })).rejects.toMatchObject({ code: 'ERR_CONFIG_INVALID' });
+  });
+});
+
+describe('a bridge route through a SOCKS4 hop that checks identd', () => {
+  let echo: Running;
+  let oidentd: Peer;
+  let ours: SocksServer;
+  let bridge: BridgeServer;
+
+  beforeAll(async () => {
+    echo = await startEcho();
+    // The bridge connects from 127.0.0.1: oidentd there on a free port (not 113, which another run may hold).
+    oidentd = await startOidentd('127.0.0.1', await freePort());
+    ours = await SocksServer.start({ port: 0, identd: { timeoutMs: 10_000, port: oidentd.port } });
+    bridge = await BridgeServer.start({ listen: '127.0.0.1:0', policy: { allow: [{ cidr: '127.0.0.0/8' }] }, clientChains: true });
+  });
+  afterAll(async () => {
+    await bridge?.close();
+    await ours?.close();
+    await oidentd?.stop();
+    await echo?.close();
+  });
+
+  it("passes with the bridge process's own user as USERID, and fails hop 1 with 0x5D, explained, with another", async () => {
+    const session = await openSession(bridge.url);
+    try {
+      const hop = (username: string) => [{ type: 'socks4' as const, host: '127.0.0.1', port: ours.address.port, username }];
+      const good = session.open({ host: '127.0.0.1', port: echo.port }, { via: hop(ME) });
+      expect(await roundTrip(await good.opened, 'identd ok')).toBe('identd ok');
+      const bad = session.open({ host: '127.0.0.1', port: echo.port }, { via: hop('mallory'), inspect: true });
+      await expect(bad.opened).rejects.toMatchObject({ code: 'ERR_HOP_FAILED', hop: 1, replyCode: 0x5d });
+      const reply = bad.transcript.find((e) => e.kind === 'socks4.reply')!;
+      expect(reply.hex.startsWith('00 5d')).toBe(true);
+      expect(reply.fields.find((f) => f.label === 'CD')?.meaning).toMatch(/identd/);
+    } finally {
+      session.close();
+    }
   });
 });
