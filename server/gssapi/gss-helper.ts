@@ -66,6 +66,11 @@ export class GssHelper {
 
   private constructor(private readonly child: ChildProcess) {}
 
+  /** False once the helper has exited (its contexts are gone; start another). */
+  get alive(): boolean {
+    return this.exited === undefined;
+  }
+
   /** Starts a helper and waits until it holds its credentials; rejects with a GssapiError saying why not. */
   static async start(config: GssHelperConfig): Promise<GssHelper> {
     const args = config.role === 'accept' ? ['accept', config.service] : ['initiate', ...(config.principal ? [config.principal] : [])];

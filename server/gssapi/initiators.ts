@@ -41,16 +41,24 @@ function initiatorEnv(c: InitiatorConfig): Record<string, string> {
 export class Initiators {
   private readonly helpers = new Map<string, Promise<GssHelper>>();
 
-  /** The helper for these credentials, started on first use; a start that failed is tried again next time. */
-  helper(c: InitiatorConfig): Promise<GssHelper> {
+  /**
+   * The helper for these credentials, started on first use. A start that failed, or a helper that has exited since,
+   * is replaced by a new one the next time.
+   */
+  async helper(c: InitiatorConfig): Promise<GssHelper> {
     const key = JSON.stringify([c.principal ?? '', c.keytab ?? '', c.ccache ?? '']);
-    let h = this.helpers.get(key);
-    if (!h) {
-      h = GssHelper.start({ role: 'initiate', principal: c.principal, env: initiatorEnv(c) });
-      this.helpers.set(key, h);
-      h.catch(() => this.helpers.delete(key));
+    const existing = this.helpers.get(key);
+    if (existing) {
+      const h = await existing.catch(() => undefined);
+      if (h?.alive) return h;
+      if (this.helpers.get(key) !== existing) return this.helper(c);
     }
-    return h;
+    const started = GssHelper.start({ role: 'initiate', principal: c.principal, env: initiatorEnv(c) });
+    this.helpers.set(key, started);
+    started.catch(() => {
+      if (this.helpers.get(key) === started) this.helpers.delete(key);
+    });
+    return started;
   }
 
   async close(): Promise<void> {

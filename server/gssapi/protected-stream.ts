@@ -15,12 +15,18 @@ export interface ProtectionOps {
 
 /** Data per message: a wrap token adds a header, a checksum and (confidentiality) padding; LEN must stay ≤ 65535. */
 const CHUNK = 32 * 1024;
+/** Token bytes waiting to be unwrapped past which the socket is not read (a peer that floods waits for us). */
+const QUEUE_HIGH = 256 * 1024;
 
 export class GssProtectedStream extends Duplex {
   private readonly reader = new GssFrameReader();
   /** Unwraps run one after another, so data comes out in the order it arrived. */
   private unwrapping: Promise<void> = Promise.resolve();
   private rawEnded = false;
+  /** Token bytes received and not yet unwrapped. */
+  private queued = 0;
+  /** The reader wants data: set by _read, cleared when push says the buffer is full. */
+  private wanted = false;
 
   constructor(
     private readonly raw: Socket,
@@ -57,20 +63,33 @@ export class GssProtectedStream extends Duplex {
       return;
     }
     for (const token of tokens) {
+      this.queued += token.length;
       this.unwrapping = this.unwrapping.then(async () => {
         if (this.destroyed) return;
         try {
           const plain = await this.ops.unwrap(token);
-          if (!this.destroyed && plain.length > 0 && !this.push(Buffer.from(plain))) this.raw.pause();
+          this.queued -= token.length;
+          if (this.destroyed) return;
+          if (plain.length > 0 && !this.push(Buffer.from(plain))) this.wanted = false;
+          this.flow();
         } catch (err) {
           this.destroy(err as Error);
         }
       });
     }
+    this.flow();
   };
 
+  /** Reads the socket only while the reader wants data and the unwrap queue is short. */
+  private flow(): void {
+    if (this.raw.destroyed) return;
+    if (this.wanted && this.queued <= QUEUE_HIGH) this.raw.resume();
+    else this.raw.pause();
+  }
+
   override _read(): void {
-    if (!this.raw.destroyed) this.raw.resume();
+    this.wanted = true;
+    this.flow();
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
