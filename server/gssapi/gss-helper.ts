@@ -153,3 +153,49 @@ export class GssHelper {
     await gone;
   }
 }
+
+/**
+ * A helper that is started again when it has died (its contexts are lost with it: the connections using them fail,
+ * new ones get a new helper). `start` fails fast, so a bad keytab stops a server at start.
+ */
+export class RestartingHelper {
+  private current: Promise<GssHelper>;
+
+  private constructor(
+    private readonly config: GssHelperConfig,
+    first: Promise<GssHelper>,
+  ) {
+    this.current = first;
+  }
+
+  /** Starts the first helper and waits for it (rejects with its GssapiError). */
+  static async start(config: GssHelperConfig): Promise<RestartingHelper> {
+    const first = GssHelper.start(config);
+    await first;
+    return new RestartingHelper(config, first);
+  }
+
+  /** Starts the first helper on first use instead. */
+  static lazy(config: GssHelperConfig): RestartingHelper {
+    const r = new RestartingHelper(config, GssHelper.start(config));
+    r.current.catch(() => undefined);
+    return r;
+  }
+
+  /** A live helper: the current one, or a new one if it died or failed to start. */
+  async get(): Promise<GssHelper> {
+    const seen = this.current;
+    const h = await seen.catch(() => undefined);
+    if (h?.alive) return h;
+    if (this.current === seen) {
+      this.current = GssHelper.start(this.config);
+      this.current.catch(() => undefined);
+    }
+    return this.current;
+  }
+
+  async close(): Promise<void> {
+    const h = await this.current.catch(() => undefined);
+    await h?.close();
+  }
+}

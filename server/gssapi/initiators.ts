@@ -2,7 +2,7 @@
  * The bridge's GSS-API credentials: one helper process (gss-helper.ts) per distinct credential set of the routes'
  * GSS-API hops, started at the first connection that needs it and kept until the bridge closes.
  */
-import { GssHelper } from './gss-helper.ts';
+import { RestartingHelper, type GssHelper } from './gss-helper.ts';
 
 export interface InitiatorConfig {
   /** Client principal (`alice@REALM`); default: the cache's, or the client keytab's first. */
@@ -39,31 +39,25 @@ function initiatorEnv(c: InitiatorConfig): Record<string, string> {
 }
 
 export class Initiators {
-  private readonly helpers = new Map<string, Promise<GssHelper>>();
+  private readonly helpers = new Map<string, RestartingHelper>();
 
   /**
    * The helper for these credentials, started on first use. A start that failed, or a helper that has exited since,
    * is replaced by a new one the next time.
    */
-  async helper(c: InitiatorConfig): Promise<GssHelper> {
+  helper(c: InitiatorConfig): Promise<GssHelper> {
     const key = JSON.stringify([c.principal ?? '', c.keytab ?? '', c.ccache ?? '']);
-    const existing = this.helpers.get(key);
-    if (existing) {
-      const h = await existing.catch(() => undefined);
-      if (h?.alive) return h;
-      if (this.helpers.get(key) !== existing) return this.helper(c);
+    let h = this.helpers.get(key);
+    if (!h) {
+      h = RestartingHelper.lazy({ role: 'initiate', principal: c.principal, env: initiatorEnv(c) });
+      this.helpers.set(key, h);
     }
-    const started = GssHelper.start({ role: 'initiate', principal: c.principal, env: initiatorEnv(c) });
-    this.helpers.set(key, started);
-    started.catch(() => {
-      if (this.helpers.get(key) === started) this.helpers.delete(key);
-    });
-    return started;
+    return h.get();
   }
 
   async close(): Promise<void> {
     const all = [...this.helpers.values()];
     this.helpers.clear();
-    await Promise.all(all.map((h) => h.then((x) => x.close(), () => undefined)));
+    await Promise.all(all.map((h) => h.close()));
   }
 }

@@ -24,7 +24,7 @@ import { checkIdent, identFailureCode } from './identd.ts';
 import { IdentError } from '../../shared/ident/errors.ts';
 import { encodeSocks4Reply } from '../../shared/socks/socks4.ts';
 import { GssProtection, GssServerHandshake, type GssStep } from '../../shared/socks/gssapi.ts';
-import type { GssHelper } from '../gssapi/gss-helper.ts';
+import type { RestartingHelper } from '../gssapi/gss-helper.ts';
 import { GssProtectedStream } from '../gssapi/protected-stream.ts';
 
 /** The canonical form of a requested host; a host that is not one is a BAD_TARGET TargetError (REP 0x02). */
@@ -55,7 +55,7 @@ export interface ConnectionContext {
   /** The server's resolver, with options.maxPendingLookups lookups in flight at most. */
   resolve: Resolve;
   /** The GSS-API acceptor, when the server was started with `gssapi`. */
-  gssapi?: GssHelper | undefined;
+  gssapi?: RestartingHelper | undefined;
 }
 
 const LEVELS = { clear: GssProtection.CLEAR, integrity: GssProtection.INTEGRITY, confidentiality: GssProtection.CONFIDENTIALITY } as const;
@@ -386,10 +386,15 @@ export class SocksConnection {
    * request is read as usual, from the protected stream if a level other than clear was agreed.
    */
   private runGssapi(early: Uint8Array): void {
-    const acceptor = this.ctx.gssapi!;
-    const context = acceptor.context();
-    this.socket.once('close', () => context.dispose());
-    const ops = { acceptStep: context.step, wrap: context.wrap, unwrap: context.unwrap };
+    // A helper that died is replaced here; the contexts it held are gone with their connections.
+    const context = this.ctx.gssapi!.get().then((helper) => helper.context());
+    context.catch(() => undefined);
+    this.socket.once('close', () => void context.then((c) => c.dispose(), () => undefined));
+    const ops = {
+      acceptStep: async (input: Uint8Array) => (await context).step(input),
+      wrap: async (data: Uint8Array, confidential: boolean) => (await context).wrap(data, confidential),
+      unwrap: async (token: Uint8Array) => (await context).unwrap(token),
+    };
     const offered = this.ctx.options.gssapi!.protection;
     const machine = new GssServerHandshake({ ops, choose: (proposed) => chooseProtection(offered, proposed) });
     let chain: Promise<void> = Promise.resolve();

@@ -46,9 +46,9 @@ export class SocksServer {
     const server = new SocksServer(parsed.data, log);
     if (parsed.data.gssapi) {
       // Loaded only now: a server without GSS-API never needs python3-gssapi.
-      const { GssHelper } = await import('../gssapi/gss-helper.ts');
+      const { RestartingHelper } = await import('../gssapi/gss-helper.ts');
       const { keytab, service } = parsed.data.gssapi;
-      server.ctx.gssapi = await GssHelper.start({ role: 'accept', service: gssServiceForServer(service), env: { KRB5_KTNAME: keytab.startsWith('FILE:') || keytab.includes(':') ? keytab : `FILE:${keytab}` } });
+      server.ctx.gssapi = await RestartingHelper.start({ role: 'accept', service: gssServiceForServer(service), env: { KRB5_KTNAME: keytab.startsWith('FILE:') || keytab.includes(':') ? keytab : `FILE:${keytab}` } });
     }
     try {
       await listen(server.server, parsed.data.host, parsed.data.port);
