@@ -41,10 +41,14 @@ export interface NeedMore {
   status: 'need';
   /** The least number of further bytes that could complete the message. */
   need: number;
+  /** The fields read before the bytes ran out (a truncated message, explained as far as it goes). */
+  fields: Field[];
 }
 export interface DecodeFailure {
   status: 'error';
   error: SocksError;
+  /** The fields read; when the error is about a field's value, that field is the last, its meaning the error's. */
+  fields: Field[];
 }
 export type DecodeResult<T> = Decoded<T> | NeedMore | DecodeFailure;
 
@@ -72,18 +76,28 @@ export class Reader {
     this.offset += length;
   }
 
+  /** Runs a field's check; a SocksError it throws is recorded as the field (meaning "rejected: ...") and rethrown. */
+  private checked<T>(name: string, label: string, length: number, value: number | string, check: () => T): T {
+    try {
+      return check();
+    } catch (err) {
+      if (err instanceof SocksError) this.record(name, label, length, value, `rejected: ${err.message}`);
+      throw err;
+    }
+  }
+
   /** Reads one byte; `check` may throw a SocksError (it is told the field's offset) or return its meaning. */
   u8(name: string, label: string, check: (value: number, offset: number) => string): number {
     this.ensure(1);
     const value = this.bytes[this.offset]!;
-    this.record(name, label, 1, value, check(value, this.offset));
+    this.record(name, label, 1, value, this.checked(name, label, 1, value, () => check(value, this.offset)));
     return value;
   }
 
   u16(name: string, label: string, check: (value: number, offset: number) => string): number {
     this.ensure(2);
     const value = (this.bytes[this.offset]! << 8) | this.bytes[this.offset + 1]!;
-    this.record(name, label, 2, value, check(value, this.offset));
+    this.record(name, label, 2, value, this.checked(name, label, 2, value, () => check(value, this.offset)));
     return value;
   }
 
@@ -96,7 +110,7 @@ export class Reader {
   ): Uint8Array {
     this.ensure(length);
     const bytes = this.bytes.subarray(this.offset, this.offset + length);
-    const { value, meaning } = render(bytes, this.offset);
+    const { value, meaning } = this.checked(name, label, length, toHex(bytes), () => render(bytes, this.offset));
     this.record(name, label, length, value, meaning);
     return bytes;
   }
@@ -136,8 +150,8 @@ export function decodeWith<T>(bytes: Uint8Array, spec: string, decode: (r: Reade
     const message = decode(reader);
     return { status: 'done', message, length: reader.offset, fields: reader.fields };
   } catch (err) {
-    if (err instanceof Incomplete) return { status: 'need', need: err.need };
-    if (err instanceof SocksError) return { status: 'error', error: err };
+    if (err instanceof Incomplete) return { status: 'need', need: err.need, fields: reader.fields };
+    if (err instanceof SocksError) return { status: 'error', error: err, fields: reader.fields };
     throw err;
   }
 }

@@ -81,7 +81,7 @@ describe('SOCKS4 (NEC document)', () => {
     const long = Uint8Array.from([4, 1, 0, 80, 127, 0, 0, 1, ...new Array(256).fill(0x61)]);
     expectError(decodeSocks4Request(long), 'ERR_SOCKS_FIELD_TOO_LONG');
     // 255 bytes without the NUL yet is still a message in progress.
-    expect(decodeSocks4Request(long.subarray(0, 8 + 255))).toEqual({ status: 'need', need: 1 });
+    expect(decodeSocks4Request(long.subarray(0, 8 + 255))).toMatchObject({ status: 'need', need: 1 });
   });
 });
 

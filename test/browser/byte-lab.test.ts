@@ -1,0 +1,96 @@
+/**
+ * The byte lab in Chromium, against the demo's real SOCKS servers through the bridge: a truncated greeting (the
+ * server waits, then closes on our FIN without a word), a bad ATYP (REP 0x08, the rejected byte marked), a wrong
+ * version, a wrong password (STATUS 0x01), a valid CONNECT whose data comes back from the echo target. A screenshot
+ * of the lab goes to docs/img/byte-lab.png.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { startDemo, type Demo } from '../../server/demo/demo.ts';
+import { launchChromium } from '../helpers/chromium.ts';
+import '../helpers/demo-page.ts';
+
+const IMG = join(import.meta.dirname, '../../docs/img');
+
+describe('byte lab in Chromium', () => {
+  let demo: Demo;
+  let chrome: Awaited<ReturnType<typeof launchChromium>>;
+  let page: Page;
+  const pageErrors: string[] = [];
+
+  beforeAll(async () => {
+    mkdirSync(IMG, { recursive: true });
+    demo = await startDemo({ port: 0 });
+    chrome = await launchChromium();
+    page = await chrome.browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    await page.goto(demo.url);
+    await page.waitForFunction(() => globalThis.__wsocks !== undefined);
+    await page.click('#tool-byte-lab');
+    await page.waitForSelector('[data-view="byte-lab"] #lab-send');
+  });
+  afterAll(async () => {
+    await chrome?.close();
+    await demo?.close();
+  });
+
+  /** Picks a prepared message, sends it, and waits until the connection has ended. */
+  async function send(presetId: string): Promise<string> {
+    await page.selectOption('#lab-preset', presetId);
+    await page.click('#lab-send');
+    await page.waitForFunction(() => /Then (the server|you|the stream)/.test(document.querySelector('.lab-verdict')?.textContent ?? ''), undefined, { timeout: 30_000 });
+    return (await page.textContent('.lab-verdict')) ?? '';
+  }
+
+  it('a truncated greeting: the server waits for the missing byte, then closes on our FIN without answering', async () => {
+    const verdict = await send('truncated');
+    expect(verdict).toContain('Incomplete: the SOCKS5 greeting needs 1 more byte');
+    expect(verdict).toContain('The server answered nothing.');
+    expect(verdict).toContain('Then the server closed the connection');
+    const sent = page.locator('.lab-sent .lab-message').first();
+    expect(await sent.getAttribute('data-status')).toBe('need');
+    expect(await sent.locator('td.label').allTextContents()).toEqual(['VER', 'NMETHODS', 'METHOD']);
+    expect(await page.locator('.lab-received .lab-nothing').count()).toBe(1);
+  });
+
+  it('a bad ATYP: the rejected byte is marked, and the server’s REP 0x08 reply is decoded field by field', async () => {
+    const verdict = await send('bad-atyp');
+    expect(verdict).toContain('Rejected byte 6 (0x07): unknown address type 0x07.');
+    expect(verdict).toContain('The server answered 12 bytes: 05 00 05 08 00 01 00 00 00 00 00 00.');
+    expect(verdict).toContain('Then the server closed the connection');
+    const request = page.locator('.lab-sent .lab-message[data-status="error"]');
+    expect(await request.locator('.hex .bytes.rejected').textContent()).toBe('07');
+    expect(await request.locator('tr.rejected td.label').textContent()).toBe('ATYP');
+    const reply = page.locator('.lab-received .lab-message').nth(1);
+    expect(await reply.locator('h4').textContent()).toContain('reply');
+    expect(await reply.locator('tr:has(td.label:text-is("REP")) td.value').textContent()).toBe('8 (0x08)');
+    expect(await reply.locator('tr:has(td.label:text-is("REP")) td.meaning').textContent()).toMatch(/^address type not supported/);
+    await page.evaluate(() => document.querySelector('.lab-verdict')?.scrollIntoView({ block: 'start' }));
+    await page.screenshot({ path: join(IMG, 'byte-lab.png') });
+  });
+
+  it('a wrong version: rejected at byte 0, closed without a reply', async () => {
+    const verdict = await send('version');
+    expect(verdict).toContain('Rejected byte 0 (0x06): unknown SOCKS version 0x06');
+    expect(verdict).toContain('The server answered nothing.');
+  });
+
+  it('a wrong password to server B: STATUS 0x01 and the RFC 1929 rule', async () => {
+    const verdict = await send('wrong-password');
+    expect(verdict).toContain('The server answered 4 bytes: 05 02 01 01.');
+    const status = page.locator('.lab-received .lab-message').nth(1);
+    expect(await status.locator('tr:has(td.label:text-is("STATUS")) td.meaning').textContent()).toMatch(/any value but 0x00 is a failure, and the server must close the connection/);
+  });
+
+  it('a valid CONNECT: the reply, then the echo target’s bytes', async () => {
+    const verdict = await send('connect');
+    expect(verdict).not.toContain('Rejected');
+    expect(verdict).toContain('Then the server closed the connection');
+    const titles = await page.locator('.lab-received .lab-message h4').allTextContents();
+    expect(titles.map((t) => t.split(' from byte')[0])).toEqual(['method selection', 'reply', 'bytes from the destination']);
+    expect(await page.locator('.lab-received .lab-message').last().locator('.hex').textContent()).toContain('68 65 6c 6c 6f 0a');
+    expect(pageErrors).toEqual([]);
+  });
+});
