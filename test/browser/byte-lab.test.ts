@@ -11,6 +11,7 @@ import type { Page } from 'playwright-core';
 import { startDemo, type Demo } from '../../server/demo/demo.ts';
 import { launchChromium } from '../helpers/chromium.ts';
 import '../helpers/demo-page.ts';
+import { seriousViolationsEverywhere } from '../helpers/axe.ts';
 
 const IMG = join(import.meta.dirname, '../../docs/img');
 
@@ -67,8 +68,11 @@ describe('byte lab in Chromium', () => {
     expect(await reply.locator('h4').textContent()).toContain('reply');
     expect(await reply.locator('tr:has(td.label:text-is("REP")) td.value').textContent()).toBe('8 (0x08)');
     expect(await reply.locator('tr:has(td.label:text-is("REP")) td.meaning').textContent()).toMatch(/^address type not supported/);
+    await page.setViewportSize({ width: 1280, height: 1000 });
     await page.evaluate(() => document.querySelector('.lab-verdict')?.scrollIntoView({ block: 'start' }));
     await page.screenshot({ path: join(IMG, 'byte-lab.png') });
+    // Everyone can use it: no serious or critical axe violation, wide and narrow, light and dark.
+    expect(await seriousViolationsEverywhere(page)).toEqual([]);
   });
 
   it('a wrong version: rejected at byte 0, closed without a reply', async () => {

@@ -4,6 +4,7 @@ import type { Page } from 'playwright-core';
 import { startDemo, type Demo } from '../../server/demo/demo.ts';
 import { launchChromium } from '../helpers/chromium.ts';
 import '../helpers/demo-page.ts';
+import { seriousViolationsEverywhere } from '../helpers/axe.ts';
 
 describe('compare view in Chromium', () => {
   let demo: Demo;
@@ -48,5 +49,6 @@ describe('compare view in Chromium', () => {
     expect((await column('SOCKS5').locator('.hex').textContent())?.replace(/\s+/g, ' ').trim()).toBe('05 01 00 01 c0 00 02 07 01 bb');
     expect(await column('SOCKS4a').locator('.cmp-note').textContent()).toMatch(/same bytes as SOCKS4/);
     expect((await cells('user id'))[0]).toMatch(/^62 6f 62 USERID@8/);
+    expect(await seriousViolationsEverywhere(page)).toEqual([]);
   });
 });

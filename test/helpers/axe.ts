@@ -26,3 +26,18 @@ export async function seriousViolations(page: Page): Promise<Violation[]> {
       .map((v) => ({ id: v.id, impact: v.impact!, help: v.help, targets: v.nodes.slice(0, 5).map((n) => JSON.stringify(n.target)) }));
   });
 }
+
+/** The serious and critical violations at 1280x800 and 390x844, light and dark (then back to 1280x800, light). */
+export async function seriousViolationsEverywhere(page: Page): Promise<Array<Violation & { where: string }>> {
+  const found: Array<Violation & { where: string }> = [];
+  for (const size of [{ width: 1280, height: 800 }, { width: 390, height: 844 }]) {
+    await page.setViewportSize(size);
+    for (const colorScheme of ['light', 'dark'] as const) {
+      await page.emulateMedia({ colorScheme });
+      for (const v of await seriousViolations(page)) found.push({ ...v, where: `${size.width}x${size.height} ${colorScheme}` });
+    }
+  }
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await page.emulateMedia({ colorScheme: 'light' });
+  return found;
+}
