@@ -460,7 +460,7 @@ export class BridgeServer {
               passwordAuth: this.wispPasswordAuth(req) ? (password) => this.tokens.check(password) : undefined,
               grant,
             })
-          : new BridgeSession(ws, this.sessionContext, client, grant);
+          : new BridgeSession(ws, this.sessionContext, client, grant, socket);
       this.sessions.add(session);
       if (this.draining) session.drain(DRAIN_MESSAGE);
       void session.closed.then(() => {

@@ -1,8 +1,9 @@
 /** One WebSocket on the bridge: parses and checks messages, opens streams through routes, keeps the session alive. */
+import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import { WsocksError, WsocksErrorCode } from '../../shared/protocol/errors.ts';
 import { closeReason, SESSION_CLOSE_CODES, type SessionCloseErrorCode } from '../../shared/protocol/close-codes.ts';
-import { decodeDataFrame, encodeDataFrame, FRAME_HEADER_BYTES } from '../../shared/protocol/frame.ts';
+import { decodeDataFrame, FRAME_HEADER_BYTES } from '../../shared/protocol/frame.ts';
 import { udpPayloadRoom } from '../../shared/socks/udp.ts';
 import { ClientMessageSchema, StreamIdSchema, type BridgeMessage, type OpenMessage, type TranscriptEntry } from '../../shared/protocol/messages.ts';
 import { formatZodError } from '../../shared/config/net-schemas.ts';
@@ -13,6 +14,7 @@ import type { TargetPolicy } from './policy.ts';
 import { hostForLog } from '../../shared/net/canonical-target.ts';
 import type { Resolve } from '../net/resolver.ts';
 import { BridgeStream, type StreamHost } from './stream.ts';
+import { FrameWriter } from './frame-writer.ts';
 import { BridgeUdpStream } from './udp-stream.ts';
 import { GrantGuard } from './grant-guard.ts';
 import { SessionLedger, type BridgeEvent } from './events.ts';
@@ -58,15 +60,25 @@ export class BridgeSession implements StreamHost {
   private readonly ledger: SessionLedger;
   /** Set by `drain`: the session closes with 1001 ERR_SHUTTING_DOWN and this message once its last stream ends. */
   private drainMessage: string | undefined;
+  /** Data messages go straight to the socket, batched per turn of the event loop (frame-writer.ts). */
+  private readonly frames: FrameWriter;
 
   constructor(
     private readonly ws: WebSocket,
     private readonly ctx: SessionContext,
     readonly client: string,
     /** What a signed token allows; undefined: the bridge's whole policy (static token or none). */
-    private readonly grant?: SessionGrant,
+    private readonly grant: SessionGrant | undefined,
+    /** The socket under `ws` (the one given to handleUpgrade): data frames are written to it directly. */
+    socket: Duplex,
   ) {
     const { limits } = ctx.config;
+    this.frames = new FrameWriter(
+      socket,
+      limits.maxMessageBytes - FRAME_HEADER_BYTES,
+      (bytes) => this.written(bytes),
+      () => ws.readyState === ws.OPEN,
+    );
     const scope = grant?.scope;
     this.maxStreams = Math.min(limits.streamsPerSession, scope?.maxStreams ?? Infinity);
     this.ledger = new SessionLedger(ctx.sessionNumber(), client, ctx.emit);
@@ -124,18 +136,28 @@ export class BridgeSession implements StreamHost {
     this.send(JSON.stringify(message));
   }
 
+  /** Stream bytes: batched with the stream's other bytes of this turn into messages under the limit (frame-writer.ts). */
   sendData(id: number, data: Uint8Array): void {
-    if (!this.carry(data.length)) return;
+    if (this.ws.readyState !== this.ws.OPEN || !this.carry(data.length)) return;
     this.ledger.down(id, data.length);
-    // Frames stay under the message limit the client was told about.
-    const max = this.ctx.config.limits.maxMessageBytes - FRAME_HEADER_BYTES;
-    for (let at = 0; at < data.length; at += max) this.send(encodeDataFrame(id, data.subarray(at, at + max)));
+    this.queued(data.length);
+    this.frames.data(id, data);
   }
 
-  /** Every message to the client goes through here, so the outgoing buffer is counted and bounded. */
-  private send(payload: string | Uint8Array): void {
+  /** A datagram: a message of its own. */
+  sendDatagram(id: number, datagram: Uint8Array): void {
+    if (this.ws.readyState !== this.ws.OPEN || !this.carry(datagram.length)) return;
+    this.ledger.down(id, datagram.length);
+    this.queued(datagram.length);
+    this.frames.message(id, datagram);
+  }
+
+  /** Every control message goes through here, so the outgoing buffer is counted and bounded. */
+  private send(payload: string): void {
     if (this.ws.readyState !== this.ws.OPEN) return;
-    const bytes = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
+    // Data queued before this message goes first: a stream's `end` or `close` must not overtake its bytes.
+    this.frames.flush();
+    const bytes = Buffer.byteLength(payload);
     this.queued(bytes);
     this.ws.send(payload, () => this.written(bytes));
   }
@@ -185,6 +207,7 @@ export class BridgeSession implements StreamHost {
   /** Ends the session with a session-level close code and `<CODE> <message>`; cuts the socket if that cannot flush. */
   closeWith(code: SessionCloseErrorCode, message: string): void {
     if (this.ws.readyState !== this.ws.OPEN) return;
+    this.frames.flush();
     this.ws.close(SESSION_CLOSE_CODES[code], closeReason(code, message));
     this.cutAfterGrace();
   }
@@ -364,6 +387,7 @@ export class BridgeSession implements StreamHost {
   }
 
   private onClosed(code: number, reason: string): void {
+    this.frames.discard();
     clearInterval(this.pinger);
     clearTimeout(this.overloadTimer);
     this.guard.dispose();

@@ -10,7 +10,10 @@ import type { BridgeMessage } from '../../shared/protocol/messages.ts';
 
 export interface StreamHost {
   sendControl(message: BridgeMessage): void;
+  /** Stream bytes; the host may join them with the stream's next bytes into one message. */
   sendData(id: number, data: Uint8Array): void;
+  /** A datagram: exactly one message. */
+  sendDatagram(id: number, datagram: Uint8Array): void;
   /** Called once when the stream is gone, whatever the reason. */
   removed(id: number): void;
   /**

@@ -216,7 +216,7 @@ export class BridgeUdpStream {
     }
     if (!this.options.canSend(datagram.length)) return this.strayNotices.push('datagram too large for a message, or WebSocket buffer full');
     this.touch();
-    this.host.sendData(this.id, datagram);
+    this.host.sendDatagram(this.id, datagram);
   }
 
   onCredit(): void {}
