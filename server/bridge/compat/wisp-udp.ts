@@ -118,8 +118,12 @@ export class WispUdpStream implements StreamHost {
     this.inner.destroy();
   }
 
-  // StreamHost, for the inner stream.
-  sendData(_id: number, datagram: Uint8Array): void {
+  // StreamHost, for the inner stream (a UDP stream: it sends datagrams only).
+  sendData(id: number, data: Uint8Array): void {
+    this.sendDatagram(id, data);
+  }
+
+  sendDatagram(_id: number, datagram: Uint8Array): void {
     const decoded = decodeUdpDatagram(datagram);
     if (decoded.status !== 'done') return;
     const payload = decoded.message.data;
