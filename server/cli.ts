@@ -222,6 +222,9 @@ async function runDemo(args: string[]): Promise<number> {
     `wsocks demo on loopback:\n` +
       `  SOCKS server A  127.0.0.1:${a.address.port} (no auth)\n` +
       `  SOCKS server B  127.0.0.1:${b.address.port} (user demo, password demo-password)\n` +
+      ('server' in demo.kerberos
+        ? `  SOCKS server K  127.0.0.1:${demo.kerberos.server.address.port} (GSS-API, Kerberos test realm WSOCKS.TEST; route kerberos)\n`
+        : `  no GSS-API hop  (${demo.kerberos.unavailable})\n`) +
       `  targets         echo ${demo.targets.echo}, chat ${demo.targets.chat}, http ${demo.targets.http}, firehose ${demo.targets.firehose}\n` +
       `  bridge          ${demo.bridge.url}\n\n` +
       `Open ${demo.url}\n`,

@@ -11,6 +11,7 @@ import { BridgeServer } from '../bridge/bridge-server.ts';
 import { freePort } from '../net/listen.ts';
 import { SocksServer } from '../socks/server.ts';
 import { connectDemoPeer, startDemoTargets, type DemoTargets } from './targets.ts';
+import { startKerberosHop, type KerberosHop } from './kerberos-hop.ts';
 
 export const DEMO_USER = { username: 'demo', password: 'demo-password' };
 
@@ -26,13 +27,15 @@ export interface Demo {
   bridge: BridgeServer;
   socks: [SocksServer, SocksServer];
   targets: DemoTargets;
+  /** The GSS-API hop (route `kerberos`), or why there is none. */
+  kerberos: { server: SocksServer } | { unavailable: string };
   close(): Promise<void>;
 }
 
 const ROOT = join(import.meta.dirname, '../..');
 
 /** What the page needs to know: targets, routes and presets. Served as /demo/config.json. */
-function demoConfig(targets: DemoTargets, socksA: number, socksB: number) {
+function demoConfig(targets: DemoTargets, socksA: number, socksB: number, kerberos: number | undefined) {
   return {
     targets: [
       { name: 'echo', host: '127.0.0.1', port: targets.echo, mode: 'line', about: 'TCP echo: every byte comes back' },
@@ -46,6 +49,7 @@ function demoConfig(targets: DemoTargets, socksA: number, socksB: number) {
       { name: 'one-hop', label: 'one hop: SOCKS5 (wsocks, no auth)' },
       { name: 'two-hop', label: 'two hops: SOCKS5 -> SOCKS5 with username/password' },
       { name: 'socks4a', label: 'one hop: SOCKS4a (wsocks)' },
+      ...(kerberos === undefined ? [] : [{ name: 'kerberos', label: 'one hop: SOCKS5 with GSS-API (Kerberos, a test realm on loopback)' }]),
     ],
     udpTargets: [
       { name: 'UDP echo', host: '127.0.0.1', port: targets.udpEcho, about: 'every datagram comes back' },
@@ -54,6 +58,7 @@ function demoConfig(targets: DemoTargets, socksA: number, socksB: number) {
     proxies: [
       { name: 'SOCKS server A (no auth)', host: '127.0.0.1', port: socksA },
       { name: 'SOCKS server B (user demo, password demo-password)', host: '127.0.0.1', port: socksB },
+      ...(kerberos === undefined ? [] : [{ name: 'SOCKS server K (GSS-API, test realm WSOCKS.TEST)', host: '127.0.0.1', port: kerberos }]),
     ],
   };
 }
@@ -83,7 +88,17 @@ async function startDemoParts(options: DemoOptions, started: Array<() => Promise
   started.push(() => socksB.close());
   const a = socksA.address.port;
   const b = socksB.address.port;
-  const config = demoConfig(targets, a, b);
+  // The GSS-API hop is there when the machine can make a Kerberos realm; the rest of the demo does not need it.
+  let kerberos: KerberosHop | undefined;
+  let kerberosMissing = '';
+  try {
+    kerberos = await startKerberosHop();
+    started.push(() => kerberos!.close());
+  } catch (err) {
+    kerberosMissing = (err as Error).message;
+  }
+  const k = kerberos?.server.address.port;
+  const config = demoConfig(targets, a, b, k);
   let handler: (req: IncomingMessage, res: ServerResponse) => void;
   let closeVite = async () => {};
   if (options.static) {
@@ -129,6 +144,7 @@ async function startDemoParts(options: DemoOptions, started: Array<() => Promise
           { type: 'socks5', host: '127.0.0.1', port: b, ...DEMO_USER },
         ],
         socks4a: [{ type: 'socks4a', host: '127.0.0.1', port: a }],
+        ...(kerberos ? { kerberos: [{ type: 'socks5' as const, host: 'localhost', port: k!, auth: 'gssapi' as const, keytab: kerberos.keytab }] } : {}),
       },
     },
     { onRequest },
@@ -139,9 +155,10 @@ async function startDemoParts(options: DemoOptions, started: Array<() => Promise
     bridge,
     socks: [socksA, socksB],
     targets,
+    kerberos: kerberos ? { server: kerberos.server } : { unavailable: kerberosMissing },
     close: async () => {
       await bridge.close();
-      await Promise.all([socksA.close(), socksB.close(), targets.close(), closeVite()]);
+      await Promise.all([socksA.close(), socksB.close(), targets.close(), closeVite(), kerberos?.close()]);
     },
   };
 }

@@ -62,6 +62,26 @@ describe('demo UI in Chromium', () => {
     await page.screenshot({ path: join(ARTIFACTS, 'demo-two-hop-echo.png') });
   });
 
+  it('goes through the GSS-API hop (a Kerberos test realm) and shows the RFC 1961 messages field by field', async () => {
+    // ensure-system-deps installs the realm's packages: without them this fails with the reason, it does not skip.
+    expect('server' in demo.kerberos ? 'realm up' : demo.kerberos.unavailable).toBe('realm up');
+    const id = await open('echo', 'kerberos');
+    await page.waitForFunction((i) => globalThis.__wsocks.tabs().find((t) => t.id === i)?.status.startsWith('open'), id);
+    await page.keyboard.type('hello kerberos');
+    await page.keyboard.press('Enter');
+    await page.waitForFunction((i) => (globalThis.__wsocks.terminalText(i)?.match(/hello kerberos/g) ?? []).length >= 2, id);
+    const transcript = await page.evaluate((i) => globalThis.__wsocks.transcript(i), id);
+    expect(transcript.entries.filter((e) => e.hop === 1 && e.kind.startsWith('gssapi.')).map((e) => `${e.direction} ${e.kind}`)).toEqual([
+      'sent gssapi.context',
+      'received gssapi.context',
+      'sent gssapi.protection',
+      'received gssapi.protection',
+    ]);
+    const card = page.locator(`#panel-${id} article[data-kind="gssapi.context"][data-hop="1"]`).first();
+    await expect(card.locator('td.label').allTextContents()).resolves.toEqual(['VER', 'MTYP', 'LEN', 'TOKEN']);
+    await page.screenshot({ path: join(ARTIFACTS, 'demo-kerberos.png') });
+  });
+
   it('shows a refused port as an error with its reply code', async () => {
     const id = await open('refused port', 'one-hop');
     await page.waitForFunction((i) => globalThis.__wsocks.tabs().find((t) => t.id === i)?.status.startsWith('error'), id);

@@ -2,10 +2,8 @@
  * Third-party SOCKS servers on loopback, started per test file: Dante (`danted`) and OpenSSH dynamic forwarding
  * (`sshd` + `ssh -D`). Both need root here (Dante checks passwords against the system's users; sshd runs as root).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, existsSync, mkdirSync } from 'node:fs';
-import { once } from 'node:events';
-import { connect } from 'node:net';
 import { freePort } from '../../server/net/listen.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,48 +21,9 @@ export const DANTE_PASSWORD = 'dante-pass-1';
 
 const sbin = (p: string) => ['/usr/sbin', '/usr/bin', '/sbin', '/bin'].map((d) => `${d}/${p}`).find((f) => existsSync(f));
 
-/** Waits until the port accepts a connection; these programs print nothing reliable when ready. */
-export async function waitForPort(port: number, child: ChildProcess, what: string, stderr: () => string, host = '127.0.0.1'): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    if (child.exitCode !== null) throw new Error(`${what} exited with ${child.exitCode}: ${stderr()}`);
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = connect({ port, host });
-      s.once('connect', () => (s.destroy(), resolve(true)));
-      s.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`${what} did not listen on ${port}: ${stderr()}`);
-}
-
-export function start(cmd: string, args: string[], env?: NodeJS.ProcessEnv): { child: ChildProcess; stderr: () => string } {
-  // Own process group, so that stop() also takes down the workers Dante and sshd fork.
-  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true, env: env ? { ...process.env, ...env } : process.env });
-  // If this process dies before stop(), take the whole group down with it rather than leave daemons behind.
-  const reap = () => {
-    try {
-      process.kill(-child.pid!, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  };
-  process.once('exit', reap);
-  child.once('exit', () => process.off('exit', reap));
-  let err = '';
-  child.stderr!.on('data', (d) => (err = (err + d).slice(-4000)));
-  return { child, stderr: () => err };
-}
-
-export async function kill(child: ChildProcess): Promise<void> {
-  const exited = child.exitCode !== null || child.signalCode !== null;
-  try {
-    process.kill(-child.pid!, 'SIGKILL');
-  } catch {
-    // the group is already gone
-  }
-  if (!exited) await once(child, 'exit');
-}
+/** Daemons in their own process group (server/demo/daemon.ts): `start`, `kill` and `waitForPort` for the peers here. */
+export { startDaemon as start, stopDaemon as kill, waitForPort } from '../../server/demo/daemon.ts';
+import { startDaemon as start, stopDaemon as kill, waitForPort } from '../../server/demo/daemon.ts';
 
 function ensureDanteUser(): void {
   if (spawnSync('id', [DANTE_USER]).status !== 0) {
