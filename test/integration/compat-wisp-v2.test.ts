@@ -315,3 +315,19 @@ describe('Wisp with signed tokens: the token scope and expiry apply to its strea
     expect(end).toEqual({ code: 4401, reason: 'ERR_UNAUTHORIZED the token expired' });
   });
 });
+
+describe('Wisp v2: a client that never sends its INFO', () => {
+  it('is closed with 4400 after limits.handshakeTimeoutMs, and holds nothing', async () => {
+    const bridge = await BridgeServer.start({ listen: '127.0.0.1:0', limits: { handshakeTimeoutMs: 300 }, compat: { wisp: [{ path: '/wisp/' }] } });
+    try {
+      const raw = await RawWisp.open(`ws://127.0.0.1:${bridge.address.port}/wisp/`);
+      expect(await raw.next()).toMatchObject({ type: 'info' });
+      const end = await raw.closed;
+      expect(end.code).toBe(4400);
+      expect(end.reason).toMatch(/^ERR_BAD_MESSAGE Wisp v2: no INFO from the client within 300 ms/);
+      await expect.poll(() => bridge.stats().sessions).toBe(0);
+    } finally {
+      await bridge.close();
+    }
+  });
+});

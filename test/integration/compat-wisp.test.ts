@@ -136,10 +136,17 @@ describe('Wisp v1 endpoint', () => {
     }
   });
 
-  it('keeps a client that ignores CONTINUE within its bound: stops reading it, then closes it with 4008', async () => {
+  it.each([1, 2])('keeps a v%i client that ignores CONTINUE within its bound: stops reading it, then closes it with 4008', async (version) => {
     const closedBefore = logs.filter((l) => l.includes('bytes waited toward one target')).length;
-    const ws = new WebSocket(`${base}/wisp/a-bridge-session-token/`);
-    const first = await new Promise<Buffer>((resolve) => ws.once('message', (d: Buffer) => resolve(d)));
+    const ws = new WebSocket(`${base}/wisp/a-bridge-session-token/`, version === 2 ? ['wisp-v2'] : []);
+    const nextMessage = () => new Promise<Buffer>((resolve) => ws.once('message', (d: Buffer) => resolve(d)));
+    let first = await nextMessage();
+    if (version === 2) {
+      // v2: the bridge's INFO, ours (no extensions), then the CONTINUE that opens the session.
+      expect(decodeWispPacket(first)).toMatchObject({ ok: true, packet: { type: 'info', id: 0, major: 2 } });
+      ws.send(encodeWispPacket({ type: 'info', id: 0, major: 2, minor: 0, extensions: new Uint8Array(0) }));
+      first = await nextMessage();
+    }
     expect(decodeWispPacket(first)).toEqual({ ok: true, packet: { type: 'continue', id: 0, remaining: 128 } });
     ws.send(encodeWispPacket({ type: 'connect', id: 7, streamType: 1, port: sink.port, hostname: '127.0.0.1' }));
     const packet = encodeWispPacket({ type: 'data', id: 7, data: randomBytes(32 * 1024) });
