@@ -131,6 +131,40 @@ describe('ladder diagram in Chromium', () => {
     expect(directSteps.find((s) => s.kind === 'failure')).toMatchObject({ from: 1, to: 2, failed: true });
   });
 
+  it('keeps a BIND’s ladder and the keyboard focus as the second reply arrives during a replay', async () => {
+    const id = await openFromForm(page, '', 'one-hop', 'bind');
+    await waitForStatus(page, id, 'bound');
+    await page.click(`#panel-${id} [role="tab"]:text("Ladder")`);
+    await page.locator(`#panel-${id} .replay-first`).click();
+    await page.locator(`#panel-${id} .step[data-step="0"]`).focus();
+    await page.keyboard.press('n');
+    const before = (await page.evaluate((i) => globalThis.__wsocks.ladder(i), id))!;
+    expect(before.filter((s) => s.label.startsWith('reply'))).toHaveLength(1);
+    // The peer connects (fetched from inside the page: nothing takes the focus), the second reply is drawn.
+    const bound = (await page.evaluate((i) => globalThis.__wsocks.transcript(i), id)).entries.find((e) => e.kind === 'bound')!;
+    const [, host, port] = /at (.+):(\d+)$/.exec((bound as unknown as { note: string }).note)!;
+    await page.evaluate(([h, p]) => fetch(`/demo/peer?host=${encodeURIComponent(h!)}&port=${p}`, { method: 'POST' }), [host, port]);
+    await page.waitForFunction((i) => globalThis.__wsocks.ladder(i)!.filter((s) => s.label.startsWith('reply')).length === 2, id);
+    const steps = (await page.evaluate((i) => globalThis.__wsocks.ladder(i), id))!;
+    const columns = await page.$$eval(`#panel-${id} .ladder .lanes span`, (els) => els.map((e) => e.textContent));
+    expect(columns).toEqual(['browser', 'bridge', 'hop 1', 'peer']);
+    expect(steps.filter((s) => s.kind === 'message').map((s) => `${s.from}>${s.to} ${s.label}`)).toEqual([
+      '1>2 greeting',
+      '2>1 method choice METHOD 0x00',
+      '1>2 BIND request',
+      '2>1 reply REP 0x00',
+      '2>1 reply REP 0x00',
+    ]);
+    expect(steps.findIndex((s) => s.label === 'bound')).toBeGreaterThan(steps.findIndex((s) => s.label === 'BIND request'));
+    // The arrows were drawn anew; the focus stayed on the replay's current arrow.
+    const focusedStep = await page.evaluate(() => {
+      const el = (globalThis as unknown as { document: { activeElement: { className: string; getAttribute(n: string): string | null } } }).document.activeElement;
+      return { className: String(el.className), step: el.getAttribute('data-step') };
+    });
+    expect(focusedStep).toEqual({ className: expect.stringContaining('current'), step: '1' });
+    await page.locator(`#panel-${id} button:text-is("close")`).click();
+  });
+
   it('shows an exported transcript, re-imported, as the same diagram with the same cards', async () => {
     await page.click(`#tab-${twoHop}`);
     await page.click(`#panel-${twoHop} [role="tab"]:text("Byte cards")`);

@@ -49,6 +49,8 @@ const SHORT: Record<string, string> = {
   'udp.datagram': 'datagram',
 };
 const COMMANDS: Record<number, string> = { 1: 'CONNECT', 2: 'BIND', 3: 'UDP ASSOCIATE' };
+/** The short name of a message kind (an imported file may hold any string, `constructor` included). */
+const shortName = (kind: string): string => (Object.hasOwn(SHORT, kind) ? SHORT[kind]! : kind);
 /** Reply codes that mean the hop tried to reach the next one and could not. */
 const REACH_FAILURES = new Set([0x03, 0x04, 0x05, 0x06, 0x5b]);
 
@@ -87,7 +89,7 @@ export function buildLadder(record: SessionRecord): Ladder {
     if (e.hop === 0) {
       // A UDP datagram with its header: between the browser and the target, through the relay.
       const [from, to] = e.direction === 'sent' ? [0, target] : [target, 0];
-      push({ kind: 'message', from, to, label: SHORT[e.kind] ?? e.kind, at: e.at, entry: i, what: `UDP datagram, ${bytes(e.hex)}` });
+      push({ kind: 'message', from, to, label: shortName(e.kind), at: e.at, entry: i, what: `UDP datagram, ${bytes(e.hex)}` });
       return;
     }
     const [from, to] = e.direction === 'sent' ? [1, col(e.hop)] : [col(e.hop), 1];
@@ -142,10 +144,10 @@ function failureSteps(
 }
 
 function messageLabel(kind: string, fields: ReadonlyArray<{ label: string; value: number | string }>): string {
-  const short = SHORT[kind] ?? kind;
+  const short = shortName(kind);
   const field = (l: string) => fields.find((f) => f.label === l)?.value;
   const cmd = field('CMD') ?? (kind === 'socks4.request' ? field('CD') : undefined);
-  if (typeof cmd === 'number' && COMMANDS[cmd]) return `${COMMANDS[cmd]} ${kind.startsWith('socks4') ? '(SOCKS4)' : 'request'}`;
+  if (typeof cmd === 'number' && Object.hasOwn(COMMANDS, cmd)) return `${COMMANDS[cmd]} ${kind.startsWith('socks4') ? '(SOCKS4)' : 'request'}`;
   for (const l of ['REP', 'CD', 'STATUS', 'METHOD']) {
     const v = field(l);
     if (typeof v === 'number' && (kind.endsWith('reply') || kind.endsWith('method'))) return `${short} ${l} 0x${v.toString(16).padStart(2, '0')}`;

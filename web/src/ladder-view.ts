@@ -54,12 +54,14 @@ export class LadderView {
     this.record = record;
     this.ladder = buildLadder(record);
     const { columns, steps } = this.ladder;
+    // Redrawing replaces the arrows: a keyboard user stepping through the replay keeps the focus on the current one.
+    const hadFocus = this.diagram.contains(document.activeElement);
     this.buttons = [];
     const lanes = h('div', { class: 'lanes', 'aria-hidden': 'true' }, ...columns.map((c) => h('span', {}, c)));
     this.diagram.style.setProperty('--cols', String(columns.length));
     this.diagram.replaceChildren(lanes, this.list(nestSteps(steps), steps.length));
     if (this.current >= steps.length) this.current = steps.length - 1;
-    this.paint(false);
+    this.paint(hadFocus);
   }
 
   /** The arrows as drawn, for tests and for comparing two diagrams. */
@@ -100,6 +102,8 @@ export class LadderView {
           },
           h('span', { class: 'label' }, s.label),
           h('span', { class: 'line', 'aria-hidden': 'true' }),
+          // Where a tunnelled message passes a hop that relays it: a dot on that hop's lifeline.
+          ...s.tunnel.map((hop) => h('span', { class: 'relay', 'aria-hidden': 'true', style: `left: calc(100% * ${1 + hop - lo + 0.5} / ${hi - lo + 1})` })),
         );
         this.buttons[n.index] = button;
         return h('li', { class: 'row', style: `--cols: ${cols}` }, button);
@@ -125,7 +129,7 @@ export class LadderView {
     this.position.textContent = this.current < 0 ? `${n} steps` : `step ${this.current + 1} of ${n}`;
     const step = this.ladder.steps[this.current];
     this.card.replaceChildren(...(step ? [this.cardFor(step)] : []));
-    if (focus) this.buttons[this.current]?.focus();
+    if (focus) this.buttons[Math.max(this.current, 0)]?.focus();
   }
 
   private cardFor(step: LadderStep): HTMLElement {

@@ -124,7 +124,10 @@ export function openTerminalTab(session: Session, data: OpenRequest, strip: TabS
         modeToggle.textContent = addon.lineMode ? 'switch to raw mode' : 'switch to line mode';
         terminal.focus();
       });
-      terminal.focus();
+      // Into the terminal, unless the learner is busy elsewhere in this session (its ladder, its cards) or has moved
+      // to another tab while it connected (a BIND's peer can take minutes).
+      const focus = document.activeElement;
+      if (!tab.panel.hidden && (!tab.panel.contains(focus) || termBox.contains(focus))) terminal.focus();
     },
     () => {},
   );
