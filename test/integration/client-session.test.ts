@@ -260,7 +260,7 @@ describe('client: sessions the bridge ends', () => {
         ws.send(frame(1, Buffer.from('hello')));
       },
     );
-    const session = await connect(fake.url, { WebSocket: WS, window: 1024 });
+    const session = await connect(fake.url, { WebSocket: WS, window: 1024, maxWindow: 1024 });
     const socket = session.open({ host: '127.0.0.1', port: 7 });
     const { readable, writable, remotePort } = await socket.opened;
     expect(remotePort).toBe(7);
@@ -269,6 +269,48 @@ describe('client: sessions the bridge ends', () => {
     await writable.getWriter().write(Uint8Array.of(1));
     expect((await rejection(socket.closed)).code).toBe('ERR_FLOW_CONTROL');
     await expect.poll(() => fake.messages.map((m) => JSON.parse(m).type)).toContain('close');
+    await session.close();
+    await fake.close();
+  });
+});
+
+describe('client: receive window', () => {
+  it('grows a stream\'s window while its reader keeps up, never past maxWindow, and loses no byte', async () => {
+    const TOTAL = 256 * 1024;
+    let credit = 0;
+    let maxCredit = 0;
+    let sent = 0;
+    const frame = (n: number) => Buffer.concat([Buffer.from([0, 0, 0, 1]), Buffer.alloc(n, sent & 0xff)]);
+    const pump = (ws: WebSocket) => {
+      // A bridge that sends exactly what its credit allows, in 512-byte messages.
+      while (credit > 0 && sent < TOTAL) {
+        const n = Math.min(512, credit, TOTAL - sent);
+        ws.send(frame(n));
+        credit -= n;
+        sent += n;
+      }
+      if (sent === TOTAL) ws.send(JSON.stringify({ type: 'end', id: 1 }));
+    };
+    const fake = await fakeBridge(
+      (ws) => ws.send(HELLO),
+      (ws, m) => {
+        const msg = m as { type: string; window?: number; bytes?: number };
+        if (msg.type === 'open') {
+          credit = msg.window!;
+          ws.send(JSON.stringify({ type: 'opened', id: 1, remoteAddress: '127.0.0.1', remotePort: 7, window: 10 }));
+        } else if (msg.type === 'credit') credit += msg.bytes!;
+        else return;
+        maxCredit = Math.max(maxCredit, credit);
+        pump(ws);
+      },
+    );
+    const session = await connect(fake.url, { WebSocket: WS, window: 1024, maxWindow: 8192 });
+    const { readable } = await session.open({ host: '127.0.0.1', port: 7 }).opened;
+    let got = 0;
+    for await (const chunk of readable as unknown as AsyncIterable<Uint8Array>) got += chunk.length;
+    expect(got).toBe(TOTAL);
+    expect(maxCredit).toBeGreaterThan(1024);
+    expect(maxCredit).toBeLessThanOrEqual(8192);
     await session.close();
     await fake.close();
   });

@@ -8,7 +8,7 @@ import { BRIDGE_MESSAGE_JSON_SCHEMA } from '../../shared/protocol/bridge-message
 import type { BridgeMessage, Hop } from '../../shared/protocol/messages.ts';
 import { udpPayloadRoom } from '../../shared/socks/udp.ts';
 import { deferred, type StreamGuard } from './client-stream.ts';
-import { WsocksSocket, type SocketTransport } from './socket.ts';
+import { WsocksSocket, type SocketTransport, type StreamWindow } from './socket.ts';
 import { WsocksUdpSocket } from './udp-socket.ts';
 import type { WebSocketConstructor, WebSocketLike } from './websocket-like.ts';
 
@@ -17,8 +17,14 @@ export interface ConnectOptions {
   token?: string;
   /** The WebSocket implementation; the global one by default (pass `ws`'s in Node 20). */
   WebSocket?: WebSocketConstructor;
-  /** Bytes each stream's readable may hold before the bridge must wait; default 1 MiB (see docs/performance.md). */
+  /** Each stream's initial window: bytes its readable may hold before the bridge must wait; default 1 MiB. */
   window?: number;
+  /**
+   * The most a stream's window may grow to while its reader keeps up and the bridge runs short of credit (like TCP's
+   * receive window tuning); default 8 MiB, at least `window`. A stream never holds more than this unread. Set it to
+   * `window` for a fixed window. See docs/performance.md.
+   */
+  maxWindow?: number;
   /** Aborts connecting: `connect()` rejects with ERR_ABORTED. Once connected, the signal no longer matters. */
   signal?: AbortSignal;
   /** Milliseconds to wait for the bridge's hello before rejecting with ERR_TIMEOUT; default 30 000. */
@@ -88,7 +94,8 @@ export async function connect(url: string, options: ConnectOptions = {}): Promis
     throw new WsocksError(WsocksErrorCode.BRIDGE_UNREACHABLE, `cannot open a WebSocket to ${url}: ${(err as Error).message}`, { cause: err });
   }
   ws.binaryType = 'arraybuffer';
-  const session = new Session(ws, options.window ?? 1024 * 1024);
+  const window = options.window ?? 1024 * 1024;
+  const session = new Session(ws, { initial: window, max: Math.max(window, options.maxWindow ?? 8 * 1024 * 1024) });
   const giveUp = (error: WsocksError) => session.fail(error);
   const onAbort = () => giveUp(new WsocksError(WsocksErrorCode.ABORTED, 'connect() aborted', { cause: signal?.reason }));
   const timer = setTimeout(() => giveUp(new WsocksError(WsocksErrorCode.TIMEOUT, `no hello from the bridge within ${timeout} ms`)), timeout);
@@ -130,7 +137,7 @@ export class Session extends EventTarget implements SocketTransport {
   /** @internal Use `connect()`. */
   constructor(
     private readonly ws: WebSocketLike,
-    private readonly window: number,
+    private readonly window: StreamWindow,
   ) {
     super();
     this.ready = this.readyD.promise;
@@ -229,7 +236,7 @@ export class Session extends EventTarget implements SocketTransport {
       ...(options.route !== undefined ? { route: options.route } : {}),
       ...(options.via !== undefined ? { via: options.via } : {}),
       ...(options.inspect ? { inspect: true } : {}),
-      window: this.window,
+      window: this.window.initial,
     });
   }
 

@@ -18,6 +18,12 @@ export interface SocketOpenInfo {
 
 export type { SocketTransport };
 
+/** A stream's receive window: where it starts, and the most it may grow to. */
+export interface StreamWindow {
+  initial: number;
+  max: number;
+}
+
 export class WsocksSocket extends ClientStream<SocketOpenInfo> {
   private readonly boundD = deferred<{ address: string; port: number }>();
 
@@ -25,6 +31,8 @@ export class WsocksSocket extends ClientStream<SocketOpenInfo> {
   private readableDone = false;
   /** Bytes the bridge may still send us. */
   private outstanding: number;
+  /** The receive window now: what the readable may hold plus what the bridge may still send. */
+  private window: number;
   /** Bytes we may still send the bridge. */
   private credit = 0;
   private creditWaiters: Array<() => void> = [];
@@ -32,11 +40,12 @@ export class WsocksSocket extends ClientStream<SocketOpenInfo> {
   constructor(
     id: number,
     transport: SocketTransport,
-    private readonly window: number,
+    private readonly windows: StreamWindow,
     guard: StreamGuard = {},
   ) {
     super(id, transport, guard);
-    this.outstanding = window;
+    this.window = windows.initial;
+    this.outstanding = windows.initial;
   }
 
   /** BIND only: where the last hop listens (its first reply); the peer connects there. */
@@ -61,7 +70,7 @@ export class WsocksSocket extends ClientStream<SocketOpenInfo> {
         pull: () => this.grant(),
         cancel: () => void this.close(),
       },
-      { highWaterMark: this.window, size: (chunk) => chunk.byteLength },
+      { highWaterMark: this.windows.max, size: (chunk) => chunk.byteLength },
     );
     const writable = new WritableStream<BytesSource>({
       write: (chunk) => this.write(chunk),
@@ -100,10 +109,19 @@ export class WsocksSocket extends ClientStream<SocketOpenInfo> {
 
   // ---- internals ----
 
-  /** Grants the bridge the room the readable has beyond what is already granted, in batches. */
+  /**
+   * Grants the bridge the room the window has beyond what the readable holds and what is already granted, in
+   * batches of a quarter window. The window doubles (up to its max) at each grant made while the readable is empty
+   * after data came in: the reader keeps up, so the stream is limited by credit, not by its reader, and more credit
+   * costs no memory unless the reader later stops (then at most the max is held). A lagging reader keeps its window.
+   */
   private grant(): void {
-    const room = (this.readable?.desiredSize ?? 0) - this.outstanding;
-    if (room >= this.window / 4 && !this.settled) {
+    if (!this.readable || this.settled) return;
+    const queued = this.windows.max - (this.readable.desiredSize ?? this.windows.max);
+    const used = this.outstanding < this.window;
+    if (queued === 0 && used && this.window < this.windows.max) this.window = Math.min(2 * this.window, this.windows.max);
+    const room = this.window - queued - this.outstanding;
+    if (room >= this.window / 4) {
       this.outstanding += room;
       this.transport.sendControl({ type: 'credit', id: this.id, bytes: room });
     }
