@@ -90,6 +90,12 @@ export class BridgeUdpStream {
   async start(via?: { control: Socket; relay: { host: string; port: number } }): Promise<{ address: string; port: number }> {
     // Direct: one dual-stack socket for IPv4 and IPv6 destinations, IPv4 only where the host has no IPv6.
     const udp = via ? await bound(isIP(via.relay.host) === 6 ? 'udp6' : 'udp4') : await bound('udp6').catch(() => bound('udp4'));
+    if (this.finished) {
+      // Closed while binding (the client or session went away): nothing may outlive the stream.
+      udp.close();
+      via?.control.destroy();
+      throw new WsocksError(WsocksErrorCode.STREAM_FAILED, 'the stream closed while it was opening');
+    }
     this.udp = udp;
     udp.on('message', (msg, rinfo) => this.fromNetwork(msg, rinfo));
     udp.on('error', (err) => this.fail(new WsocksError(WsocksErrorCode.STREAM_FAILED, `UDP socket failed: ${err.message}`)));
