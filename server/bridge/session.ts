@@ -16,6 +16,7 @@ import type { Resolve } from '../net/resolver.ts';
 import { BridgeStream, type StreamHost } from './stream.ts';
 import { FrameWriter } from './frame-writer.ts';
 import { BridgeUdpStream } from './udp-stream.ts';
+import { datagramTranscript } from './datagram-transcript.ts';
 import { GrantGuard } from './grant-guard.ts';
 import { SessionLedger, type BridgeEvent } from './events.ts';
 import { scopeDenial, type SessionGrant } from './tokens.ts';
@@ -347,6 +348,7 @@ export class BridgeSession implements StreamHost {
       idleTimeoutMs: config.limits.idleTimeoutMs,
       canSend: (bytes) => bytes + FRAME_HEADER_BYTES <= limit && !this.congestedNow && this.outgoing < config.limits.window,
       onDrop: (reason) => this.ctx.log(`stream ${m.id} from ${this.client}: dropped a datagram: ${reason}`),
+      onDatagram: m.inspect ? datagramTranscript(hops.length, (entry) => this.sendControl({ type: 'transcript', id: m.id, entry })) : undefined,
     });
     this.ledger.opening(m);
     this.streams.set(m.id, stream);

@@ -39,6 +39,12 @@ export interface UdpStreamOptions {
   /** Whether the WebSocket can take a datagram frame of this many bytes now (it is never split). */
   canSend: (bytes: number) => boolean;
   onDrop?: (reason: string) => void;
+  /**
+   * Sees each datagram as it travelled with its RFC 1928 §7 header (for the transcript): through a relay the bytes
+   * sent to or received from it (`hop` is the relay's hop); directly the frame exchanged with the client (`hop` 0),
+   * the only place a header exists then.
+   */
+  onDatagram?: ((direction: 'sent' | 'received', wire: Uint8Array, hop: 'relay' | 'client') => void) | undefined;
 }
 
 /** Where a datagram goes: the address to send to (direct) or the canonical host for the relay's header. */
@@ -148,12 +154,12 @@ export class BridgeUdpStream {
         const t = formatHostPort(this.target.canonical.host, this.target.port);
         return this.dropped(WsocksErrorCode.POLICY_DENIED, `datagram to ${where}: this stream is held to its target ${t}`);
       }
-      return this.send(this.target.sendTo!, d.port, d.data);
+      return this.send(this.target.sendTo!, d.port, d.data, frame);
     }
     this.decide(c.target, d.port, !this.relay).then(
       (decision) => {
         if (!decision.ok) return this.dropped(decision.code, `datagram to ${decision.message}`);
-        this.send(decision.host, d.port, d.data);
+        this.send(decision.host, d.port, d.data, frame);
       },
       (err: unknown) => this.dropped(WsocksErrorCode.CONNECT_FAILED, `datagram to ${where}: ${(err as Error).message}`),
     );
@@ -186,11 +192,16 @@ export class BridgeUdpStream {
     return { ok: true, host: this.options.addressesToRelay && allowed ? allowed.a : t.host };
   }
 
-  /** Sends a judged datagram: to the relay with a header naming `host`, or directly to the address `host`. */
-  private send(host: string, port: number, data: Uint8Array): void {
+  /**
+   * Sends a judged datagram: to the relay with a header naming `host`, or directly to the address `host`. `frame` is
+   * the client's datagram with its header, as it came (for the transcript of a direct stream).
+   */
+  private send(host: string, port: number, data: Uint8Array, frame: Uint8Array): void {
     if (this.finished || !this.udp) return;
     if (this.relay) {
-      this.udp.send(encodeUdpDatagram({ host, port, data }), this.relay.port, this.relay.host);
+      const wire = encodeUdpDatagram({ host, port, data });
+      this.options.onDatagram?.('sent', wire, 'relay');
+      this.udp.send(wire, this.relay.port, this.relay.host);
       return;
     }
     const address = unmapIPv4(host);
@@ -201,6 +212,7 @@ export class BridgeUdpStream {
     // dgram throws (not calls back) for port 0 and other bad arguments.
     if (port === 0) return this.dropped(WsocksErrorCode.CONNECT_FAILED, `datagram to ${formatHostPort(address, port)}: port 0`);
     this.contacted.add(address);
+    this.options.onDatagram?.('sent', frame, 'client');
     try {
       this.udp.send(data, port, dual && isIP(address) === 4 ? `::ffff:${address}` : address, (err) => {
         if (err) this.dropped(WsocksErrorCode.CONNECT_FAILED, `datagram to ${formatHostPort(address, port)}: ${err.message}`);
@@ -222,6 +234,7 @@ export class BridgeUdpStream {
     }
     if (!this.options.canSend(datagram.length)) return this.strayNotices.push('datagram too large for a message, or WebSocket buffer full');
     this.touch();
+    this.options.onDatagram?.('received', datagram, this.relay ? 'relay' : 'client');
     this.host.sendDatagram(this.id, datagram);
   }
 

@@ -120,6 +120,13 @@ describe('demo UI in Chromium', () => {
     const request = (await page.evaluate((i) => globalThis.__wsocks.transcript(i), echo)).entries.find((e) => e.kind === 'socks5.request')!;
     expect(request.hex.startsWith('05 03 00')).toBe(true); // UDP ASSOCIATE
     expect(await page.locator(`#panel-${echo} article[data-kind="udp.datagram"]`).count()).toBe(2);
+    // The datagrams' headers are the bridge's capture of what went to and came from the relay at hop 1.
+    const captured = (await page.evaluate((i) => globalThis.__wsocks.transcript(i), echo)).entries.filter((e) => e.kind === 'udp.datagram');
+    expect(captured.map((e) => [e.hop, e.direction])).toEqual([
+      [1, 'sent'],
+      [1, 'received'],
+    ]);
+    expect(captured.every((e) => e.hex.startsWith('00 00 00 01 7f 00 00 01'))).toBe(true);
 
     const dns = await open('DNS', 'one-hop', 'udp');
     await page.waitForFunction((i) => globalThis.__wsocks.tabs().find((t) => t.id === i)?.status.startsWith('associated'), dns);

@@ -85,6 +85,26 @@ describe('UDP and BIND through the bridge', () => {
     for (let i = 0; i < 3; i++) sizes.push((await reader.read()).value!.data.length);
     reader.releaseLock();
     expect(sizes.sort((a, b) => a - b)).toEqual([1, 700, 3000]);
+    // The transcript has each datagram as it went to and came from the relay (hop 1), header and all; a payload
+    // over 256 bytes is cut there, and said so.
+    const captured = socket.transcript.filter((e) => e.kind === 'udp.datagram');
+    expect(captured.filter((e) => e.hop === 1).length).toBe(8);
+    const big = captured.find((e) => e.direction === 'received' && /payload cut to 256 of 3000 bytes/.test(e.note ?? ''));
+    expect(big?.hex.split(' ').length).toBe(10 + 256);
+    expect(captured[0]!.fields.map((f) => f.name)).toEqual(['wsocks.udp.reserved', 'socks.fragment_number', 'socks.address_type', 'socks.dst', 'socks.port', 'wsocks.udp.data']);
+    socket.close();
+    await socket.closed;
+  });
+
+  it('captures a direct stream’s datagrams as the frames exchanged with the client (hop 0)', async () => {
+    const socket = session.openUdp({ host: '127.0.0.1', port: udpEcho.port }, { inspect: true });
+    const info = await socket.opened;
+    expect(text((await exchange(info, 'direct')).data)).toBe('direct');
+    await expect.poll(() => socket.transcript.filter((e) => e.kind === 'udp.datagram').length).toBe(2);
+    const [sent, received] = socket.transcript.filter((e) => e.kind === 'udp.datagram');
+    expect([sent!.hop, sent!.direction, received!.hop, received!.direction]).toEqual([0, 'sent', 0, 'received']);
+    expect(received!.fields.find((f) => f.label === 'DST.PORT')?.value).toBe(udpEcho.port);
+    expect(received!.fields.find((f) => f.label === 'DST.ADDR')?.meaning).toBe('who sent the datagram to the relay');
     socket.close();
     await socket.closed;
   });

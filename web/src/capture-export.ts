@@ -5,8 +5,8 @@
  * (RFC 1929 included) is dissected as SOCKS too, although on the wire it travelled inside conversation 1's tunnel.
  * Addresses and ports are synthetic (the packets' comments name the real ones); the payload bytes are the
  * transcript's. A masked password is written as `*` bytes (0x2a) with a packet comment saying so. The first session
- * bytes (if given) follow on the last conversation; UDP datagrams with their captured RFC 1928 §7 header travel as
- * UDP from the bridge to the relay.
+ * bytes (if given) follow on the last conversation; relayed UDP datagrams, with the RFC 1928 §7 header the bridge
+ * captured, travel as UDP between the bridge and the relay's hop, at the relay's port from the UDP ASSOCIATE reply.
  */
 import type { TranscriptEntry } from '../../shared/protocol/messages.ts';
 import { TcpConversation, udpPacket, writePcapng, type CapturedPacket, type Endpoint } from './pcapng.ts';
@@ -28,6 +28,16 @@ export interface CaptureInput {
 }
 
 const node = (i: number): number[] => [10, 1, 0, 1 + i];
+
+/**
+ * The relay's port: BND.PORT of the hop's last SOCKS5 reply (the UDP ASSOCIATE reply), where Wireshark's SOCKS
+ * dissector expects the association's datagrams; 1080 if there is none.
+ */
+function relayPort(entries: readonly TranscriptEntry[], hop: number): number {
+  const reply = entries.filter((e) => e.hop === hop && e.kind === 'socks5.reply').at(-1);
+  const tokens = reply?.hex.split(' ') ?? [];
+  return tokens.length >= 2 ? parseInt(tokens.at(-2)! + tokens.at(-1)!, 16) || SOCKS_PORT : SOCKS_PORT;
+}
 
 export function transcriptToPcapng(input: CaptureInput): Uint8Array<ArrayBuffer> {
   const packets: Array<CapturedPacket & { order: number }> = [];
@@ -76,15 +86,13 @@ export function transcriptToPcapng(input: CaptureInput): Uint8Array<ArrayBuffer>
     if (input.data.sent.length) push(ms, c.send(true, input.data.sent), 'first session bytes, client to target (through every hop)');
     if (input.data.received.length) push(ms + 0.5, c.send(false, input.data.received), 'first session bytes, target to client');
   }
-  const udp = input.entries.filter((e) => e.kind === 'udp.datagram');
-  if (udp.length) {
-    const last = conversations.get(lastHop);
-    const relay: Endpoint = { ip: last ? [...last.server.ip] : node(1), port: 5353 };
-    const bridge: Endpoint = { ip: last ? [...last.client.ip] : node(0), port: 40100 };
-    for (const e of udp) {
-      const { bytes } = entryBytes(e);
-      push(e.at, [e.direction === 'sent' ? udpPacket(bridge, relay, bytes) : udpPacket(relay, bridge, bytes)], `UDP datagram with its RFC 1928 §7 header, ${e.direction}`);
-    }
+  // Relayed datagrams, captured with their header: UDP between the bridge and the relay at their hop. (A direct
+  // stream's datagrams have a header only inside the WebSocket, so they are not packets of their own.)
+  for (const e of input.entries.filter((x) => x.kind === 'udp.datagram' && x.hop > 0)) {
+    const bridge: Endpoint = { ip: node(0), port: 40100 };
+    const relay: Endpoint = { ip: node(e.hop), port: relayPort(input.entries, e.hop) };
+    const { bytes } = entryBytes(e);
+    push(e.at, [e.direction === 'sent' ? udpPacket(bridge, relay, bytes) : udpPacket(relay, bridge, bytes)], `UDP datagram with its RFC 1928 §7 header, ${e.direction === 'sent' ? 'to' : 'from'} the relay at hop ${e.hop}${e.note ? ` (${e.note})` : ''}`);
   }
   packets.sort((a, b) => a.timestampUs - b.timestampUs || a.order - b.order);
   return writePcapng(packets, {

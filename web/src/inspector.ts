@@ -7,7 +7,6 @@
 import type { TranscriptEntry } from '../../shared/protocol/messages.ts';
 import type { SessionError, SessionRecord } from './transcript-file.ts';
 import { h } from './dom.ts';
-import { decodeUdpDatagram, encodeUdpDatagram } from '../../shared/socks/udp.ts';
 import { toHex } from '../../shared/socks/address.ts';
 import { explainFailure, replyCodeAdvice, replyCodeText } from './explain.ts';
 import { localCard, messageCard, specLink } from './message-card.ts';
@@ -27,7 +26,6 @@ export class Inspector {
   private opened: NonNullable<SessionRecord['opened']> | undefined;
   private readonly firstData: NonNullable<SessionRecord['firstData']> = {};
   private readonly listeners = new Set<() => void>();
-  private datagrams = 0;
   private readonly started = performance.now();
   /** Wall-clock time of the open, for the capture's timestamps. */
   private readonly startedAtMs = Date.now();
@@ -92,7 +90,10 @@ export class Inspector {
   add(entry: TranscriptEntry): void {
     this.entries.push(entry);
     const own = this.ownHops ? revealOwnPassword(entry, this.ownHops) : undefined;
-    this.list.append(entry.direction === 'local' ? localCard(entry) : messageCard(entry, { own: own !== entry ? own : undefined }));
+    const card = entry.direction === 'local' ? localCard(entry) : messageCard(entry, { own: own !== entry ? own : undefined });
+    // Datagrams can be many: their cards start closed.
+    if (entry.kind === 'udp.datagram') card.querySelector('details')?.removeAttribute('open');
+    this.list.append(card);
     this.changed();
   }
 
@@ -121,19 +122,15 @@ export class Inspector {
     this.changed();
   }
 
-  /** One UDP datagram, with its RFC 1928 §7 header decoded field by field (the first 100 of a stream). */
-  addDatagram(direction: 'sent' | 'received', peer: { host: string; port: number }, payload: Uint8Array): void {
+  /**
+   * One UDP datagram's payload, for the session's first data. Its card, with the header as it travelled, comes from
+   * the bridge's transcript (`udp.datagram` entries: captured, not rebuilt here).
+   */
+  addDatagram(direction: 'sent' | 'received', payload: Uint8Array): void {
     if (!this.firstData[direction]) {
       this.firstData[direction] = { hex: toHex(payload.subarray(0, 64)), at: performance.now() - this.started };
       queueMicrotask(() => this.changed());
     }
-    if (this.datagrams++ >= 100) return;
-    const bytes = encodeUdpDatagram({ host: peer.host, port: peer.port, data: payload });
-    const decoded = decodeUdpDatagram(bytes);
-    if (decoded.status !== 'done') return;
-    const card = messageCard({ hop: 0, direction, kind: 'udp.datagram', hex: toHex(bytes), fields: decoded.fields, at: performance.now() - this.started });
-    card.querySelector('details')?.removeAttribute('open');
-    this.list.append(card);
   }
 
   addData(direction: 'sent' | 'received', bytes: Uint8Array, at = performance.now() - this.started): void {

@@ -94,7 +94,9 @@ export function buildLadder(record: SessionRecord): Ladder {
     }
     const [from, to] = e.direction === 'sent' ? [1, col(e.hop)] : [col(e.hop), 1];
     const label = messageLabel(e.kind, e.fields);
-    push({ kind: 'message', from, to, label, at: e.at, entry: i, tunnel: Array.from({ length: e.hop - 1 }, (_, k) => k + 1), what: `${label}, ${bytes(e.hex)}` });
+    // A relayed UDP datagram travels on its own, not inside the TCP tunnel.
+    const tunnel = e.kind === 'udp.datagram' ? [] : Array.from({ length: e.hop - 1 }, (_, k) => k + 1);
+    push({ kind: 'message', from, to, label, at: e.at, entry: i, tunnel, what: `${label}, ${bytes(e.hex)}` });
   });
   if (record.error) {
     failureSteps(record.error, hops, target, col, push);

@@ -42,7 +42,7 @@ export function openUdpTab(session: Session, data: OpenRequest, strip: TabStrip)
     const shown = describePayload(bytes);
     datagrams.push({ direction, peer: `${peer.host}:${peer.port}`, text: shown });
     log.append(h('li', { class: direction }, `${direction === 'sent' ? '→' : '←'} ${peer.host}:${peer.port} (${bytes.length} bytes) ${shown}`));
-    inspector.addDatagram(direction, peer, bytes);
+    inspector.addDatagram(direction, bytes);
   };
   socket.opened.then(
     async (info) => {
