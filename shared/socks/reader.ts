@@ -77,11 +77,11 @@ export class Reader {
   }
 
   /** Runs a field's check; a SocksError it throws is recorded as the field (meaning "rejected: ...") and rethrown. */
-  private checked<T>(name: string, label: string, length: number, value: number | string, check: () => T): T {
+  private checked<T>(name: string, label: string, length: number, value: () => number | string, check: () => T): T {
     try {
       return check();
     } catch (err) {
-      if (err instanceof SocksError) this.record(name, label, length, value, `rejected: ${err.message}`);
+      if (err instanceof SocksError) this.record(name, label, length, value(), `rejected: ${err.message}`);
       throw err;
     }
   }
@@ -90,14 +90,14 @@ export class Reader {
   u8(name: string, label: string, check: (value: number, offset: number) => string): number {
     this.ensure(1);
     const value = this.bytes[this.offset]!;
-    this.record(name, label, 1, value, this.checked(name, label, 1, value, () => check(value, this.offset)));
+    this.record(name, label, 1, value, this.checked(name, label, 1, () => value, () => check(value, this.offset)));
     return value;
   }
 
   u16(name: string, label: string, check: (value: number, offset: number) => string): number {
     this.ensure(2);
     const value = (this.bytes[this.offset]! << 8) | this.bytes[this.offset + 1]!;
-    this.record(name, label, 2, value, this.checked(name, label, 2, value, () => check(value, this.offset)));
+    this.record(name, label, 2, value, this.checked(name, label, 2, () => value, () => check(value, this.offset)));
     return value;
   }
 
@@ -110,7 +110,7 @@ export class Reader {
   ): Uint8Array {
     this.ensure(length);
     const bytes = this.bytes.subarray(this.offset, this.offset + length);
-    const { value, meaning } = this.checked(name, label, length, toHex(bytes), () => render(bytes, this.offset));
+    const { value, meaning } = this.checked(name, label, length, () => toHex(bytes), () => render(bytes, this.offset));
     this.record(name, label, length, value, meaning);
     return bytes;
   }
