@@ -79,7 +79,9 @@ describe('accessibility of the demo UI in Chromium', () => {
       return found;
     }
 
-    it('the form', async () => {
+    it('the form, with the keyboard help open', async () => {
+      await page.click('.keys-help summary');
+      expect(await page.locator('.keys-help dt').first().textContent()).toBe('Escape, then Tab (Shift+Tab)');
       expect(await check()).toEqual([]);
     });
 

@@ -10,6 +10,7 @@ import { openTerminalTab } from '../views/terminal-tab.ts';
 import { openUdpTab } from '../views/udp-tab.ts';
 import { loadConfig } from './config.ts';
 import { exposeTestHooks } from './test-hooks.ts';
+import { keysHelp } from './keys-help.ts';
 import { TabStrip, type Tab } from './tabs.ts';
 import type { ToolView, ViewContext } from './views.ts';
 
@@ -33,6 +34,7 @@ export async function startApp(app: HTMLElement): Promise<void> {
   sidebar.append(form);
   const tools = toolButtons({ session, config, tabs: strip });
   if (tools) sidebar.append(tools);
+  sidebar.append(keysHelp());
 
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
