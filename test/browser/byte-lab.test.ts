@@ -37,9 +37,10 @@ describe('byte lab in Chromium', () => {
     await demo?.close();
   });
 
-  /** Picks a prepared message, sends it, and waits until the connection has ended. */
-  async function send(presetId: string): Promise<string> {
+  /** Picks a prepared message (or types hex), sends it, and waits until the connection has ended. */
+  async function send(presetId: string, typed?: string): Promise<string> {
     await page.selectOption('#lab-preset', presetId);
+    if (typed !== undefined) await page.fill('#lab-hex', typed);
     await page.click('#lab-send');
     await page.waitForFunction(() => /Then (the server|you|the stream)/.test(document.querySelector('.lab-verdict')?.textContent ?? ''), undefined, { timeout: 30_000 });
     return (await page.textContent('.lab-verdict')) ?? '';
@@ -86,6 +87,20 @@ describe('byte lab in Chromium', () => {
     expect(verdict).toContain('The server answered 4 bytes: 05 02 01 01.');
     const status = page.locator('.lab-received .lab-message').nth(1);
     expect(await status.locator('tr:has(td.label:text-is("STATUS")) td.meaning').textContent()).toMatch(/any value but 0x00 is a failure, and the server must close the connection/);
+  });
+
+  it('an over-long SOCKS4a name: CD 0x5B, and the byte where the name went past its limit', async () => {
+    const verdict = await send('long-name');
+    expect(verdict).toContain('Rejected byte 9');
+    expect(verdict).toContain('host name longer than 255 bytes');
+    expect(verdict).toContain('The server answered 8 bytes: 00 5b 00 00 00 00 00 00.');
+    expect(await page.locator('.lab-received .lab-message').first().locator('tr:has(td.label:text-is("CD")) td.meaning').textContent()).toBe('request rejected or failed');
+  });
+
+  it('typed hex: a CONNECT with an empty domain name, rejected at its length byte', async () => {
+    const verdict = await send('', '0x05,0x01,0x00, 05 01 00 03 00 00 50');
+    expect(verdict).toContain('Rejected byte 7 (0x00): empty domain name.');
+    expect(verdict).toMatch(/The server answered 12 bytes: 05 00 05 01 /);
   });
 
   it('a valid CONNECT: the reply, then the echo target’s bytes', async () => {

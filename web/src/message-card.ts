@@ -51,7 +51,7 @@ export function messageCard(e: TranscriptEntry, options: MessageCardOptions = {}
       toggle,
       own
         ? ' show my password’s real bytes (you typed it; this page kept it, the bridge never sent it back)'
-        : ' password masked: it comes from the bridge’s config and never reaches this page',
+        : ' password masked: the bridge never sends a password back, and one from the bridge’s config never reaches this page',
     );
   }
   return h(
