@@ -68,6 +68,9 @@ export function chooseProtection(offered: ReadonlyArray<keyof typeof LEVELS>, pr
 
 type Request = Socks4Request | Socks5Request;
 
+/** The reason `gone` aborts with: one object, not a DOMException (with its stack trace) built per connection. */
+const CLIENT_GONE = new Error('the client closed its connection');
+
 const COMMAND_NAMES: Record<number, RuleCommand> = {
   [Command.CONNECT]: 'connect',
   [Command.BIND]: 'bind',
@@ -106,7 +109,7 @@ export class SocksConnection {
     socket.on('error', () => socket.destroy());
     socket.once('close', () => {
       clearTimeout(this.handshakeTimer);
-      this.gone.abort();
+      this.gone.abort(CLIENT_GONE);
     });
     this.handshakeTimer = setTimeout(() => {
       this.log({ event: 'protocol-error', code: 'ERR_SOCKS_HANDSHAKE_TIMEOUT', reason: 'handshake timed out' });

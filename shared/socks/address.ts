@@ -144,8 +144,12 @@ export function printable(bytes: Uint8Array): string {
   return s;
 }
 
+const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
+
 export function toHex(bytes: Uint8Array, separator = ' '): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join(separator);
+  let s = '';
+  for (let i = 0; i < bytes.length; i++) s += (i === 0 ? '' : separator) + HEX[bytes[i]!];
+  return s;
 }
 
 /** Parses "05 01 00" or "050100" into bytes; throws RangeError on anything else. For tests and tools. */
