@@ -242,6 +242,16 @@ describe('accessibility of the demo UI in Chromium', () => {
     // Back to the form, against the Tab order (through the terminal with Escape, Shift+Tab).
     await until('Shift+Tab', (f) => f.tag === 'button' && f.text === 'Open', 60);
     expect((await focused(page)).inForm).toBe(true);
+    // A second session, closed from its tab with Delete: the focus lands on the tab shown next.
+    await key('Enter');
+    await page.waitForFunction(() => globalThis.__wsocks.tabs().length === 2);
+    const second = await page.evaluate(() => globalThis.__wsocks.tabs()[1]!.id);
+    await waitForStatus(page, second, 'open');
+    await until('Shift+Tab', (f) => f.role === 'tab');
+    expect(await page.evaluate(() => (globalThis as unknown as { document: { activeElement: { id: string } } }).document.activeElement.id)).toBe(`tab-${second}`);
+    await key('Delete');
+    await page.waitForFunction(() => globalThis.__wsocks.tabs().length === 1);
+    expect(await page.evaluate(() => (globalThis as unknown as { document: { activeElement: { id: string } } }).document.activeElement.id)).toBe(`tab-${id}`);
     await page.close();
   });
 });

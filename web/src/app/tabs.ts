@@ -124,6 +124,8 @@ export class TabStrip {
   close(tab: Tab): void {
     const i = this.tabs.indexOf(tab);
     if (i < 0) return;
+    // Closed from the keyboard (Delete on its tab): the focus goes to the tab shown next, not to the page's start.
+    const hadFocus = tab.button.contains(document.activeElement);
     this.tabs.splice(i, 1);
     tab.dispose?.();
     tab.button.remove();
@@ -131,7 +133,8 @@ export class TabStrip {
     if (this.active === tab) {
       this.active = undefined;
       const next = this.tabs[Math.min(i, this.tabs.length - 1)];
-      if (next) this.select(next);
+      if (next) this.select(next, !hadFocus);
+      if (next && hadFocus) next.button.focus();
     }
   }
 }
