@@ -146,7 +146,7 @@ export function fieldView(fields: readonly Field[], hex: string, mark?: ByteMark
     hex: hexBox,
     table: h(
       'div',
-      { class: 'fields-box', tabindex: '0', role: 'region', 'aria-label': 'fields' },
+      { class: 'fields-box', tabindex: '0', role: 'group', 'aria-label': 'fields (scrolls sideways on a narrow screen)' },
       h('table', { class: 'fields' }, h('thead', {}, h('tr', {}, ...['field', 'name', 'offset', 'value', 'meaning'].map((t) => h('th', {}, t)))), h('tbody', {}, ...rows)),
     ),
   };
