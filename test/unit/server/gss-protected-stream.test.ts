@@ -9,12 +9,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { GssProtectedStream, type ProtectionOps } from '../../../server/gssapi/protected-stream.ts';
 import { encodeGssMessage, GssFrameReader } from '../../../shared/socks/gssapi.ts';
 
-/** "Wrap" = a marker byte, the conf flag, the data reversed; unwrap checks and undoes it (asynchronously, like the helper). */
+/** "Wrap" = a marker byte, the conf flag, then the data; unwrap checks and strips them (asynchronously, like the helper). */
 const ops: ProtectionOps = {
-  wrap: async (data, confidential) => Uint8Array.from([0x77, confidential ? 1 : 0, ...[...data].reverse()]),
+  wrap: async (data, confidential) => Buffer.concat([Buffer.from([0x77, confidential ? 1 : 0]), data]),
   unwrap: async (token) => {
     if (token[0] !== 0x77) throw new Error('bad token');
-    return Uint8Array.from([...token.subarray(2)].reverse());
+    return token.subarray(2);
   },
 };
 
@@ -37,10 +37,7 @@ async function pair(): Promise<{ ours: Socket; peer: Socket }> {
   return { ours, peer };
 }
 
-const message = (data: Uint8Array | string) => {
-  const bytes = typeof data === 'string' ? Buffer.from(data) : data;
-  return encodeGssMessage(0x03, Uint8Array.from([0x77, 1, ...[...bytes].reverse()]));
-};
+const message = (data: Uint8Array | string) => encodeGssMessage(0x03, Buffer.concat([Buffer.from([0x77, 1]), Buffer.from(data)]));
 
 describe('GssProtectedStream', () => {
   it('seals writes as encapsulated messages of at most 32 KiB of data, and unwraps what arrives, in order', async () => {
@@ -90,7 +87,7 @@ describe('GssProtectedStream', () => {
     stream.resume();
     await once(stream, 'end');
     expect(received).toBe(sent);
-  });
+  }, 60_000);
 
   it('a stream that ends inside a message, or a token that does not unwrap, is an error, not an end', async () => {
     const a = await pair();
