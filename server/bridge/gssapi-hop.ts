@@ -12,6 +12,7 @@ import { TargetError, TargetErrorCode } from '../net/target-error.ts';
 import { gssServiceName, type Initiators } from '../gssapi/initiators.ts';
 import type { GssInitiatorOps } from '../../shared/socks/gssapi.ts';
 import { GssProtectedStream } from '../gssapi/protected-stream.ts';
+import { driveGss } from '../gssapi/drive.ts';
 import type { RouteHop } from './dial-route.ts';
 
 const LEVEL = { clear: GssProtection.CLEAR, integrity: GssProtection.INTEGRITY, confidentiality: GssProtection.CONFIDENTIALITY } as const;
@@ -71,15 +72,11 @@ export async function runGssapi(r: GssHopRun): Promise<GssHopDone> {
   r.onEntry({ hop: r.hop, direction: 'local', kind: 'gssapi', hex: '', fields: [], at: 0, note: `GSS-API with service ${service}, proposing protection 0x0${proposed}${c.nec ? ' (NEC style, level in clear)' : ''}` });
 
   return new Promise<GssHopDone>((resolve, reject) => {
-    let chain: Promise<void> = Promise.resolve();
     let settled = false;
     const finish = (fn: () => void) => {
       if (settled) return;
       settled = true;
-      socket.off('data', onData);
-      socket.off('end', onClose);
-      socket.off('close', onClose);
-      socket.off('error', onError);
+      drive.stop();
       signal.removeEventListener('abort', onAbort);
       socket.pause();
       fn();
@@ -102,20 +99,13 @@ export async function runGssapi(r: GssHopRun): Promise<GssHopDone> {
         }
       }
     };
-    const queue = (fn: () => Promise<GssStep[]> | GssStep[]) => {
-      chain = chain.then(async () => apply(await fn())).catch((err: unknown) => finish(() => reject(hopError(r.hop, err as Error))));
-    };
-    const onData = (d: Buffer) => queue(() => machine.receive(d));
-    const onClose = () => queue(() => machine.closed());
-    const onError = () => {};
     const onAbort = () => finish(() => reject(new TargetError(TargetErrorCode.TIMEOUT, 'no GSS-API answer within the handshake timeout')));
-    socket.on('data', onData);
-    socket.once('end', onClose);
-    socket.once('close', onClose);
-    socket.on('error', onError);
     signal.addEventListener('abort', onAbort, { once: true });
-    queue(() => machine.start());
-    if (r.early.length > 0) queue(() => machine.receive(r.early));
-    socket.resume();
+    const drive = driveGss(socket, machine, {
+      first: () => machine.start(),
+      early: r.early,
+      apply,
+      fail: (err) => finish(() => reject(hopError(r.hop, err as Error))),
+    });
   });
 }

@@ -26,6 +26,7 @@ import { encodeSocks4Reply } from '../../shared/socks/socks4.ts';
 import { GssProtection, GssServerHandshake, type GssStep } from '../../shared/socks/gssapi.ts';
 import type { RestartingHelper } from '../gssapi/gss-helper.ts';
 import { GssProtectedStream } from '../gssapi/protected-stream.ts';
+import { driveGss } from '../gssapi/drive.ts';
 
 /** The canonical form of a requested host; a host that is not one is a BAD_TARGET TargetError (REP 0x02). */
 export function canonicalSocksTarget(host: string): CanonicalTarget {
@@ -400,12 +401,10 @@ export class SocksConnection {
     };
     const offered = this.ctx.options.gssapi!.protection;
     const machine = new GssServerHandshake({ ops, choose: (proposed) => chooseProtection(offered, proposed) });
-    let chain: Promise<void> = Promise.resolve();
     let over = false;
-    const onGssData = (d: Buffer) => queue(() => machine.receive(d));
     const stop = () => {
       over = true;
-      this.socket.off('data', onGssData);
+      drive.stop();
     };
     const apply = (steps: GssStep[]) => {
       for (const step of steps) {
@@ -435,17 +434,15 @@ export class SocksConnection {
         }
       }
     };
-    const queue = (fn: () => Promise<GssStep[]>) => {
-      chain = chain
-        .then(async () => apply(await fn()))
-        .catch((err: unknown) => {
-          stop();
-          this.log({ event: 'protocol-error', version: 5, code: 'ERR_GSSAPI_FAILED', reason: (err as Error).message });
-          this.finish();
-        });
-    };
-    this.socket.on('data', onGssData);
-    if (early.length > 0) queue(() => machine.receive(early));
+    const drive = driveGss(this.socket, machine, {
+      early,
+      apply,
+      fail: (err) => {
+        over = true;
+        this.log({ event: 'protocol-error', version: 5, code: (err as { code?: string }).code ?? 'ERR_GSSAPI_FAILED', reason: (err as Error).message });
+        this.finish();
+      },
+    });
   }
 
   private log(entry: Omit<SocksLogEntry, 'client' | 'user'>): void {

@@ -44,6 +44,8 @@ export type GssProtectionLevel = (typeof GssProtection)[keyof typeof GssProtecti
 export const MAX_GSS_TOKEN = 0xffff;
 
 const SPEC = 'RFC 1961';
+/** Bytes a subnegotiation machine holds unread at most: two whole messages. */
+const MAX_UNREAD = 2 * (4 + MAX_GSS_TOKEN);
 
 const TYPE_TEXT: Record<number, string> = {
   0x01: 'context establishment token',
@@ -231,7 +233,14 @@ abstract class GssMachine {
     return rest;
   }
 
+  /**
+   * Buffers bytes from the peer. A peer never needs more than two whole messages ahead of us (the last context or
+   * protection message and the request after it), so more than that unread is refused rather than kept.
+   */
   protected append(data: Uint8Array): void {
+    if (this.buffer.length + data.length > MAX_UNREAD) {
+      throw new SocksError(SocksErrorCode.GSSAPI_BAD_MESSAGE, `more than ${MAX_UNREAD} bytes sent ahead of the GSS-API subnegotiation`);
+    }
     this.buffer = this.buffer.length === 0 ? data.slice() : concatBytes([this.buffer, data]);
   }
 

@@ -206,7 +206,12 @@ describe('GSS-API with a Kerberos realm on loopback', () => {
     const badVersion = await greet();
     badVersion.send(Buffer.from([5, 1, 0, 1, 0]));
     expect([...(await badVersion.readToEnd())]).toEqual([1, 0xff]);
+    // A flood behind a context token: refused, not buffered.
+    const flood = await greet();
+    flood.send(Buffer.concat([encodeGssMessage(0x01, Buffer.from('x')), Buffer.alloc(300_000)]));
+    await flood.readToEnd();
     // Half a message, then the client leaves.
+
     const half = await greet();
     half.send(Buffer.from([1, 1, 0xff]));
     half.socket.end();

@@ -217,6 +217,14 @@ describe('GSS-API subnegotiation machines', () => {
     expect(other.closed()).toEqual([expect.objectContaining({ error: expect.objectContaining({ code: 'ERR_SOCKS_PROXY_CLOSED' }) })]);
   });
 
+  it('refuses a peer that sends more than two whole messages ahead instead of buffering it', async () => {
+    const { acceptor } = fakeOps();
+    const server = new GssServerHandshake({ ops: { ...acceptor, acceptStep: () => new Promise(() => {}) } });
+    void server.receive(encodeGssMessage(GssMessageType.CONTEXT, KRB5_INITIAL));
+    expect(() => server.receive(new Uint8Array(70_000))).not.toThrow();
+    expect(() => server.receive(new Uint8Array(70_000))).toThrow(expect.objectContaining({ code: 'ERR_GSSAPI_BAD_MESSAGE' }));
+  });
+
   it('keeps the bytes after the subnegotiation (the SOCKS5 request) for the caller', async () => {
     const { acceptor } = fakeOps();
     const server = new GssServerHandshake({ ops: acceptor });
