@@ -105,6 +105,7 @@ describe('byte cards and the pcapng export in Chromium', () => {
     // The masked password is a placeholder, and the packet says so.
     const verbose = execFileSync('tshark', ['-r', file, '-V'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 64 * 1024 * 1024 });
     expect(verbose).toContain("PASSWD masked: bytes");
+    expect(verbose).toContain(`conversation 2: hop 1 connects to hop 2 at 127.0.0.1:${demo.socks[1].address.port}`);
     expect(verbose).not.toContain(DEMO_USER.password);
     expect(verbose).toMatch(/Password: \*{13}/);
   });

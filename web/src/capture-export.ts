@@ -29,6 +29,15 @@ export interface CaptureInput {
 
 const node = (i: number): number[] => [10, 1, 0, 1 + i];
 
+/** " at host:port", as hop `hop`'s last request asked for it (where the next hop really listens), or "". */
+function askedFor(entries: readonly TranscriptEntry[], hop: number): string {
+  const request = entries.filter((e) => e.hop === hop && e.direction === 'sent' && e.kind.endsWith('.request')).at(-1);
+  const field = (...labels: string[]) => request?.fields.find((f) => labels.includes(f.label) && f.name !== 'wsocks.remote_name_length')?.value;
+  const host = request?.fields.filter((f) => ['DST.ADDR', 'DSTIP', 'HOST'].includes(f.label)).at(-1)?.value;
+  const port = field('DST.PORT', 'DSTPORT');
+  return host !== undefined && port !== undefined ? ` at ${host}:${port}` : '';
+}
+
 /**
  * The relay's port: BND.PORT of the hop's last SOCKS5 reply (the UDP ASSOCIATE reply), where Wireshark's SOCKS
  * dissector expects the association's datagrams; 1080 if there is none.
@@ -62,7 +71,7 @@ export function transcriptToPcapng(input: CaptureInput): Uint8Array<ArrayBuffer>
           ? `the bridge connects to the target directly${connectNotes[0] ? ` (${connectNotes[0]})` : ''}`
           : hop === 1
             ? `conversation 1: ${from} to hop 1${connectNotes[0] ? ` (${connectNotes[0]})` : ''}; port 1080 stands for the hop's real port`
-            : `conversation ${hop}: ${from} connects to hop ${hop} because it was asked to (CONNECT in conversation ${hop - 1}); on the wire these bytes travel inside conversation ${hop - 1}'s tunnel`;
+            : `conversation ${hop}: ${from} connects to hop ${hop}${askedFor(input.entries, hop - 1)} because it was asked to (CONNECT in conversation ${hop - 1}); port 1080 stands for that port; on the wire these bytes travel inside conversation ${hop - 1}'s tunnel`;
       push(ms - 0.003, c.open(), note);
     }
     return c;
