@@ -2,7 +2,7 @@
  * The byte lab in Chromium, against the demo's real SOCKS servers through the bridge: a truncated greeting (the
  * server waits, then closes on our FIN without a word), a bad ATYP (REP 0x08, the rejected byte marked), a wrong
  * version, a wrong password (STATUS 0x01), a valid CONNECT whose data comes back from the echo target. A screenshot
- * of the lab goes to docs/img/byte-lab.png.
+ * of the lab goes to test-artifacts/byte-lab.png (docs/img/byte-lab.png with UPDATE_SCREENSHOTS=1).
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,7 +13,9 @@ import { launchChromium } from '../helpers/chromium.ts';
 import '../helpers/demo-page.ts';
 import { seriousViolationsEverywhere } from '../helpers/axe.ts';
 
-const IMG = join(import.meta.dirname, '../../docs/img');
+// The screenshot goes to test-artifacts/; with UPDATE_SCREENSHOTS=1 also to docs/img/ (the README's copy).
+const ARTIFACTS = join(import.meta.dirname, '../../test-artifacts');
+const IMG = process.env.UPDATE_SCREENSHOTS === '1' ? join(import.meta.dirname, '../../docs/img') : ARTIFACTS;
 
 describe('byte lab in Chromium', () => {
   let demo: Demo;
@@ -22,6 +24,7 @@ describe('byte lab in Chromium', () => {
   const pageErrors: string[] = [];
 
   beforeAll(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
     mkdirSync(IMG, { recursive: true });
     demo = await startDemo({ port: 0 });
     chrome = await launchChromium();
