@@ -8,11 +8,12 @@ import { SignJWT, type JWTPayload } from 'jose';
 import { extensions as wispExtensions } from '@mercuryworkshop/wisp-js/client';
 import { BridgeServer } from '../../server/bridge/bridge-server.ts';
 import { SocksServer } from '../../server/socks/server.ts';
-import { decodeWispPacket, encodeWispPacket, WispCloseReason, WispStreamType, type WispPacket } from '../../shared/protocol/wisp-frame.ts';
-import { decodeWispExtensions, encodeWispExtensions, WispExtensionId, type WispExtension } from '../../shared/protocol/wisp-extensions.ts';
+import { WispCloseReason, WispStreamType, type WispPacket } from '../../shared/protocol/wisp-frame.ts';
+import { decodeWispExtensions, WispExtensionId } from '../../shared/protocol/wisp-extensions.ts';
 import type { SocksLogEntry } from '../../server/socks/connection.ts';
 import { startEcho, startUdpEcho } from '../helpers/net.ts';
 import { echo, mustOpen, openWisp, type WispConnection } from '../helpers/wisp.ts';
+import { RawWisp } from '../helpers/raw-wisp.ts';
 
 /**
  * Wisp v2 (docs/compat.md): the wisp-js client at its default (v2) in Node, TCP and UDP, direct and through a route
@@ -41,39 +42,6 @@ function udpEcho(conn: WispConnection, host: string, port: number, datagrams: st
     s.onclose = (reason) => resolve({ back, reason });
     s.send(Buffer.from(datagrams[0]!));
   });
-}
-
-/** A raw Wisp v2 client: reads packets in order. */
-class RawWisp {
-  private readonly queue: WispPacket[] = [];
-  private waiter: (() => void) | undefined;
-  readonly closed: Promise<{ code: number; reason: string }>;
-  constructor(readonly ws: WebSocket) {
-    ws.on('message', (d: Buffer) => {
-      const p = decodeWispPacket(d);
-      if (!p.ok) throw new Error(p.error);
-      this.queue.push(p.packet);
-      this.waiter?.();
-    });
-    this.closed = new Promise((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
-  }
-  static async open(url: string): Promise<RawWisp> {
-    const ws = new WebSocket(url, ['wisp-v2']);
-    const raw = new RawWisp(ws);
-    await once(ws, 'open');
-    expect(ws.protocol).toBe('wisp-v2');
-    return raw;
-  }
-  async next(): Promise<WispPacket> {
-    while (this.queue.length === 0) await new Promise<void>((resolve) => (this.waiter = resolve));
-    return this.queue.shift()!;
-  }
-  send(p: WispPacket): void {
-    this.ws.send(encodeWispPacket(p));
-  }
-  info(extensions: WispExtension[]): void {
-    this.send({ type: 'info', id: 0, major: 2, minor: 0, extensions: encodeWispExtensions(extensions) });
-  }
 }
 
 const none = new Uint8Array(0);

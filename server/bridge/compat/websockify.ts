@@ -101,6 +101,7 @@ export class WebsockifySession {
     ws.on('message', (data: Buffer, isBinary: boolean) => this.fromClient(data, isBinary));
     ws.on('error', () => this.cutAfterGrace());
     ws.on('pong', () => (this.alive = true));
+    ws.on('ping', (data: Buffer) => this.onPing(data));
     ws.once('close', (code: number, reason: Buffer) => {
       this.guard.dispose();
       this.onClientClosed(code);
@@ -221,6 +222,17 @@ export class WebsockifySession {
         overloadTimeoutMs,
       );
     }
+  }
+
+  /**
+   * A client's ping is answered (the bridge's WebSocket server leaves that to sessions), unless the outgoing buffer
+   * is over its bound: then it is skipped (RFC 6455 §5.5.3 lets a pong answer only the latest ping).
+   */
+  private onPing(data: Buffer): void {
+    if (this.ws.readyState !== this.ws.OPEN || this.outgoing > this.ctx.config.limits.maxBufferedBytes) return;
+    const bytes = data.length + 2;
+    this.outgoing += bytes;
+    this.ws.pong(data, false, () => this.written(bytes));
   }
 
   private written(bytes: number): void {

@@ -123,6 +123,7 @@ export class WispSession implements WispUdpHost {
     });
     ws.on('error', () => this.cutAfterGrace());
     ws.on('pong', () => (this.alive = true));
+    ws.on('ping', (data: Buffer) => this.onPing(data));
     ws.once('close', (code: number, reason: Buffer) => this.onClosed(code, reason.toString('utf8')));
     this.pinger = setInterval(() => {
       if (!this.alive) return ws.terminate();
@@ -223,6 +224,17 @@ export class WispSession implements WispUdpHost {
       for (const s of this.streams.values()) s.socket?.pause();
       this.armOverload(`the client read nothing of ${this.outgoing} buffered bytes`);
     }
+  }
+
+  /**
+   * A client's ping is answered (the bridge's WebSocket server leaves that to sessions), unless the outgoing buffer
+   * is over its bound: then it is skipped (RFC 6455 §5.5.3 lets a pong answer only the latest ping).
+   */
+  private onPing(data: Buffer): void {
+    if (this.ws.readyState !== this.ws.OPEN || this.congested || this.outgoing > this.ctx.config.limits.maxBufferedBytes) return;
+    const bytes = data.length + 2;
+    this.outgoing += bytes;
+    this.ws.pong(data, false, () => this.written(bytes));
   }
 
   private written(bytes: number): void {
