@@ -93,8 +93,10 @@ export async function uploadThroughBridge(session: Session, sink: Sink, total: n
 }
 
 /**
- * Runs `n` downloads at once. Besides the aggregate, reports fairness: when the first stream finishes, the bytes
- * the slowest stream has received over the mean (1.0 = every stream got its fair share).
+ * Runs `n` downloads at once. Besides the aggregate, reports fairness: the slowest stream's share of a fair split,
+ * over the interval in which every stream is flowing (from the moment the last stream gets its first byte to the
+ * moment the first stream ends): its bytes in that interval over the mean (1.0 = every stream got its fair share;
+ * 0 when a stream ended before the last one started).
  */
 export async function concurrentDownloads(
   n: number,
@@ -102,18 +104,28 @@ export async function concurrentDownloads(
 ): Promise<{ bytes: number; seconds: number; fairness: number }> {
   const start = process.hrtime.bigint();
   const got = new Array<number>(n).fill(0);
+  let flowing = 0;
+  let atAllFlowing: number[] | undefined;
   let atFirstEnd: number[] | undefined;
   const runs = got.map((_, i) =>
-    download((k) => (got[i]! += k)).then((r) => {
+    download((k) => {
+      if (got[i] === 0 && ++flowing === n) atAllFlowing = [...got];
+      got[i]! += k;
+    }).then((r) => {
       atFirstEnd ??= [...got];
       return r;
     }),
   );
   const results = await Promise.all(runs);
   const seconds = elapsed(start);
-  const snap = atFirstEnd!;
-  const mean = snap.reduce((a, b) => a + b, 0) / n;
-  return { bytes: results.reduce((a, r) => a + r.bytes, 0), seconds, fairness: Math.min(...snap) / mean };
+  let fairness = 0;
+  if (atAllFlowing && atFirstEnd) {
+    const from = atAllFlowing;
+    const share = atFirstEnd.map((b, i) => b - from[i]!);
+    const mean = share.reduce((a, b) => a + b, 0) / n;
+    fairness = mean > 0 ? Math.min(...share) / mean : 0;
+  }
+  return { bytes: results.reduce((a, r) => a + r.bytes, 0), seconds, fairness };
 }
 
 /** Milliseconds to get `opened` for a stream through `via`; the stream is closed again. */

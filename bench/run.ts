@@ -5,8 +5,8 @@
  * is counted: a run that loses data is a failure of its case. Only loopback is used.
  *
  * Env: BENCH_MB (MiB per single-stream run, default 128), BENCH_ROUNDS (default 5), BENCH_STREAMS (concurrent
- * streams, default 64), BENCH_CONNECTS (CONNECTs per connection-rate run, default 2000), BENCH_ONLY (comma-separated
- * section names: download, upload, many, socks, connects, misc). `BENCH_MB=32 BENCH_ROUNDS=3` runs in about 2 minutes.
+ * streams, default 64), BENCH_STREAM_MB (MiB per concurrent stream, default 8), BENCH_CONNECTS (CONNECTs per
+ * connection-rate run, default 2000), BENCH_ONLY (comma-separated section names: download, upload, many, socks, connects, misc). `BENCH_MB=32 BENCH_ROUNDS=3` runs in about 2 minutes.
  * BENCH_BASE=DIR (another checkout with node_modules, e.g. `git archive` of an older commit) adds "bridge (base)"
  * cases, its bridge and client library, to the bridge tables: before/after figures from one run.
  */
@@ -22,6 +22,7 @@ const MiB = 1024 * 1024;
 const SIZE = Number(process.env.BENCH_MB ?? 128) * MiB;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const STREAMS = Number(process.env.BENCH_STREAMS ?? 64);
+const STREAM_MB = Number(process.env.BENCH_STREAM_MB ?? 8);
 const CONNECTS = Number(process.env.BENCH_CONNECTS ?? 2000);
 const ONLY = process.env.BENCH_ONLY?.split(',');
 const BASE = process.env.BENCH_BASE;
@@ -114,8 +115,8 @@ async function main(): Promise<void> {
     }
 
     if (want('many')) {
-      // At least 1 MiB (4 default windows) per stream, so that fairness is not just the order the streams opened in.
-      const per = Math.max(MiB, Math.floor(SIZE / STREAMS));
+      // Long enough streams that all of them flow at once for most of the run (8 initial windows each by default).
+      const per = STREAM_MB * MiB;
       const small = await startSource(per);
       stopAll.push(() => void small.server.close());
       const many = (dl: (onBytes: (k: number) => void) => Promise<{ bytes: number; seconds: number }>, pid: number) => async () => {
@@ -126,7 +127,7 @@ async function main(): Promise<void> {
       const cases: Case[] = [{ name: 'bridge', run: many((on) => throughBridge(session, small.port, undefined, on), bridge.pid) }];
       if (base) cases.push({ name: 'bridge (base)', run: many((on) => throughBridge(base.session, small.port, undefined, on), base.bridge.pid) });
       if (wispConn && typeof wisp !== 'string') cases.push({ name: 'wisp-js', run: many((on) => wispDownload(wispConn, small.port, on), wisp.pid!) });
-      report(`${STREAMS} concurrent downloads on one session, ${per} bytes each (fairness: slowest / mean when the first ends)`, await interleave(cases, ROUNDS, log), 'bridge', ['wisp-js']);
+      report(`${STREAMS} concurrent downloads on one session, ${STREAM_MB} MiB each (fairness: the slowest stream's bytes over the mean while all flow)`, await interleave(cases, ROUNDS, log), 'bridge', ['wisp-js']);
     }
 
     if (want('socks') || want('connects')) {

@@ -61,6 +61,8 @@ export class BridgeSession implements StreamHost {
   private readonly ledger: SessionLedger;
   /** Set by `drain`: the session closes with 1001 ERR_SHUTTING_DOWN and this message once its last stream ends. */
   private drainMessage: string | undefined;
+  /** Which stream resumes first at the next drain (they take turns). */
+  private drainTurn = 0;
   /** Data messages go straight to the socket, batched per turn of the event loop (frame-writer.ts). */
   private readonly frames: FrameWriter;
 
@@ -202,7 +204,11 @@ export class BridgeSession implements StreamHost {
     clearTimeout(this.overloadTimer);
     this.overloadTimer = undefined;
     this.ws.resume();
-    for (const s of this.streams.values()) s.onDrain();
+    // Streams resume in turn from a different one each time: the first to resume fill the buffer again, and a fixed
+    // order would starve the last ones.
+    const streams = [...this.streams.values()];
+    const first = this.drainTurn++ % Math.max(1, streams.length);
+    for (let i = 0; i < streams.length; i++) streams[(first + i) % streams.length]!.onDrain();
   }
 
   /** Ends the session with a session-level close code and `<CODE> <message>`; cuts the socket if that cannot flush. */
