@@ -20,9 +20,9 @@ export interface ConnectOptions {
   /** Each stream's initial window: bytes its readable may hold before the bridge must wait; default 1 MiB. */
   window?: number;
   /**
-   * The most a stream's window may grow to while its reader keeps up and the bridge runs short of credit (like TCP's
-   * receive window tuning); default 8 MiB, at least `window`. A stream never holds more than this unread. Set it to
-   * `window` for a fixed window. See docs/performance.md.
+   * The most a stream's window may grow to while its reader keeps up (like TCP's receive window tuning), and the
+   * budget all of the session's windows share for growing; default 8 MiB, at least `window`. A stream never holds
+   * more than this unread. Set it to `window` for a fixed window. See docs/performance.md.
    */
   maxWindow?: number;
   /** Aborts connecting: `connect()` rejects with ERR_ABORTED. Once connected, the signal no longer matters. */
@@ -276,6 +276,22 @@ export class Session extends EventTarget implements SocketTransport {
   /** @internal */
   forget(id: number): void {
     this.sockets.delete(id);
+  }
+
+  /** Bytes of window growth the session's streams hold now (ConnectOptions.maxWindow is the budget). */
+  private grown = 0;
+
+  /** @internal */
+  growWindow(bytes: number): boolean {
+    // Streams' initial windows count against the budget too: many streams at once leave nothing to grow.
+    if (this.sockets.size * this.window.initial + this.grown + bytes > this.window.max) return false;
+    this.grown += bytes;
+    return true;
+  }
+
+  /** @internal */
+  releaseWindow(bytes: number): void {
+    this.grown -= bytes;
   }
 
   /** The error a close means, or undefined for a clean one. */

@@ -114,12 +114,17 @@ export class WsocksSocket extends ClientStream<SocketOpenInfo> {
    * batches of a quarter window. The window doubles (up to its max) at each grant made while the readable is empty
    * after data came in: the reader keeps up, so the stream is limited by credit, not by its reader, and more credit
    * costs no memory unless the reader later stops (then at most the max is held). A lagging reader keeps its window.
+   * Growth comes from a budget the session's streams share, so that streams that keep up do not take the bridge's
+   * buffer from the others (with many streams at once, windows stay at their initial size).
    */
   private grant(): void {
     if (!this.readable || this.settled) return;
     const queued = this.windows.max - (this.readable.desiredSize ?? this.windows.max);
     const used = this.outstanding < this.window;
-    if (queued === 0 && used && this.window < this.windows.max) this.window = Math.min(2 * this.window, this.windows.max);
+    if (queued === 0 && used && this.window < this.windows.max) {
+      const more = Math.min(this.window, this.windows.max - this.window);
+      if (this.transport.growWindow(more)) this.window += more;
+    }
     const room = this.window - queued - this.outstanding;
     if (room >= this.window / 4) {
       this.outstanding += room;
@@ -147,6 +152,7 @@ export class WsocksSocket extends ClientStream<SocketOpenInfo> {
   }
 
   protected settle(error: WsocksError | undefined): void {
+    this.transport.releaseWindow(this.window - this.windows.initial);
     const waiters = this.creditWaiters;
     this.creditWaiters = [];
     for (const w of waiters) w();
