@@ -56,9 +56,10 @@ function demoConfig(targets: DemoTargets, socksA: number, socksB: number, kerber
       { name: 'DNS', host: '127.0.0.1', port: targets.dns, about: 'A records for names under demo.test' },
     ],
     proxies: [
-      { name: 'SOCKS server A (no auth)', host: '127.0.0.1', port: socksA },
-      { name: 'SOCKS server B (user demo, password demo-password)', host: '127.0.0.1', port: socksB },
-      ...(kerberos === undefined ? [] : [{ name: 'SOCKS server K (GSS-API, test realm WSOCKS.TEST)', host: '127.0.0.1', port: kerberos }]),
+      // methods: the SOCKS5 methods the server accepts (the byte lab reads what it sends as that server would).
+      { name: 'SOCKS server A (no auth)', host: '127.0.0.1', port: socksA, methods: [0x00] },
+      { name: 'SOCKS server B (user demo, password demo-password)', host: '127.0.0.1', port: socksB, methods: [0x02] },
+      ...(kerberos === undefined ? [] : [{ name: 'SOCKS server K (GSS-API, test realm WSOCKS.TEST)', host: '127.0.0.1', port: kerberos, methods: [0x01] }]),
     ],
   };
 }

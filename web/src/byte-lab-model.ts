@@ -161,6 +161,10 @@ export function analyzeSent(bytes: Uint8Array, methods: readonly number[]): Sent
   at = g.length;
   out.method = methods.find((m) => g.message.methods.includes(m)) ?? AuthMethod.NO_ACCEPTABLE;
   if (out.method === AuthMethod.NO_ACCEPTABLE) return { ...out, messages: [...out.messages, ...rest('bytes after the greeting (the server closes before reading them)', bytes, at)] };
+  if (out.method === AuthMethod.GSSAPI) {
+    // RFC 1961 tokens follow; the lab does not read them as the server would.
+    return { ...out, messages: [...out.messages, ...rest('bytes after the greeting (the GSS-API sub-negotiation, RFC 1961, not decoded here)', bytes, at)] };
+  }
   if (out.method === AuthMethod.USERNAME_PASSWORD) {
     if (at >= bytes.length) return out;
     const a = decodeUserPassRequest(bytes.subarray(at));

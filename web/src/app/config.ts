@@ -3,7 +3,8 @@ export interface DemoConfig {
   targets: Array<{ name: string; host: string; port: number; mode: 'line' | 'raw'; about: string }>;
   routes: Array<{ name: string; label: string }>;
   udpTargets: Array<{ name: string; host: string; port: number; about: string }>;
-  proxies: Array<{ name: string; host: string; port: number }>;
+  /** `methods`: the SOCKS5 methods the server accepts, most preferred first. */
+  proxies: Array<{ name: string; host: string; port: number; methods?: number[] }>;
 }
 
 export const EMPTY_CONFIG: DemoConfig = { targets: [], udpTargets: [], routes: [{ name: '', label: 'direct' }], proxies: [] };

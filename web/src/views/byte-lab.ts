@@ -61,7 +61,7 @@ function buildLab(ctx: ViewContext) {
       verdict.textContent = 'this page has no demo SOCKS server to send to';
       return;
     }
-    const methods = /password/.test(target.name) ? [AuthMethod.USERNAME_PASSWORD] : [AuthMethod.NO_AUTH];
+    const methods = target.methods ?? [AuthMethod.NO_AUTH];
     const sent = analyzeSent(parsed.bytes, methods);
     showSent(sentBox, sent);
     receivedBox.replaceChildren(h('h3', {}, 'The server answered'), h('p', { class: 'muted' }, 'waiting…'));
