@@ -311,3 +311,90 @@ describe('Wisp and wsproxy against hostile clients', () => {
     await expect.poll(socketFds, { timeout: 10_000 }).toBeLessThanOrEqual(sockets);
   });
 });
+
+/**
+ * A Wisp v1 client that never reads, as a python3 process (a socket with a 4 KiB receive buffer, so the kernel holds
+ * little of what the bridge answers): it opens one stream, then sends `total` CONNECTs the stream limit refuses,
+ * printing how many it handed to its socket after each batch; exits 1 when the bridge cuts it, else waits.
+ */
+const FLOODER = `
+import base64, os, socket, struct, sys, time
+port, total = int(sys.argv[1]), int(sys.argv[2])
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+s.connect(('127.0.0.1', port))
+key = base64.b64encode(os.urandom(16)).decode()
+s.sendall(('GET /wisp/ HTTP/1.1\\r\\nHost: 127.0.0.1\\r\\nUpgrade: websocket\\r\\nConnection: Upgrade\\r\\n'
+           'Sec-WebSocket-Key: %s\\r\\nSec-WebSocket-Version: 13\\r\\n\\r\\n' % key).encode())
+got = b''
+while b'\\r\\n\\r\\n' not in got:
+    got += s.recv(1)
+if b' 101 ' not in got.split(b'\\r\\n')[0]:
+    sys.exit(2)
+def frame(payload):
+    return bytes([0x82, 0x80 | len(payload)]) + b'\\0\\0\\0\\0' + payload
+def connect(sid, port):
+    return frame(struct.pack('<BIBH', 1, sid, 1, port) + b'127.0.0.1')
+echo = int(sys.argv[3])
+s.sendall(connect(1, echo))
+batch = b''.join(connect(2 + i, echo) for i in range(3000))
+sent = 0
+try:
+    while sent < total:
+        s.sendall(batch)
+        sent += 3000
+        print(sent, flush=True)
+except OSError:
+    sys.exit(1)
+# All sent (what the bridge does not read waits in its kernel buffer): still never read; the test ends this process.
+time.sleep(120)
+`;
+
+describe('Wisp: a client that reads nothing', () => {
+  it('a flood of CONNECTs past the stream limit does not grow the outgoing buffer past its bound; 4008 ends it', { timeout: 60_000 }, async () => {
+    const { spawn } = await import('node:child_process');
+    const { createInterface } = await import('node:readline');
+    const echoServer = await startEcho();
+    const bound = 16 * 1024;
+    let sawOverload = () => {};
+    const overloaded = new Promise<void>((resolve) => (sawOverload = resolve));
+    /** The most bytes the bridge held for the client, seen after each 64 KiB the client sent and at each log line. */
+    let most = 0;
+    const bridge: BridgeServer = await BridgeServer.start(
+      {
+        listen: '127.0.0.1:0',
+        policy: { allow: [{ cidr: '127.0.0.1/32', ports: [echoServer.port] }] },
+        limits: { streamsPerSession: 1, maxBufferedBytes: bound, overloadTimeoutMs: 2000 },
+        compat: { wisp: [{ path: '/wisp/' }] },
+      },
+      {
+        log: (l) => {
+          most = Math.max(most, bridge.stats().bufferedBytes);
+          if (l.includes('closing: ERR_SESSION_OVERLOADED')) sawOverload();
+        },
+      },
+    );
+    let child: import('node:child_process').ChildProcess | undefined;
+    try {
+      // 600k refused CONNECTs: 6 MB of CLOSE packets the client never reads.
+      const total = 600_000;
+      child = spawn('python3', ['-c', FLOODER, String(bridge.address.port), String(total), String(echoServer.port)], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let sent = 0;
+      createInterface({ input: child.stdout! }).on('line', (line) => {
+        sent = Number(line);
+        most = Math.max(most, bridge.stats().bufferedBytes);
+      });
+      const exited = once(child, 'exit');
+      await overloaded;
+      await expect.poll(() => bridge.stats(), { timeout: 10_000 }).toMatchObject({ sessions: 0, streams: 0 });
+      child.kill('SIGKILL');
+      await exited;
+      expect(sent).toBeGreaterThan(0);
+      expect(most).toBeLessThanOrEqual(2 * bound + 64 * 1024);
+    } finally {
+      child?.kill('SIGKILL');
+      await bridge.close();
+      await echoServer.close();
+    }
+  });
+});

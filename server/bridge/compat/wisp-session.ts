@@ -163,7 +163,7 @@ export class WispSession implements WispUdpHost {
     const { passwordAuth } = this.options;
     if (passwordAuth) {
       this.phase = 'checking';
-      this.ws.pause();
+      this.updateReading();
       const payload = offered.get(WispExtensionId.PASSWORD);
       let check: TokenCheck = { ok: false, message: 'Wisp v2: password authentication is required' };
       for (const reading of payload ? passwordClientReadings(payload) : []) {
@@ -178,7 +178,6 @@ export class WispSession implements WispUdpHost {
       }
       this.grant = check.grant;
       this.guard.set(this.grant);
-      this.ws.resume();
     }
     clearTimeout(this.handshakeTimer);
     this.udpOn = this.options.udp && offered.has(WispExtensionId.UDP);
@@ -188,6 +187,7 @@ export class WispSession implements WispUdpHost {
     const held = this.held;
     this.held = [];
     for (const [data, isBinary] of held) this.onMessage(data, isBinary);
+    this.updateReading();
   }
 
   private carry(bytes: number): boolean {
@@ -205,6 +205,7 @@ export class WispSession implements WispUdpHost {
 
   closeWith(code: SessionCloseErrorCode, message: string): void {
     if (this.ws.readyState !== this.ws.OPEN) return;
+    this.ctx.log(`${this.label}: closing: ${code} ${message}`);
     this.ws.close(SESSION_CLOSE_CODES[code], closeReason(code, message));
     this.ws.resume();
     this.cutAfterGrace();
@@ -216,14 +217,31 @@ export class WispSession implements WispUdpHost {
 
   private send(p: WispPacket): void {
     if (this.ws.readyState !== this.ws.OPEN) return;
+    const { maxBufferedBytes } = this.ctx.config.limits;
+    // Answers are what a client can make the bridge produce at will (a CLOSE for each CONNECT it refuses): one that
+    // reads nothing and keeps asking (with what the WebSocket had read before it was paused) is closed at twice the bound.
+    if (this.congested && p.type !== 'data' && this.outgoing > 2 * maxBufferedBytes) {
+      return this.closeWith(WsocksErrorCode.SESSION_OVERLOADED, 'the client reads nothing and keeps sending packets that need an answer');
+    }
     const bytes = encodeWispPacket(p);
     this.outgoing += bytes.length;
     this.ws.send(bytes, () => this.written(bytes.length));
-    if (!this.congested && this.outgoing > this.ctx.config.limits.maxBufferedBytes) {
+    if (!this.congested && this.outgoing > maxBufferedBytes) {
       this.congested = true;
       for (const s of this.streams.values()) s.socket?.pause();
+      this.updateReading();
       this.armOverload(`the client read nothing of ${this.outgoing} buffered bytes`);
     }
+  }
+
+  /**
+   * The WebSocket is read unless the outgoing buffer is over its bound (the client reads nothing: what it sends
+   * would only queue answers), a stream's bytes toward its target are over theirs, or the v2 password is checked.
+   */
+  private updateReading(): void {
+    if (this.ws.readyState !== this.ws.OPEN) return;
+    if (this.congested || this.readPaused || this.phase === 'checking') this.ws.pause();
+    else this.ws.resume();
   }
 
   /**
@@ -245,6 +263,7 @@ export class WispSession implements WispUdpHost {
       this.congested = false;
       this.disarmOverload();
       for (const s of this.streams.values()) if (!s.done) s.socket?.resume();
+      this.updateReading();
     }
   }
 
@@ -434,7 +453,7 @@ export class WispSession implements WispUdpHost {
     this.maxPending = Math.max(this.maxPending, stream.pending);
     if (stream.pending > this.ctx.config.limits.window && !this.readPaused) {
       this.readPaused = true;
-      this.ws.pause();
+      this.updateReading();
       this.armOverload(`stream ${stream.id}: its target took nothing of ${stream.pending} bytes`);
     }
   }
@@ -445,7 +464,7 @@ export class WispSession implements WispUdpHost {
     for (const s of this.streams.values()) if (!s.done && s.pending > bound) return;
     this.readPaused = false;
     this.disarmOverload();
-    this.ws.resume();
+    this.updateReading();
   }
 
   /** CONTINUE once half the packet buffer is used and the stream's bytes toward its target are within the bound. */
