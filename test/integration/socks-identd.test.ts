@@ -218,6 +218,51 @@ describe('SOCKS4 identd check (RFC 1413)', () => {
     await f.allClosed();
   });
 
+  // USERID octets as they come (RFC 1413 §6: everything after the colon up to the end of line, any octets but NUL):
+  // compared with the request's USERID octet for octet.
+  it.each([
+    ['colons and high octets, the same as the request', Buffer.from('a:b\xff\xfe:', 'latin1'), Buffer.from('a:b\xff\xfe:', 'latin1'), '\r\n', '00 5a'],
+    ['UTF-8, the same as the request (charset named)', Buffer.from('jürgen', 'utf8'), Buffer.from('jürgen', 'utf8'), '\r\n', '00 5a'],
+    ['the same user id ended by a lone CR', Buffer.from('alice'), Buffer.from('alice'), '\r', '00 5a'],
+    ['the same user id ended by a lone LF', Buffer.from('alice'), Buffer.from('alice'), '\n', '00 5a'],
+    ['the user id with a trailing space', Buffer.from('alice '), Buffer.from('alice'), '\r\n', '00 5d'],
+    ['the user id in another case', Buffer.from('ALICE'), Buffer.from('alice'), '\r\n', '00 5d'],
+    ['a prefix of the request', Buffer.from('ali'), Buffer.from('alice'), '\r\n', '00 5d'],
+    ['the request followed by a NUL and more', Buffer.from('alice\u0000root'), Buffer.from('alice'), '\r\n', '00 5c'],
+    ['a DEL and a bell in the user id', Buffer.from('al\u007fi\u0007ce'), Buffer.from('al\u007fi\u0007ce'), '\r\n', '00 5a'],
+  ] as const)('a USERID reply of %s: %s', async (_what, replied, requested, eol, expected) => {
+    const n = 50 + fakes.length;
+    const f = await fake(n, (socket, query) => {
+      const [c, s] = queryPorts(query);
+      socket.end(Buffer.concat([Buffer.from(`${c} , ${s} : USERID : UNIX , UTF-8 : `), replied, Buffer.from(eol)]));
+    });
+    const client = await RawClient.connect(server.address.port, '127.0.0.1', at(n));
+    client.send(encodeSocks4Request({ command: 1, host: '127.0.0.1', port: echo.port, userId: requested }));
+    expect(toHex((await client.read(8)).subarray(0, 2))).toBe(expected);
+    client.destroy();
+    await f.allClosed();
+    if (expected !== '00 5a') expect(lastLog(at(n))).toMatchObject({ event: 'denied', version: 4 });
+  });
+
+  it('a client that resets right after its request: no crash, the identd connection and the client slot are freed', async () => {
+    const f = await fake(45, (socket, query) => {
+      const [c, s] = queryPorts(query);
+      socket.end(`${c} , ${s} : USERID : UNIX : ${ME}\r\n`);
+    });
+    for (let i = 0; i < 5; i++) {
+      const client = await RawClient.connect(server.address.port, '127.0.0.1', at(45));
+      client.send(encodeSocks4Request({ command: 1, host: '127.0.0.1', port: echo.port, userId: ME }));
+      client.socket.resetAndDestroy();
+    }
+    await server.whenIdle();
+    expect(server.stats().connections).toBe(0);
+    await f.allClosed();
+    // Still serving.
+    const { client, code } = await socks4(at(45), ME);
+    expect(code).toBe('00 5a');
+    client.destroy();
+  });
+
   it('closes its identd connection when the client leaves during the check', async () => {
     // The client's socket is paused after its request (bytes it pipelines are kept for the target), so its leaving
     // is seen when the check ends: the check's timeout bounds what a vanished client costs.
