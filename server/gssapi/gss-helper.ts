@@ -91,6 +91,12 @@ export class GssHelper {
     });
     lines.on('line', (line) => helper.onLine(line));
     child.once('exit', (code, signal) => helper.onExit(new Error(`the GSS-API helper exited (${code ?? signal}) ${stderr.trim()}`)));
+    // A write after the helper died and before its exit is seen fails (EPIPE): unhandled, that would end this
+    // process. Its calls fail as on exit, and it is made sure to be gone (its exit replaces it).
+    child.stdin!.on('error', (err: NodeJS.ErrnoException) => {
+      helper.onExit(new Error(`the GSS-API helper's input failed (${err.code ?? err.message})`));
+      child.kill('SIGKILL');
+    });
     try {
       await ready;
     } catch (err) {

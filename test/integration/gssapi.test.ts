@@ -7,6 +7,7 @@
  * No third-party GSS-API SOCKS peer works on Debian 12: its danted is built without GSS-API (`socksmethod: gssapi`
  * is refused at start) and its curl 7.88 cannot finish SOCKS5 GSS-API (docs/socks-server.md, GSS-API).
  */
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BridgeServer } from '../../server/bridge/bridge-server.ts';
@@ -19,6 +20,23 @@ import { startEcho, RawClient, type Running } from '../helpers/net.ts';
 import { startRealm, type Realm } from '../helpers/krb5-realm.ts';
 import { runCli } from '../helpers/cli.ts';
 import { encodeGssMessage } from '../../shared/socks/gssapi.ts';
+import { RestartingHelper } from '../../server/gssapi/gss-helper.ts';
+
+/** Pids of this process's GSS-API helper processes (gss-helper.py), from /proc. */
+function gssHelpers(): number[] {
+  const pids: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === process.pid && readFileSync(`/proc/${name}/cmdline`, 'utf8').includes('gss-helper.py')) pids.push(Number(name));
+    } catch {
+      // gone while we looked
+    }
+  }
+  return pids.sort((a, b) => a - b);
+}
 
 describe('GSS-API with a Kerberos realm on loopback', () => {
   let realm: Realm;
@@ -223,6 +241,74 @@ describe('GSS-API with a Kerberos realm on loopback', () => {
     const { info, close } = await open('confidentiality');
     expect(await roundTrip(info, 'still here')).toBe('still here');
     close();
+  });
+
+  it('the acceptor helper killed (SIGKILL) while calls go to it: every call fails, nothing crashes, the next helper serves', async () => {
+    const before = gssHelpers();
+    const restarting = await RestartingHelper.start({ role: 'accept', service: 'rcmd@localhost', env: { KRB5_KTNAME: `FILE:${serviceKeytab}` } });
+    try {
+      const helper = await restarting.get();
+      const [pid] = gssHelpers().filter((p) => !before.includes(p));
+      expect(pid).toBeDefined();
+      process.kill(pid!, 'SIGKILL');
+      // Keep calling until the helper's death is seen: calls written after it died (EPIPE on its stdin) must fail
+      // like the others, not throw out of the process.
+      const outcomes: Array<Promise<string>> = [];
+      while (helper.alive) {
+        outcomes.push(helper.context().step(Buffer.from('not a token')).then(() => 'answered', () => 'failed'));
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      const settled = await Promise.all(outcomes);
+      expect(settled.length).toBeGreaterThan(0);
+      expect(settled.every((r) => r === 'failed')).toBe(true);
+      // A new helper answers (a garbage token is a GSS-API failure, not a dead helper).
+      const next = await restarting.get();
+      expect(next).not.toBe(helper);
+      await expect(next.context().step(Buffer.from('not a token'))).rejects.not.toThrow(/exited|EPIPE/);
+    } finally {
+      await restarting.close();
+    }
+    await expect.poll(gssHelpers).toEqual(before);
+  });
+
+  it('our SOCKS server\'s helper killed mid-exchange: those clients are closed, the server carries on with a new helper, none leaks', async () => {
+    const before = gssHelpers();
+    const server = await startServer(serviceKeytab, ['clear', 'integrity', 'confidentiality']);
+    const route = await BridgeServer.start({
+      listen: '127.0.0.1:0',
+      policy: { allow: [{ cidr: '127.0.0.0/8' }] },
+      routes: { r: [{ type: 'socks5', host: 'localhost', port: server.address.port, auth: 'gssapi', keytab: aliceKeytab }] } as never,
+    });
+    try {
+      const [pid] = gssHelpers().filter((p) => !before.includes(p));
+      expect(pid).toBeDefined();
+      const clients = await Promise.all(
+        Array.from({ length: 8 }, async () => {
+          const c = await RawClient.connect(server.address.port);
+          c.send(Buffer.from([5, 1, 1]));
+          expect([...(await c.read(2))]).toEqual([5, 1]);
+          return c;
+        }),
+      );
+      // Tokens on their way while the helper dies.
+      for (const c of clients) c.send(encodeGssMessage(0x01, Buffer.from('a token the dead helper never sees')));
+      process.kill(pid!, 'SIGKILL');
+      for (const c of clients) {
+        const rest = [...(await c.readToEnd())];
+        expect(rest.length === 0 || (rest[0] === 1 && rest[1] === 0xff)).toBe(true);
+      }
+      await server.whenIdle();
+      // A real client through the bridge gets a new helper.
+      const session = await openSession(route.url);
+      const socket = session.open({ host: '127.0.0.1', port: echo.port }, { route: 'r' });
+      const info = await socket.opened;
+      expect(await roundTrip(info, 'after the helper died')).toBe('after the helper died');
+      session.close();
+    } finally {
+      await route.close();
+      await server.close();
+    }
+    await expect.poll(gssHelpers).toEqual(before);
   });
 
   it('wsocks socks --gssapi-keytab serves GSS-API; a keytab without the service\'s key stops it with the reason', async () => {
