@@ -22,6 +22,9 @@ import { runCli } from '../helpers/cli.ts';
 import { encodeGssMessage } from '../../shared/socks/gssapi.ts';
 import { RestartingHelper } from '../../server/gssapi/gss-helper.ts';
 
+type Wrap = (data: Uint8Array) => Promise<Buffer>;
+const msg = (type: number, token: Uint8Array) => Buffer.from(encodeGssMessage(type, token));
+
 /** Pids of this process's GSS-API helper processes (gss-helper.py), from /proc. */
 function gssHelpers(): number[] {
   const pids: number[] = [];
@@ -237,6 +240,57 @@ describe('GSS-API with a Kerberos realm on loopback', () => {
     await allLevels.whenIdle();
     const codes = logs.get(allLevels)!.slice(before).map((e) => e.code);
     expect(codes).toEqual(expect.arrayContaining(['ERR_GSSAPI_FAILED', 'ERR_GSSAPI_BAD_MESSAGE', 'ERR_SOCKS_BAD_VERSION']));
+    // And a real client still gets through.
+    const { info, close } = await open('confidentiality');
+    expect(await roundTrip(info, 'still here')).toBe('still here');
+    close();
+  });
+
+  // A raw client with a real context (an initiator helper with alice's keytab), then hostile at the protection-level
+  // subnegotiation (RFC 1961 §4) or after: the server ends each with a coded log entry and leaves nothing open.
+  it.each([
+    ['an abort', (_wrap: Wrap) => Promise.resolve(Buffer.from([1, 0xff]))],
+    ['the level unwrapped (not a wrap token)', () => Promise.resolve(Buffer.from([1, 2, 0, 1, 2]))],
+    ['a wrapped level of two bytes', async (wrap: Wrap) => msg(2, await wrap(Buffer.from([2, 2])))],
+    ['a wrapped level 0x00', async (wrap: Wrap) => msg(2, await wrap(Buffer.from([0])))],
+    ['a wrapped level 0x07', async (wrap: Wrap) => msg(2, await wrap(Buffer.from([7])))],
+    ['another context token', () => Promise.resolve(msg(1, Buffer.from('more')))],
+    ['encapsulated data before the level', async (wrap: Wrap) => msg(3, await wrap(Buffer.from('GET / HTTP/1.0\r\n')))],
+    ['LEN 65535 with 10 bytes, then FIN', () => Promise.resolve(Buffer.concat([Buffer.from([1, 2, 0xff, 0xff]), Buffer.alloc(10)]))],
+    ['nothing (FIN)', () => Promise.resolve(Buffer.alloc(0))],
+    ['three level messages at once, then a flood', async (wrap: Wrap) => {
+      const one = msg(2, await wrap(Buffer.from([2])));
+      return Buffer.concat([one, one, one, Buffer.alloc(200_000, 1)]);
+    }],
+  ] as const)('after a real context, %s at the protection step: coded, closed, nothing left', async (_what, make) => {
+    const server = allLevels;
+    const before = logs.get(server)!.length;
+    const init = await RestartingHelper.start({ role: 'initiate', env: { KRB5_CLIENT_KTNAME: `FILE:${aliceKeytab}`, KRB5CCNAME: 'MEMORY:red' } });
+    try {
+      const ctx = (await init.get()).context('rcmd@localhost');
+      const c = await RawClient.connect(server.address.port);
+      c.send(Buffer.from([5, 1, 1]));
+      expect([...(await c.read(2))]).toEqual([5, 1]);
+      let step = await ctx.step(new Uint8Array(0));
+      c.send(msg(1, step.token));
+      while (!step.complete) {
+        const head = await c.read(4);
+        expect([head[0], head[1]]).toEqual([1, 1]);
+        step = await ctx.step(await c.read(head.readUInt16BE(2)));
+      }
+      const bytes = await make((data) => ctx.wrap(data, false).then(Buffer.from));
+      if (bytes.length > 0) c.send(bytes);
+      c.socket.end();
+      const rest = await c.readToEnd();
+      // Either the abort, or a level reply then the end, or just the end: never more than that.
+      expect(rest.length).toBeLessThan(200);
+      await server.whenIdle();
+      expect(server.stats().connections).toBe(0);
+      const mine = logs.get(server)!.slice(before);
+      expect(mine.every((e) => e.code === undefined || /^ERR_[A-Z_]+$/.test(e.code))).toBe(true);
+    } finally {
+      await init.close();
+    }
     // And a real client still gets through.
     const { info, close } = await open('confidentiality');
     expect(await roundTrip(info, 'still here')).toBe('still here');
