@@ -9,6 +9,7 @@ import { WispExtensionId } from '../../shared/protocol/wisp-extensions.ts';
 import { countingTcp, countingUdp, type CountingListener } from '../helpers/counting-listeners.ts';
 import { startEcho, startUdpEcho } from '../helpers/net.ts';
 import { RawWisp } from '../helpers/raw-wisp.ts';
+import { startScripted, type ScriptedTarget } from '../helpers/scripted-target.ts';
 
 /**
  * Hostile Wisp (v1, v2) and wsproxy clients against the compat endpoints (docs/compat.md), built from the docs
@@ -59,6 +60,8 @@ describe('Wisp and wsproxy against hostile clients', () => {
   let forbiddenPort: number;
   let base: string;
   const logs: string[] = [];
+  /** A SOCKS5 hop that accepts and never answers: streams over it stay dialing. */
+  let silentHop: ScriptedTarget;
 
   beforeAll(async () => {
     echoServer = await startEcho();
@@ -68,13 +71,19 @@ describe('Wisp and wsproxy against hostile clients', () => {
     forbidden.push(tcp, await countingUdp('127.0.0.1', forbiddenPort));
     await countingTcp('::1', forbiddenPort).then((l) => forbidden.push(l), () => {});
     await countingUdp('::1', forbiddenPort).then((l) => forbidden.push(l), () => {});
+    silentHop = await startScripted();
+    silentHop.script = (s) => {
+      s.resume();
+      s.once('end', () => s.end());
+    };
     bridge = await BridgeServer.start(
       {
         listen: '127.0.0.1:0',
         tokens: [TOKEN],
         policy: { allow: [{ cidr: '127.0.0.1/32', ports: [echoServer.port, udpEcho.port] }] },
+        routes: { silent: [{ type: 'socks5', host: '127.0.0.1', port: silentHop.port }] },
         compat: {
-          wisp: [{ path: '/wisp/', wsproxy: true }],
+          wisp: [{ path: '/wisp/', wsproxy: true }, { path: '/wisp-silent/', route: 'silent' }],
           websockify: { path: '/websockify', targets: { [`${TOKEN}-vnc`]: { host: '127.0.0.1', port: echoServer.port } } },
         },
       },
@@ -88,6 +97,7 @@ describe('Wisp and wsproxy against hostile clients', () => {
     await echoServer?.close();
     await udpEcho?.close();
     for (const l of forbidden) await l.close();
+    await silentHop?.close();
   });
 
   /** An echo over a fresh stream of `raw`: the session still serves. */
@@ -303,6 +313,15 @@ describe('Wisp and wsproxy against hostile clients', () => {
       (raw.ws as unknown as { _socket: Socket })._socket.resetAndDestroy();
       await raw.closed;
     }
+    // Streams stuck dialing through a hop that never answers: some closed by the client, the rest by its leaving.
+    const stuck = await RawWisp.ready(`${base}/wisp-silent/${TOKEN}/`, 1);
+    for (let id = 1; id <= 12; id++) stuck.send({ type: 'connect', id, streamType: WispStreamType.TCP, port: echoServer.port, hostname: '127.0.0.1' });
+    await expect.poll(() => silentHop.open, { timeout: 10_000 }).toBe(12);
+    for (let id = 1; id <= 4; id++) stuck.send({ type: 'close', id, reason: id % 2 === 0 ? WispCloseReason.VOLUNTARY : 0x81 });
+    await expect.poll(() => silentHop.open, { timeout: 10_000 }).toBe(8);
+    stuck.ws.terminate();
+    await stuck.closed;
+    await silentHop.idle();
     const half = await RawWisp.open(`${base}/wisp/`);
     await half.next();
     half.ws.terminate();
