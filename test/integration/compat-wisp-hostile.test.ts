@@ -185,6 +185,58 @@ describe('Wisp and wsproxy against hostile clients', () => {
     });
   });
 
+  it('an id reused right after the client\'s CLOSE of a busy stream: once confirmed, the new stream gets only its own bytes', async () => {
+    // A target that sends as fast as it can, forever.
+    const firehose = await startScripted();
+    firehose.script = (s) => {
+      const chunk = Buffer.alloc(64 * 1024, 0x46);
+      const more = () => {
+        while (!s.destroyed && s.write(chunk));
+      };
+      s.on('drain', more);
+      s.once('end', () => s.destroy());
+      more();
+    };
+    try {
+      const bridgeWithIt = await BridgeServer.start({
+        listen: '127.0.0.1:0',
+        policy: { allow: [{ cidr: '127.0.0.1/32', ports: [echoServer.port, firehose.port] }] },
+        compat: { wisp: [{ path: '/wisp/' }] },
+      });
+      try {
+        for (let round = 0; round < 5; round++) {
+          const raw = await RawWisp.ready(`ws://127.0.0.1:${bridgeWithIt.address.port}/wisp/`, 2, [{ id: WispExtensionId.STREAM_CONFIRMATION, payload: none }]);
+          raw.send({ type: 'connect', id: 1, streamType: WispStreamType.TCP, port: firehose.port, hostname: '127.0.0.1' });
+          expect(await raw.next()).toEqual({ type: 'continue', id: 1, remaining: 128 });
+          expect(await raw.next()).toMatchObject({ type: 'data', id: 1 });
+          raw.send({ type: 'close', id: 1, reason: WispCloseReason.VOLUNTARY });
+          raw.send({ type: 'connect', id: 1, streamType: WispStreamType.TCP, port: echoServer.port, hostname: '127.0.0.1' });
+          // DATA of the old stream still in flight before the bridge read the CLOSE may come; the new stream's
+          // confirmation marks the point after which id 1 is only the new stream.
+          for (;;) {
+            const p = await raw.next();
+            if (p?.type === 'continue' && p.id === 1) break;
+            expect(p).toMatchObject({ type: 'data', id: 1 });
+          }
+          raw.send({ type: 'data', id: 1, data: Buffer.from('ping') });
+          let got = '';
+          while (got.length < 4) {
+            const p = await raw.next();
+            if (p?.type !== 'data' || p.id !== 1) continue;
+            got += Buffer.from(p.data).toString('latin1');
+          }
+          expect(got).toBe('ping');
+          raw.ws.close();
+          await raw.closed;
+        }
+      } finally {
+        await bridgeWithIt.close();
+      }
+    } finally {
+      await firehose.close();
+    }
+  });
+
   describe('v2 handshake', () => {
     it.each([
       ['an extension length of 0xffffffff', [0x01, 0xff, 0xff, 0xff, 0xff]],
