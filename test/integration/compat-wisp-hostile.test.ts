@@ -237,6 +237,24 @@ describe('Wisp and wsproxy against hostile clients', () => {
     }
   });
 
+  it('UDP: a datagram over maxDatagramBytes fails its stream (CLOSE 0x01); packets for it after that are dropped, the session goes on', async () => {
+    const raw = await RawWisp.ready(`${base}/wisp/${TOKEN}/`, 2, [{ id: WispExtensionId.UDP, payload: none }, { id: WispExtensionId.STREAM_CONFIRMATION, payload: none }]);
+    raw.send({ type: 'connect', id: 7, streamType: WispStreamType.UDP, port: udpEcho.port, hostname: '127.0.0.1' });
+    expect(await raw.next()).toEqual({ type: 'continue', id: 7, remaining: 128 });
+    raw.send({ type: 'data', id: 7, data: Buffer.from('one') });
+    expect(await raw.next()).toMatchObject({ type: 'data', id: 7, data: Buffer.from('one') });
+    raw.send({ type: 'data', id: 7, data: Buffer.alloc(65_508, 1) });
+    expect(await raw.next()).toEqual({ type: 'close', id: 7, reason: WispCloseReason.UNKNOWN });
+    // After its CLOSE, packets for it are dropped; another UDP stream works.
+    raw.send({ type: 'data', id: 7, data: Buffer.from('late') });
+    raw.send({ type: 'connect', id: 8, streamType: WispStreamType.UDP, port: udpEcho.port, hostname: '127.0.0.1' });
+    expect(await raw.next()).toEqual({ type: 'continue', id: 8, remaining: 128 });
+    raw.send({ type: 'data', id: 8, data: Buffer.from('two') });
+    expect(await raw.next()).toMatchObject({ type: 'data', id: 8, data: Buffer.from('two') });
+    raw.ws.close();
+    await raw.closed;
+  });
+
   describe('v2 handshake', () => {
     it.each([
       ['an extension length of 0xffffffff', [0x01, 0xff, 0xff, 0xff, 0xff]],
