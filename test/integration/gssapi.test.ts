@@ -18,6 +18,7 @@ import type { WsocksError } from '../../shared/protocol/errors.ts';
 import { openSession, roundTrip } from '../helpers/bridge.ts';
 import { startEcho, RawClient, type Running } from '../helpers/net.ts';
 import { startRealm, type Realm } from '../helpers/krb5-realm.ts';
+import { startScripted } from '../helpers/scripted-target.ts';
 import { runCli } from '../helpers/cli.ts';
 import { encodeGssMessage } from '../../shared/socks/gssapi.ts';
 import { RestartingHelper } from '../../server/gssapi/gss-helper.ts';
@@ -292,6 +293,49 @@ describe('GSS-API with a Kerberos realm on loopback', () => {
       await init.close();
     }
     // And a real client still gets through.
+    const { info, close } = await open('confidentiality');
+    expect(await roundTrip(info, 'still here')).toBe('still here');
+    close();
+  });
+
+  // A hostile GSS-API proxy against the bridge's initiator: it selects GSS-API, reads the bridge's first context
+  // token, then answers with `reply` and ends. Each is a coded stream error; the bridge serves on.
+  it.each([
+    ['an abort', Buffer.from([1, 0xff])],
+    ['a context token that is not one', Buffer.concat([Buffer.from([1, 1, 0, 4]), Buffer.from('junk')])],
+    ['LEN 65535 with 10 bytes', Buffer.concat([Buffer.from([1, 1, 0xff, 0xff]), Buffer.alloc(10)])],
+    ['version 5', Buffer.from([5, 1, 0, 1, 0])],
+    ['a protection message before any context', Buffer.from([1, 2, 0, 1, 2])],
+    ['nothing', Buffer.alloc(0)],
+    ['a flood of one-byte tokens', Buffer.concat(Array.from({ length: 50_000 }, () => Buffer.from([1, 1, 0, 1, 0])))],
+  ])('a proxy answering the first context token with %s: a coded error, the bridge serves on', async (_what, reply) => {
+    const proxy = await startScripted();
+    proxy.script = (s) => {
+      let greeted = false;
+      s.on('data', () => {
+        // The greeting, then the first context token (each its own read: the bridge waits for our answers).
+        if (!greeted) s.write(Buffer.from([5, 1]));
+        else s.end(reply);
+        greeted = true;
+      });
+      s.once('end', () => s.end());
+    };
+    const hostile = await BridgeServer.start({
+      listen: '127.0.0.1:0',
+      policy: { allow: [{ cidr: '127.0.0.0/8' }] },
+      routes: { r: [{ type: 'socks5', host: 'localhost', port: proxy.port, auth: 'gssapi', keytab: aliceKeytab }] } as never,
+    });
+    try {
+      const session = await openSession(hostile.url);
+      const socket = session.open({ host: '127.0.0.1', port: echo.port }, { route: 'r', inspect: true });
+      const err = (await socket.opened.then(() => undefined, (e: WsocksError) => e)) as WsocksError | undefined;
+      expect(err?.code).toMatch(/^ERR_(GSSAPI_[A-Z]+|HOP_FAILED)$/);
+      session.close();
+      await session.closed;
+    } finally {
+      await hostile.close();
+      await proxy.close();
+    }
     const { info, close } = await open('confidentiality');
     expect(await roundTrip(info, 'still here')).toBe('still here');
     close();
