@@ -185,7 +185,7 @@ describe('Wisp and wsproxy against hostile clients', () => {
     });
   });
 
-  it('an id reused right after the client\'s CLOSE of a busy stream: once confirmed, the new stream gets only its own bytes', async () => {
+  it('an id reused right after the client\'s CLOSE of a busy stream: the new stream gets only its own bytes (v2 after its confirmation, v1), and its records count only those', async () => {
     // A target that sends as fast as it can, forever.
     const firehose = await startScripted();
     firehose.script = (s) => {
@@ -198,11 +198,15 @@ describe('Wisp and wsproxy against hostile clients', () => {
       more();
     };
     try {
-      const bridgeWithIt = await BridgeServer.start({
-        listen: '127.0.0.1:0',
-        policy: { allow: [{ cidr: '127.0.0.1/32', ports: [echoServer.port, firehose.port] }] },
-        compat: { wisp: [{ path: '/wisp/' }] },
-      });
+      const ends: Array<{ stream: number; target: string; bytesDown: number }> = [];
+      const bridgeWithIt = await BridgeServer.start(
+        {
+          listen: '127.0.0.1:0',
+          policy: { allow: [{ cidr: '127.0.0.1/32', ports: [echoServer.port, firehose.port] }] },
+          compat: { wisp: [{ path: '/wisp/' }] },
+        },
+        { onEvent: (e) => void (e.event === 'stream_end' && ends.push(e)) },
+      );
       try {
         for (let round = 0; round < 5; round++) {
           const raw = await RawWisp.ready(`ws://127.0.0.1:${bridgeWithIt.address.port}/wisp/`, 2, [{ id: WispExtensionId.STREAM_CONFIRMATION, payload: none }]);
@@ -229,6 +233,24 @@ describe('Wisp and wsproxy against hostile clients', () => {
           raw.ws.close();
           await raw.closed;
         }
+        // v1 (no confirmation): what the old target sent after the bridge read the CLOSE must not reach the client
+        // as the new stream's bytes (nor be counted as its bytes).
+        const raw = await RawWisp.ready(`ws://127.0.0.1:${bridgeWithIt.address.port}/wisp/`, 1);
+        raw.send({ type: 'connect', id: 1, streamType: WispStreamType.TCP, port: firehose.port, hostname: '127.0.0.1' });
+        expect(await raw.nextNotContinue()).toMatchObject({ type: 'data', id: 1 });
+        raw.send({ type: 'close', id: 1, reason: WispCloseReason.VOLUNTARY });
+        raw.send({ type: 'connect', id: 1, streamType: WispStreamType.TCP, port: echoServer.port, hostname: '127.0.0.1' });
+        raw.send({ type: 'data', id: 1, data: Buffer.from('ping') });
+        let tail = '';
+        while (!tail.endsWith('ping')) {
+          const p = await raw.nextNotContinue();
+          if (p?.type === 'data' && p.id === 1) tail = (tail + Buffer.from(p.data).toString('latin1')).slice(-4);
+        }
+        raw.send({ type: 'close', id: 1, reason: WispCloseReason.VOLUNTARY });
+        await expect.poll(() => ends.filter((e) => e.target === `127.0.0.1:${echoServer.port}`).length).toBe(6);
+        expect(ends.filter((e) => e.target === `127.0.0.1:${echoServer.port}`).map((e) => e.bytesDown)).toEqual([4, 4, 4, 4, 4, 4]);
+        raw.ws.close();
+        await raw.closed;
       } finally {
         await bridgeWithIt.close();
       }
