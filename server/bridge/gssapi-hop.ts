@@ -13,6 +13,7 @@ import { gssServiceName, type Initiators } from '../gssapi/initiators.ts';
 import type { GssInitiatorOps } from '../../shared/socks/gssapi.ts';
 import { GssProtectedStream } from '../gssapi/protected-stream.ts';
 import { driveGss } from '../gssapi/drive.ts';
+import { redactPaths } from '../gssapi/redact-paths.ts';
 import type { RouteHop } from './dial-route.ts';
 
 const LEVEL = { clear: GssProtection.CLEAR, integrity: GssProtection.INTEGRITY, confidentiality: GssProtection.CONFIDENTIALITY } as const;
@@ -45,9 +46,14 @@ const CODES: Record<string, WsocksErrorCodeValue> = {
   ERR_GSSAPI_UNAVAILABLE: WsocksErrorCode.GSSAPI_UNAVAILABLE,
 };
 
+/**
+ * The stream's error: GSS-API's words with file paths and credential-store names replaced (they go to the browser);
+ * the words as they were are the error's `cause`, which the bridge's log shows.
+ */
 function hopError(hop: number, err: { code?: string; message: string }): WsocksError {
   const code = (err.code !== undefined ? CODES[err.code] : undefined) ?? WsocksErrorCode.HOP_FAILED;
-  return new WsocksError(code, `hop ${hop} (socks5 proxy, GSS-API): ${err.message}`, { hop });
+  const message = redactPaths(err.message);
+  return new WsocksError(code, `hop ${hop} (socks5 proxy, GSS-API): ${message}`, { hop, ...(message !== err.message ? { cause: err } : {}) });
 }
 
 export async function runGssapi(r: GssHopRun): Promise<GssHopDone> {

@@ -390,7 +390,7 @@ export class BridgeSession implements StreamHost {
 
   private failStream(stream: BridgeStream | BridgeUdpStream, m: OpenMessage, err: unknown): void {
     const e = err instanceof WsocksError ? err : new WsocksError(WsocksErrorCode.CONNECT_FAILED, (err as Error).message);
-    this.ctx.log(`stream ${m.id} from ${this.client} (${m.command ?? 'connect'} ${m.host === undefined ? '' : hostForLog(m.host)}:${m.port ?? ''}) failed: ${e.code} ${e.message}`);
+    this.ctx.log(`stream ${m.id} from ${this.client} (${m.command ?? 'connect'} ${m.host === undefined ? '' : hostForLog(m.host)}:${m.port ?? ''}) failed: ${e.code} ${e.message}${logDetail(e)}`);
     stream.fail(e);
   }
 
@@ -403,4 +403,9 @@ export class BridgeSession implements StreamHost {
     this.streams.clear();
     this.ledger.ended(code, reason);
   }
+}
+
+/** An error's cause, for the log only: the unredacted words behind a message cleaned for the browser (GSS-API paths). */
+function logDetail(e: WsocksError): string {
+  return e.cause instanceof Error && e.cause.message !== e.message ? ` (detail: ${e.cause.message})` : '';
 }

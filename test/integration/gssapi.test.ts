@@ -4,7 +4,7 @@
  * cryptography on both sides. If the realm cannot be made (packages missing, KDC does not start), beforeAll throws
  * and every test fails with the reason.
  *
- * No third-party GSS-API SOCKS peer works on Debian 12: its danted is built without GSS-API (`socksmethod: gssapi`
+ * Third-party peers (Dante built with GSS-API) are in gssapi-dante.test.ts. Debian 12's own danted is built without GSS-API (`socksmethod: gssapi`
  * is refused at start) and its curl 7.88 cannot finish SOCKS5 GSS-API (docs/socks-server.md, GSS-API).
  */
 import { readdirSync, readFileSync } from 'node:fs';
@@ -57,6 +57,7 @@ describe('GSS-API with a Kerberos realm on loopback', () => {
   let wrongKey: SocksServer;
   const logs = new Map<SocksServer, SocksLogEntry[]>();
   let bridge: BridgeServer;
+  const bridgeLog: string[] = [];
   const savedEnv = { ...process.env };
 
   const startServer = async (keytab: string, protection?: Array<'clear' | 'integrity' | 'confidentiality'>, rules?: unknown) => {
@@ -96,8 +97,9 @@ describe('GSS-API with a Kerberos realm on loopback', () => {
         wrongKey: hop(wrongKey, { keytab: aliceKeytab }),
         noTicket: hop(allLevels, { ccache: `FILE:${join(realm.dir, 'empty.cc')}` }),
         unknownService: hop(allLevels, { keytab: aliceKeytab, service: 'nosuch@localhost' }),
+        missingKeytab: hop(allLevels, { keytab: join(realm.dir, 'secret-dir', 'bridge.keytab') }),
       } as never,
-    });
+    }, { log: (line) => bridgeLog.push(line) });
   }, 120_000);
 
   afterAll(async () => {
@@ -199,6 +201,19 @@ describe('GSS-API with a Kerberos realm on loopback', () => {
     const err = await failure(route);
     expect(err.code).toBe(code);
     expect(err.hop).toBe(1);
+  });
+
+  it('GSS-API words that name a credential cache or keytab reach the browser without the path; the bridge log has it', async () => {
+    // GSS-API names the credential cache: its file (FILE:/tmp/...), or the helper's MEMORY: copy of it.
+    for (const route of ['noTicket', 'missingKeytab']) {
+      const before = bridgeLog.length;
+      const err = await failure(route);
+      expect(err.code).toBe('ERR_GSSAPI_FAILED');
+      expect(err.message).not.toContain(realm.dir);
+      expect(err.message).not.toMatch(/FILE:|MEMORY:/);
+      expect(err.message).toContain('[path]');
+      await expect.poll(() => bridgeLog.slice(before).join('\n')).toMatch(/\(detail: .*(FILE|MEMORY):/);
+    }
   });
 
   it('a principal the server\'s rules do not allow is refused with REP 0x02 after authenticating', async () => {
