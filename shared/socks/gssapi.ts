@@ -304,10 +304,20 @@ export class GssClientHandshake extends GssMachine {
     return this.serial(() => this.process());
   }
 
-  /** The proxy closed the connection before the subnegotiation was over. */
+  /**
+   * The proxy closed the connection before the subnegotiation was over. A refusal, as the abort `01 FF` would be:
+   * Dante refuses a context it cannot accept or a protection level it does not grant by closing, without the abort.
+   */
   closed(): GssStep[] {
     if (this.over) return [];
-    return [this.fail(new SocksError(SocksErrorCode.PROXY_CLOSED, 'the proxy closed the connection during the GSS-API subnegotiation'))];
+    return [
+      this.fail(
+        new SocksError(
+          SocksErrorCode.GSSAPI_REJECTED,
+          `the proxy closed the connection during the GSS-API ${this.state === 'protection' ? 'protection-level' : 'context'} exchange without an abort message: it refused our ${this.state === 'protection' ? 'protection level' : 'ticket'} (Dante refuses so)`,
+        ),
+      ),
+    ];
   }
 
   private async initStep(input: Uint8Array): Promise<GssStep[]> {

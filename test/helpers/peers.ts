@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync, existsSync, mkdirSync } from 'node:
 import { freePort } from '../../server/net/listen.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ensureDanteGssapi } from '../../scripts/build-dante-gssapi.js';
 
 export interface Peer {
   port: number;
@@ -56,6 +57,55 @@ socks pass { from: 127.0.0.0/8 to: 0.0.0.0/0 command: connect bind udpassociate 
   return {
     port,
     signal: (sig) => process.kill(-child.pid!, sig),
+    stop: async () => {
+      await kill(child);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Dante's `gssapi.enctype`: the levels it grants (`any`: its default, integrity or confidentiality). */
+export type DanteEnctype = 'any' | 'clear' | 'integrity' | 'confidentiality';
+
+/**
+ * Dante built with GSS-API (scripts/build-dante-gssapi.js; built on first use, then cached) requiring GSS-API:
+ * `socksmethod: gssapi` with the service's key in `keytab`, at the levels of `enctype`. `env` carries the realm's
+ * KRB5_CONFIG. `necgssapi` turns on Dante's `clientcompatibility: necgssapi` (protection level exchanged in clear).
+ */
+export async function startDanteGssapi(options: { keytab: string; service: string; enctype: DanteEnctype; env: NodeJS.ProcessEnv; necgssapi?: boolean | undefined }): Promise<Peer & { stderr: () => string }> {
+  const { sockd } = ensureDanteGssapi();
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'wsocks-dante-gss-'));
+  const conf = join(dir, 'sockd.conf');
+  const gss = `gssapi.servicename: ${options.service}\n  gssapi.keytab: FILE:${options.keytab}\n  gssapi.enctype: ${options.enctype}`;
+  writeFileSync(
+    conf,
+    `logoutput: stderr
+internal: 127.0.0.1 port = ${port}
+external: 127.0.0.1
+socksmethod: gssapi
+clientmethod: none
+${process.env.DEBUG_DANTE ? 'debug: 2' : ''}
+user.privileged: root
+user.unprivileged: nobody
+client pass {
+  from: 127.0.0.0/8 to: 0.0.0.0/0
+  ${options.necgssapi ? 'clientcompatibility: necgssapi' : ''}
+  ${gss}
+}
+socks pass {
+  from: 127.0.0.0/8 to: 0.0.0.0/0
+  command: connect
+  log: error connect
+  ${gss}
+}
+`,
+  );
+  const { child, stderr } = start(sockd, ['-f', conf, '-p', join(dir, 'pid'), '-N', '1'], options.env);
+  await waitForPort(port, child, 'sockd (GSS-API)', stderr);
+  return {
+    port,
+    stderr,
     stop: async () => {
       await kill(child);
       rmSync(dir, { recursive: true, force: true });
