@@ -152,12 +152,14 @@ describe('Wisp and wsproxy against hostile clients', () => {
       expect(end).toMatchObject({ code: 4400, reason: expect.stringMatching(/^ERR_BAD_MESSAGE .*stream 2/) });
     });
 
-    it('DATA, CLOSE and CONTINUE for unknown or closed streams are dropped; CLOSE twice is harmless; an id is reusable after CLOSE', async () => {
+    it('DATA, CLOSE and CONTINUE for unknown or closed streams (and DATA, CONTINUE on stream 0) are dropped; CLOSE twice is harmless; an id is reusable after CLOSE', async () => {
       const raw = await RawWisp.ready(`${base}/wisp/${TOKEN}/`, version);
       raw.send({ type: 'data', id: 77, data: Buffer.from('nobody') });
       raw.send({ type: 'close', id: 78, reason: WispCloseReason.VOLUNTARY });
       raw.send({ type: 'continue', id: 79, remaining: 0xffffffff });
       raw.send({ type: 'data', id: 0xffffffff, data: Buffer.alloc(1000) });
+      raw.send({ type: 'data', id: 0, data: Buffer.from('stream 0 is the connection') });
+      raw.send({ type: 'continue', id: 0, remaining: 1 });
       await echoes(raw, 1);
       raw.send({ type: 'close', id: 1, reason: WispCloseReason.VOLUNTARY });
       raw.send({ type: 'close', id: 1, reason: 0x81 });
