@@ -17,6 +17,8 @@ export interface Transfer {
 
 export interface Case {
   name: string;
+  /** Seconds a run may take before it counts as failed (stalled); default BENCH_RUN_TIMEOUT_S or 300. */
+  timeoutS?: number;
   /** Bytes per unit of the rate: MiB by default (MiB/s); 1 to count things per second. */
   unit?: number;
   run(): Promise<Transfer>;
@@ -36,14 +38,15 @@ const MiB = 1024 * 1024;
 
 export async function interleave(cases: Case[], rounds: number, log = (_line: string) => {}): Promise<Map<string, CaseResult>> {
   const results = new Map<string, CaseResult>(cases.map((c) => [c.name, { name: c.name, rates: [], cpuPerGiB: [], fairness: [], failures: [] }]));
-  for (const c of cases) await c.run().catch(() => {}); // warm-up, not counted
+  // Warm-up, not counted.
+  for (const c of cases) await withTimeout(c.run(), c.timeoutS ?? Number(process.env.BENCH_RUN_TIMEOUT_S ?? 300)).catch(() => {});
   for (let r = 0; r < rounds; r++) {
     const order = cases.map((_, i) => cases[(i + r) % cases.length]!);
     for (const c of order) {
       const res = results.get(c.name)!;
       if (process.env.BENCH_VERBOSE) log(`    ${c.name}...`);
       try {
-        const t = await c.run();
+        const t = await withTimeout(c.run(), c.timeoutS ?? Number(process.env.BENCH_RUN_TIMEOUT_S ?? 300));
         if (t.bytes !== t.expected) throw new Error(`received ${t.bytes} of ${t.expected} bytes`);
         res.rates.push(t.bytes / (c.unit ?? MiB) / t.seconds);
         if (t.cpu !== undefined) res.cpuPerGiB.push(t.cpu / (t.bytes / (1024 * MiB)));
@@ -56,6 +59,15 @@ export async function interleave(cases: Case[], rounds: number, log = (_line: st
     log(`  round ${r + 1}/${rounds} done`);
   }
   return results;
+}
+
+/** Rejects with "stalled" when `run` has not settled after `seconds` (a peer that deadlocks must not hang the bench). */
+function withTimeout<T>(run: Promise<T>, seconds: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const stalled = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`stalled: not done after ${seconds} s`)), seconds * 1000);
+  });
+  return Promise.race([run, stalled]).finally(() => clearTimeout(timer));
 }
 
 export interface Summary {
