@@ -275,42 +275,63 @@ describe('client: sessions the bridge ends', () => {
 });
 
 describe('client: receive window', () => {
-  it('grows a stream\'s window while its reader keeps up, never past maxWindow, and loses no byte', async () => {
-    const TOTAL = 256 * 1024;
-    let credit = 0;
-    let maxCredit = 0;
-    let sent = 0;
-    const frame = (n: number) => Buffer.concat([Buffer.from([0, 0, 0, 1]), Buffer.alloc(n, sent & 0xff)]);
-    const pump = (ws: WebSocket) => {
-      // A bridge that sends exactly what its credit allows, in 512-byte messages.
-      while (credit > 0 && sent < TOTAL) {
-        const n = Math.min(512, credit, TOTAL - sent);
-        ws.send(frame(n));
-        credit -= n;
-        sent += n;
+  /** A bridge that sends each stream TOTAL bytes in 512-byte messages, exactly as its credit allows; `maxCredit` per stream. */
+  async function creditBridge(total: number) {
+    const credit = new Map<number, number>();
+    const sent = new Map<number, number>();
+    const maxCredit = new Map<number, number>();
+    const pump = (ws: WebSocket, id: number) => {
+      let c = credit.get(id)!;
+      let n = sent.get(id)!;
+      while (c > 0 && n < total) {
+        const k = Math.min(512, c, total - n);
+        ws.send(Buffer.concat([Buffer.from([0, 0, 0, id]), Buffer.alloc(k, id)]));
+        c -= k;
+        n += k;
       }
-      if (sent === TOTAL) ws.send(JSON.stringify({ type: 'end', id: 1 }));
+      credit.set(id, c);
+      sent.set(id, n);
+      if (n === total) ws.send(JSON.stringify({ type: 'end', id }));
     };
     const fake = await fakeBridge(
       (ws) => ws.send(HELLO),
       (ws, m) => {
-        const msg = m as { type: string; window?: number; bytes?: number };
+        const msg = m as { type: string; id: number; window?: number; bytes?: number };
         if (msg.type === 'open') {
-          credit = msg.window!;
-          ws.send(JSON.stringify({ type: 'opened', id: 1, remoteAddress: '127.0.0.1', remotePort: 7, window: 10 }));
-        } else if (msg.type === 'credit') credit += msg.bytes!;
+          credit.set(msg.id, msg.window!);
+          sent.set(msg.id, 0);
+          ws.send(JSON.stringify({ type: 'opened', id: msg.id, remoteAddress: '127.0.0.1', remotePort: 7, window: 10 }));
+        } else if (msg.type === 'credit') credit.set(msg.id, credit.get(msg.id)! + msg.bytes!);
         else return;
-        maxCredit = Math.max(maxCredit, credit);
-        pump(ws);
+        maxCredit.set(msg.id, Math.max(maxCredit.get(msg.id) ?? 0, credit.get(msg.id)!));
+        pump(ws, msg.id);
       },
     );
-    const session = await connect(fake.url, { WebSocket: WS, window: 1024, maxWindow: 8192 });
+    return { fake, maxCredit };
+  }
+
+  async function readAllOf(session: Session): Promise<number> {
     const { readable } = await session.open({ host: '127.0.0.1', port: 7 }).opened;
     let got = 0;
     for await (const chunk of readable as unknown as AsyncIterable<Uint8Array>) got += chunk.length;
-    expect(got).toBe(TOTAL);
-    expect(maxCredit).toBeGreaterThan(1024);
-    expect(maxCredit).toBeLessThanOrEqual(8192);
+    return got;
+  }
+
+  it('grows a stream\'s window while its reader keeps up, never past maxWindow, and loses no byte', async () => {
+    const { fake, maxCredit } = await creditBridge(256 * 1024);
+    const session = await connect(fake.url, { WebSocket: WS, window: 1024, maxWindow: 8192 });
+    expect(await readAllOf(session)).toBe(256 * 1024);
+    expect(maxCredit.get(1)).toBeGreaterThan(1024);
+    expect(maxCredit.get(1)).toBeLessThanOrEqual(8192);
+    await session.close();
+    await fake.close();
+  });
+
+  it('shares one growth budget among a session\'s streams: two streams at once within maxWindow keep their windows', async () => {
+    const { fake, maxCredit } = await creditBridge(64 * 1024);
+    const session = await connect(fake.url, { WebSocket: WS, window: 1024, maxWindow: 2048 });
+    expect(await Promise.all([readAllOf(session), readAllOf(session)])).toEqual([64 * 1024, 64 * 1024]);
+    expect([maxCredit.get(1), maxCredit.get(2)]).toEqual([1024, 1024]);
     await session.close();
     await fake.close();
   });
