@@ -216,7 +216,8 @@ async function allowedAddresses(
  * What the last hop of a route is asked to CONNECT to. A literal is judged and passed on. A name is passed on
  * unjudged only through a configured route marked `names: "proxy"` (that proxy is the policy boundary; host rules
  * still apply). Otherwise the bridge resolves it and judges every address: with the last hop's `resolve: "local"`
- * (and always for SOCKS4) the checked address is passed on; else the name is, and only if every address passed.
+ * (and always for SOCKS4) the checked address is passed on; else the name is when every address passed, and the
+ * first allowed address when only some did.
  */
 async function targetForRoute(
   o: DialRouteOptions,
@@ -245,17 +246,20 @@ async function targetForRoute(
     return target.host;
   }
   const passName = !socks4 && last.resolve !== 'local';
-  if (passName) {
-    if (denied.length > 0) throw deny(`${denied[0]!.address}: ${denied[0]!.reason}`);
+  if (passName && denied.length === 0) {
     local('resolve', `${target.host} is passed to hop ${hop}, which resolves it (every address it had here was allowed)`);
     return target.host;
   }
+  if (passName && allowed.length === 0) throw deny(`${denied[0]!.address}: ${denied[0]!.reason}`);
+  // Some addresses were denied (e.g. localhost is both 127.0.0.1 and ::1, and only 127.0.0.0/8 is allowed): the
+  // proxy must not resolve the name again, so it is asked for an address the bridge checked, as with "local".
   const picked = socks4 ? allowed.find((a) => isIP(a) === 4) : allowed[0];
   if (picked === undefined) {
     if (denied.length > 0) throw deny(denied[0]!.reason);
     throw new WsocksError(WsocksErrorCode.HOP_FAILED, `hop ${hop} is SOCKS4, which needs IPv4, and ${target.host} has no allowed IPv4 address`, { hop });
   }
-  local('resolve', `${target.host}: hop ${hop} is asked for ${picked}, the address the bridge checked${socks4 ? ' (SOCKS4 carries addresses only)' : ''}`);
+  const why = socks4 ? ' (SOCKS4 carries addresses only)' : passName ? ` (not the name: ${denied[0]!.address} was denied)` : '';
+  local('resolve', `${target.host}: hop ${hop} is asked for ${picked}, the address the bridge checked${why}`);
   return picked;
 }
 

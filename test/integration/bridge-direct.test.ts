@@ -6,7 +6,8 @@ import { SocksServer } from '../../server/socks/server.ts';
 import { openSession, readAll, roundTrip } from '../helpers/bridge.ts';
 import { refusedPort, startCountThenReply, startEcho, type Running } from '../helpers/net.ts';
 
-const loopbackAllowed = { allow: [{ cidr: '127.0.0.0/8' }] };
+// ::1 too: on a machine whose /etc/hosts maps localhost to ::1 as well, a name passes on only if each address is allowed.
+const loopbackAllowed = { allow: [{ cidr: '127.0.0.0/8' }, { cidr: '::1/128' }] };
 
 describe('bridge: direct streams and one SOCKS hop through our server', () => {
   let echo: Running;

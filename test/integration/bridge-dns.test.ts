@@ -23,6 +23,7 @@ describe('bridge resolver (dns.servers) and DNS rebinding', () => {
   beforeAll(async () => {
     dns = await startDnsServer((name, type) => {
       asked.push(`${name}/${type}`);
+      if (name === 'mixed.test') return type === DNS_TYPE_A ? [{ address: '127.0.0.1', ttl: 0 }, { address: '127.0.0.2', ttl: 0 }] : [];
       if (name !== 'rebind.test') return null;
       if (type !== DNS_TYPE_A) return [];
       return [{ address: answers.shift() ?? '127.0.0.1', ttl: 0 }];
@@ -72,6 +73,23 @@ describe('bridge resolver (dns.servers) and DNS rebinding', () => {
     const s = await rawSession(bridge.url);
     s.send({ type: 'open', id: 1, host: 'rebind.test', port: checked.port, window: 1024, route: 'named' });
     expect(await s.next((m) => m.id === 1)).toMatchObject({ type: 'error', code: 'ERR_POLICY_DENIED' });
+    expect(loopback.hits).toEqual([]);
+    s.ws.close();
+  });
+
+  it('asks the proxy for the allowed address, not the name, when only some of its addresses are allowed', async () => {
+    const s = await rawSession(bridge.url);
+    const before = checked.hits.length;
+    s.send({ type: 'open', id: 1, host: 'mixed.test', port: checked.port, window: 1024, route: 'named', inspect: true });
+    const notes: string[] = [];
+    const opened = await s.next((m) => {
+      const entry = m.type === 'transcript' ? (m.entry as { note?: string }) : undefined;
+      if (m.id === 1 && entry?.note) notes.push(entry.note);
+      return m.id === 1 && m.type !== 'transcript';
+    });
+    expect(opened).toMatchObject({ type: 'opened' });
+    expect(notes).toContain('mixed.test: hop 1 is asked for 127.0.0.2, the address the bridge checked (not the name: 127.0.0.1 was denied)');
+    await expect.poll(() => checked.hits.length, { timeout: 10_000 }).toBe(before + 1);
     expect(loopback.hits).toEqual([]);
     s.ws.close();
   });
