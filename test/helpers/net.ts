@@ -42,6 +42,29 @@ export async function startHttp(body: string, host = '127.0.0.1'): Promise<Runni
   return { port: await listen(server, host), close: closer(server, sockets) };
 }
 
+/**
+ * A TCP echo server on 127.0.0.1 and on ::1 with the same port, for names like `localhost` that may stand for
+ * either (a stock Debian /etc/hosts maps it to both; some machines to 127.0.0.1 only).
+ */
+export async function startEchoOnBothLoopbacks(): Promise<Running> {
+  for (let attempt = 0; ; attempt++) {
+    const v4 = await startEcho('127.0.0.1');
+    const v6 = createServer({ allowHalfOpen: true }, (s) => {
+      s.on('error', () => s.destroy());
+      s.pipe(s);
+    });
+    const sockets = track(v6);
+    try {
+      v6.listen(v4.port, '::1');
+      await once(v6, 'listening');
+      return { port: v4.port, close: async () => void (await Promise.all([v4.close(), closer(v6, sockets)()])) };
+    } catch (err) {
+      await v4.close();
+      if (attempt >= 10) throw err;
+    }
+  }
+}
+
 /** A TCP echo server. When the client half-closes, it half-closes too (after echoing everything). */
 export async function startEcho(host = '127.0.0.1'): Promise<Running & { connections: number }> {
   const state = { connections: 0 };

@@ -4,7 +4,7 @@ import WebSocket from 'ws';
 import { BridgeServer } from '../../server/bridge/bridge-server.ts';
 import { SocksServer } from '../../server/socks/server.ts';
 import { openSession, readAll, roundTrip } from '../helpers/bridge.ts';
-import { refusedPort, startCountThenReply, startEcho, type Running } from '../helpers/net.ts';
+import { refusedPort, startCountThenReply, startEcho, startEchoOnBothLoopbacks, type Running } from '../helpers/net.ts';
 
 // ::1 too: on a machine whose /etc/hosts maps localhost to ::1 as well, a name passes on only if each address is allowed.
 const loopbackAllowed = { allow: [{ cidr: '127.0.0.0/8' }, { cidr: '::1/128' }] };
@@ -160,7 +160,8 @@ describe('bridge: name resolution, timeouts and keepalive', () => {
   let echo: Running;
   let socks: SocksServer;
   beforeAll(async () => {
-    echo = await startEcho();
+    // localhost may be ::1 first: the address the bridge checks and passes on must reach the echo either way.
+    echo = await startEchoOnBothLoopbacks();
     socks = await SocksServer.start({ port: 0 });
   });
   afterAll(async () => {
