@@ -5,7 +5,8 @@
  * and every test fails with the reason.
  *
  * Third-party peers (Dante built with GSS-API) are in gssapi-dante.test.ts. Debian 12's own danted is built without GSS-API (`socksmethod: gssapi`
- * is refused at start) and its curl 7.88 cannot finish SOCKS5 GSS-API (docs/socks-server.md, GSS-API).
+ * is refused at start) and no curl that runs on Debian 12 (7.88.1, backports' 8.14.1) can finish SOCKS5 GSS-API
+ * (docs/socks-server.md, GSS-API).
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
