@@ -102,7 +102,13 @@ socks pass {
 `,
   );
   const { child, stderr } = start(sockd, ['-f', conf, '-p', join(dir, 'pid'), '-N', '1'], options.env);
-  await waitForPort(port, child, 'sockd (GSS-API)', stderr);
+  try {
+    await waitForPort(port, child, 'sockd (GSS-API)', stderr);
+  } catch (err) {
+    await kill(child);
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   return {
     port,
     stderr,
