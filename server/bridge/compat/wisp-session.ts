@@ -475,6 +475,9 @@ export class WispSession implements WispUdpHost {
   }
 
   private toClient(stream: WispStream, chunk: Buffer): void {
+    // After the client's CLOSE the id is free again: bytes the target still sends while its socket drains to its
+    // FIN must not reach the client, which may already have opened a new stream with that id.
+    if (stream.done) return;
     if (!this.carry(chunk.length)) return;
     this.ledger.down(stream.id, chunk.length);
     const max = this.ctx.config.limits.maxMessageBytes - WISP_HEADER_BYTES;
