@@ -1,5 +1,4 @@
 import { once } from 'node:events';
-import { readdirSync, readlinkSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -10,6 +9,7 @@ import { countingTcp, countingUdp, type CountingListener } from '../helpers/coun
 import { startEcho, startUdpEcho } from '../helpers/net.ts';
 import { RawWisp } from '../helpers/raw-wisp.ts';
 import { startScripted, type ScriptedTarget } from '../helpers/scripted-target.ts';
+import { socketFds } from '../helpers/socket-fds.ts';
 
 /**
  * Hostile Wisp (v1, v2) and wsproxy clients against the compat endpoints (docs/compat.md), built from the docs
@@ -21,19 +21,6 @@ import { startScripted, type ScriptedTarget } from '../helpers/scripted-target.t
 
 const TOKEN = 'a-bridge-session-token';
 const none = new Uint8Array(0);
-
-/** Sockets this process holds, counted by the OS (the bridge runs in this process). */
-function socketFds(): number {
-  let n = 0;
-  for (const fd of readdirSync('/proc/self/fd')) {
-    try {
-      if (readlinkSync(`/proc/self/fd/${fd}`).startsWith('socket:')) n++;
-    } catch {
-      // closed while we looked
-    }
-  }
-  return n;
-}
 
 /** A Wisp packet header with a payload, any type (the codec would refuse to build the bad ones). */
 function packet(type: number, id: number, payload: number[] | Uint8Array = []): Buffer {

@@ -2,7 +2,6 @@
  * Fault tests: what the client and the target see when the connection under the bridge fails, how long it took
  * (printed, not asserted), and that nothing is left open.
  */
-import { readdirSync, readlinkSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -12,22 +11,7 @@ import type { WebSocketConstructor } from '../../web/client/websocket-like.ts';
 import { openSession } from '../helpers/bridge.ts';
 import { startDante } from '../helpers/peers.ts';
 import { startScripted, type ScriptedTarget } from '../helpers/scripted-target.ts';
-
-/**
- * Sockets this process holds, counted by the OS (every `socket:[inode]` among /proc/self/fd): the bridge runs in
- * this process, so a socket it left behind shows here whatever its own bookkeeping says.
- */
-function socketFds(): number {
-  let n = 0;
-  for (const fd of readdirSync('/proc/self/fd')) {
-    try {
-      if (readlinkSync(`/proc/self/fd/${fd}`).startsWith('socket:')) n++;
-    } catch {
-      // closed while we looked
-    }
-  }
-  return n;
-}
+import { socketFds } from '../helpers/socket-fds.ts';
 
 let target: ScriptedTarget;
 let bridge: BridgeServer;
