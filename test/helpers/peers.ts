@@ -26,6 +26,25 @@ const sbin = (p: string) => ['/usr/sbin', '/usr/bin', '/sbin', '/bin'].map((d) =
 export { startDaemon as start, stopDaemon as kill, waitForPort } from '../../server/demo/daemon.ts';
 import { startDaemon as start, stopDaemon as kill, waitForPort } from '../../server/demo/daemon.ts';
 
+/**
+ * Starts `cmd` (its files in the temporary `dir`) and waits for it on `port`. If it does not come up it is killed and
+ * `dir` removed before the error goes up; `stop` does the same. `signal` reaches its whole process group.
+ */
+export async function startInDir(dir: string, cmd: string, args: string[], port: number, what: string, options: { env?: NodeJS.ProcessEnv; host?: string } = {}): Promise<Peer & { stderr: () => string; signal(sig: NodeJS.Signals): void }> {
+  const { child, stderr } = start(cmd, args, options.env);
+  const stop = async () => {
+    await kill(child);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await waitForPort(port, child, what, stderr, options.host);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { port, stderr, stop, signal: (sig) => process.kill(-child.pid!, sig) };
+}
+
 function ensureDanteUser(): void {
   if (spawnSync('id', [DANTE_USER]).status !== 0) {
     spawnSync('useradd', ['-M', '-s', '/usr/sbin/nologin', DANTE_USER], { stdio: 'inherit' });
@@ -52,16 +71,7 @@ client pass { from: 127.0.0.0/8 to: 0.0.0.0/0 }
 socks pass { from: 127.0.0.0/8 to: 0.0.0.0/0 command: connect bind udpassociate bindreply udpreply }
 `,
   );
-  const { child, stderr } = start(sbin('danted')!, ['-f', conf, '-p', join(dir, 'pid'), '-N', '1']);
-  await waitForPort(port, child, 'danted', stderr);
-  return {
-    port,
-    signal: (sig) => process.kill(-child.pid!, sig),
-    stop: async () => {
-      await kill(child);
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  return startInDir(dir, sbin('danted')!, ['-f', conf, '-p', join(dir, 'pid'), '-N', '1'], port, 'danted');
 }
 
 /** Dante's `gssapi.enctype`: the levels it grants (`any`: its default, integrity or confidentiality). */
@@ -101,22 +111,7 @@ socks pass {
 }
 `,
   );
-  const { child, stderr } = start(sockd, ['-f', conf, '-p', join(dir, 'pid'), '-N', '1'], options.env);
-  try {
-    await waitForPort(port, child, 'sockd (GSS-API)', stderr);
-  } catch (err) {
-    await kill(child);
-    rmSync(dir, { recursive: true, force: true });
-    throw err;
-  }
-  return {
-    port,
-    stderr,
-    stop: async () => {
-      await kill(child);
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  return startInDir(dir, sockd, ['-f', conf, '-p', join(dir, 'pid'), '-N', '1'], port, 'sockd (GSS-API)', { env: options.env });
 }
 
 /** OpenSSH: an sshd on loopback and `ssh -D` to it; the -D port is a SOCKS4/4a/5 server without auth. */
@@ -160,13 +155,5 @@ export async function startOidentd(address: string, port = 113): Promise<Peer> {
   const dir = mkdtempSync(join(tmpdir(), 'wsocks-oidentd-'));
   const conf = join(dir, 'oidentd.conf');
   writeFileSync(conf, '');
-  const { child, stderr } = start(sbin('oidentd')!, ['-i', '-S', '-a', address, '-p', String(port), '-C', conf]);
-  await waitForPort(port, child, 'oidentd', stderr, address);
-  return {
-    port,
-    stop: async () => {
-      await kill(child);
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  return startInDir(dir, sbin('oidentd')!, ['-i', '-S', '-a', address, '-p', String(port), '-C', conf], port, 'oidentd', { host: address });
 }

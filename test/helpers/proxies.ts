@@ -2,11 +2,11 @@
  * HAProxy and nginx on loopback, run from temporary configs derived from the ones in deploy/ (ports substituted),
  * in the foreground, never as system services.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../../server/net/listen.ts';
-import { kill, start, waitForPort, type Peer } from './peers.ts';
+import { startInDir, type Peer } from './peers.ts';
 
 /** deploy/NAME with each `from` replaced by `to`; a replacement that matches nothing fails (the file changed). */
 export function deployConfig(name: string, replacements: Array<[from: string | RegExp, to: string]>): string {
@@ -22,21 +22,7 @@ export function deployConfig(name: string, replacements: Array<[from: string | R
 async function run(cmd: string, args: (dir: string) => string[], files: (dir: string) => void, port: number, what: string): Promise<Peer> {
   const dir = mkdtempSync(join(tmpdir(), `wsocks-${what}-`));
   files(dir);
-  const { child, stderr } = start(cmd, args(dir));
-  try {
-    await waitForPort(port, child, what, stderr);
-  } catch (err) {
-    await kill(child);
-    rmSync(dir, { recursive: true, force: true });
-    throw err;
-  }
-  return {
-    port,
-    stop: async () => {
-      await kill(child);
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  return startInDir(dir, cmd, args(dir), port, what);
 }
 
 /**
