@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { CodedError } from '../../shared/errors/coded-error.ts';
 import type { GssContextStep } from '../../shared/socks/gssapi.ts';
 
 const HELPER = fileURLToPath(new URL('./gss-helper.py', import.meta.url));
@@ -20,14 +21,8 @@ export const GssapiErrorCode = {
   FAILED: 'ERR_GSSAPI_FAILED',
 } as const;
 
-export class GssapiError extends Error {
+export class GssapiError extends CodedError<string> {
   override readonly name = 'GssapiError';
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 interface Reply {

@@ -1,3 +1,5 @@
+import { CodedError } from '../errors/coded-error.ts';
+
 /** Error codes of identd (RFC 1413) checks: the reply parser's and the outcomes of a check. Callers match on `code`. */
 export const IdentErrorCode = {
   /** The reply line breaks RFC 1413: no port pair, unknown reply type, empty or over-long token, NUL byte. */
@@ -19,12 +21,6 @@ export const IdentErrorCode = {
 } as const;
 export type IdentErrorCodeValue = (typeof IdentErrorCode)[keyof typeof IdentErrorCode];
 
-export class IdentError extends Error {
+export class IdentError extends CodedError<IdentErrorCodeValue> {
   override readonly name = 'IdentError';
-  constructor(
-    readonly code: IdentErrorCodeValue,
-    message: string,
-  ) {
-    super(message);
-  }
 }

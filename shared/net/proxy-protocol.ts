@@ -4,6 +4,7 @@
  * to the connection. Bounded: v1 is at most 107 bytes, v2 at most 16 + MAX_V2_PAYLOAD. Bad input is a
  * ProxyProtocolError with a stable code.
  */
+import { CodedError } from '../errors/coded-error.ts';
 import { concatBytes, formatIPv4, formatIPv6, parseIPv4, parseIPv6 } from '../socks/address.ts';
 
 export const ProxyProtocolErrorCode = {
@@ -16,14 +17,8 @@ export const ProxyProtocolErrorCode = {
 } as const;
 export type ProxyProtocolErrorCodeValue = (typeof ProxyProtocolErrorCode)[keyof typeof ProxyProtocolErrorCode];
 
-export class ProxyProtocolError extends Error {
+export class ProxyProtocolError extends CodedError<ProxyProtocolErrorCodeValue> {
   override readonly name = 'ProxyProtocolError';
-  constructor(
-    readonly code: ProxyProtocolErrorCodeValue,
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 /** What the proxy said. `source` is the client; absent for LOCAL (the proxy's own health check) and UNKNOWN. */
