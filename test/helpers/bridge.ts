@@ -2,9 +2,26 @@ import WebSocket from 'ws';
 import { connect, type Session } from '../../web/client/index.ts';
 import type { WebSocketConstructor } from '../../web/client/websocket-like.ts';
 import type { SocketOpenInfo } from '../../web/client/socket.ts';
+import type { WsocksError } from '../../shared/protocol/errors.ts';
 
 export function openSession(url: string, options: { token?: string; window?: number } = {}): Promise<Session> {
   return connect(url, { ...options, WebSocket: WebSocket as unknown as WebSocketConstructor });
+}
+
+/** Opens one stream to `target` on `route` in a new session; resolves with the error it is refused with (throws if it opens). */
+export async function openRefusal(url: string, target: { host: string; port: number }, route: string): Promise<WsocksError> {
+  const session = await openSession(url);
+  try {
+    const socket = session.open(target, { route });
+    return await socket.opened.then(
+      () => {
+        throw new Error(`route ${route} opened`);
+      },
+      (err: WsocksError) => err,
+    );
+  } finally {
+    session.close();
+  }
 }
 
 /** Writes `text`, then reads until `expected` bytes have arrived. */

@@ -19,8 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BridgeServer } from '../../server/bridge/bridge-server.ts';
 import { SocksServer } from '../../server/socks/server.ts';
 import type { SocksLogEntry } from '../../server/socks/connection.ts';
-import type { WsocksError } from '../../shared/protocol/errors.ts';
-import { openSession } from '../helpers/bridge.ts';
+import { openRefusal, openSession } from '../helpers/bridge.ts';
 import { startEcho, startHttp, type Running } from '../helpers/net.ts';
 import { startRealm, type Realm } from '../helpers/krb5-realm.ts';
 import { startDanteGssapi, type DanteEnctype, type Peer } from '../helpers/peers.ts';
@@ -124,20 +123,7 @@ describe('GSS-API with Dante built with GSS-API', () => {
     }
   }
 
-  async function failure(route: string): Promise<WsocksError> {
-    const session = await openSession(bridge.url);
-    try {
-      const socket = session.open({ host: '127.0.0.1', port: echo.port }, { route });
-      return await socket.opened.then(
-        () => {
-          throw new Error(`route ${route} opened`);
-        },
-        (err: WsocksError) => err,
-      );
-    } finally {
-      session.close();
-    }
-  }
+  const failure = (route: string) => openRefusal(bridge.url, { host: '127.0.0.1', port: echo.port }, route);
 
   it.each([
     ['anyConfidentiality', 'Dante default (integrity or confidentiality), we propose confidentiality'],

@@ -16,7 +16,7 @@ import { SocksServer } from '../../server/socks/server.ts';
 import type { SocksLogEntry } from '../../server/socks/connection.ts';
 import type { TranscriptEntry } from '../../shared/protocol/messages.ts';
 import type { WsocksError } from '../../shared/protocol/errors.ts';
-import { openSession, roundTrip } from '../helpers/bridge.ts';
+import { openRefusal, openSession, roundTrip } from '../helpers/bridge.ts';
 import { startEcho, RawClient, type Running } from '../helpers/net.ts';
 import { startRealm, type Realm } from '../helpers/krb5-realm.ts';
 import { startScripted } from '../helpers/scripted-target.ts';
@@ -136,20 +136,7 @@ describe('GSS-API with a Kerberos realm on loopback', () => {
     socket.onTranscript((e) => entries.push(e));
     return socket.opened;
   }
-  async function failure(route: string): Promise<WsocksError> {
-    const session = await openSession(bridge.url);
-    try {
-      const socket = session.open({ host: '127.0.0.1', port: echo.port }, { route });
-      return await socket.opened.then(
-        () => {
-          throw new Error(`route ${route} opened`);
-        },
-        (err: WsocksError) => err,
-      );
-    } finally {
-      session.close();
-    }
-  }
+  const failure = (route: string) => openRefusal(bridge.url, { host: '127.0.0.1', port: echo.port }, route);
 
   it.each([
     ['confidentiality', 0x02],
