@@ -5,7 +5,6 @@
  */
 import type { Socket } from 'node:net';
 import { GssClientHandshake, GssProtection, type GssStep } from '../../shared/socks/gssapi.ts';
-import { toHex } from '../../shared/socks/address.ts';
 import { WsocksError, WsocksErrorCode, type WsocksErrorCodeValue } from '../../shared/protocol/errors.ts';
 import type { TranscriptEntry } from '../../shared/protocol/messages.ts';
 import { TargetError, TargetErrorCode } from '../net/target-error.ts';
@@ -92,7 +91,7 @@ export async function runGssapi(r: GssHopRun): Promise<GssHopDone> {
         if (settled) return;
         if (step.type === 'write' || step.type === 'read') {
           const m = step.message;
-          r.onEntry({ hop: r.hop, direction: m.direction, kind: m.kind, hex: toHex(m.shown), fields: m.fields, at: 0 });
+          r.onEntry({ hop: r.hop, direction: m.direction, kind: m.kind, hex: m.hex, fields: m.fields, at: 0 });
           if (step.type === 'write') socket.write(step.bytes);
         } else if (step.type === 'done') {
           const rest = machine.takeRest();

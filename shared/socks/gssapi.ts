@@ -14,8 +14,9 @@
  *    as encapsulated messages (MTYP 0x03) whose token is gss_wrap of the data (§5).
  */
 import { SocksError, SocksErrorCode } from './errors.ts';
-import { concatBytes } from './address.ts';
-import { decodeWith, type DecodeResult, type Field, type Reader } from './reader.ts';
+import { concatBytes, toHex } from './address.ts';
+import type { ClientStep, MessageKind } from './client-handshake.ts';
+import { decodeWith, type DecodeResult, type Reader } from './reader.ts';
 import { hex2 } from './socks5-address.ts';
 
 export const GSSAPI_VERSION = 0x01;
@@ -160,20 +161,11 @@ export function encodeGssAbort(): Uint8Array {
 // ---------------------------------------------------------------------------------------------------------------
 // The subnegotiation machines.
 
-/** One RFC 1961 message as the transcript shows it. */
-export interface GssTranscriptMessage {
-  kind: 'gssapi.context' | 'gssapi.protection' | 'gssapi.abort' | 'gssapi.encapsulated';
-  direction: 'sent' | 'received';
-  shown: Uint8Array;
-  fields: Field[];
-}
-
+/** A write, read or error step has the shape of ClientHandshake's, so a transcript takes both alike. */
 export type GssStep =
-  | { type: 'write'; bytes: Uint8Array; message: GssTranscriptMessage }
-  | { type: 'read'; message: GssTranscriptMessage }
+  | Extract<ClientStep, { type: 'write' | 'read' | 'error' }>
   /** The subnegotiation is over: the SOCKS5 request comes next (encapsulated unless `protection` is clear). */
-  | { type: 'done'; protection: number; principal?: string | undefined }
-  | { type: 'error'; error: SocksError };
+  | { type: 'done'; protection: number; principal?: string | undefined };
 
 /** A context step's result: the token to send (may be empty) and whether the context is established. */
 export interface GssContextStep {
@@ -199,7 +191,7 @@ export interface GssAcceptorOps {
   unwrap?: ((token: Uint8Array) => Promise<Uint8Array>) | undefined;
 }
 
-const KIND_OF: Record<number, GssTranscriptMessage['kind']> = {
+const KIND_OF: Record<number, MessageKind> = {
   [GssMessageType.CONTEXT]: 'gssapi.context',
   [GssMessageType.PROTECTION]: 'gssapi.protection',
   [GssMessageType.ENCAPSULATED]: 'gssapi.encapsulated',
@@ -249,9 +241,9 @@ abstract class GssMachine {
     const r = decodeGssMessage(this.buffer);
     if (r.status === 'need') return undefined;
     if (r.status === 'error') throw r.error;
-    const shown = this.buffer.slice(0, r.length);
+    const hex = toHex(this.buffer.subarray(0, r.length));
     this.buffer = this.buffer.subarray(r.length);
-    steps.push({ type: 'read', message: { kind: KIND_OF[r.message.type]!, direction: 'received', shown, fields: r.fields } });
+    steps.push({ type: 'read', message: { kind: KIND_OF[r.message.type]!, direction: 'received', hex, fields: r.fields } });
     return r.message;
   }
 
@@ -259,7 +251,7 @@ abstract class GssMachine {
     const bytes = encodeGssMessage(type, token);
     const described = decodeGssMessage(bytes);
     const fields = described.status === 'done' ? described.fields : [];
-    return { type: 'write', bytes, message: { kind: KIND_OF[type]!, direction: 'sent', shown: bytes, fields } };
+    return { type: 'write', bytes, message: { kind: KIND_OF[type]!, direction: 'sent', hex: toHex(bytes), fields } };
   }
 
   protected fail(error: SocksError): GssStep {
