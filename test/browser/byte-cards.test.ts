@@ -10,30 +10,24 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { startDemo, DEMO_USER, type Demo } from '../../server/demo/demo.ts';
-import { launchChromium } from '../helpers/chromium.ts';
-import '../helpers/demo-page.ts';
+import { DEMO_USER, type Demo } from '../../server/demo/demo.ts';
+import { openDemoPage, type DemoPage } from '../helpers/demo-page.ts';
 
 const toHexBytes = (s: string) => Array.from(new TextEncoder().encode(s), (b) => b.toString(16).padStart(2, '0')).join(' ');
 
 describe('byte cards and the pcapng export in Chromium', () => {
+  let harness: DemoPage;
   let demo: Demo;
-  let chrome: Awaited<ReturnType<typeof launchChromium>>;
   let page: Page;
+  let pageErrors: string[];
   const dir = mkdtempSync(join(tmpdir(), 'wsocks-cards-'));
-  const pageErrors: string[] = [];
 
   beforeAll(async () => {
-    demo = await startDemo({ port: 0 });
-    chrome = await launchChromium();
-    page = await chrome.browser.newPage({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
-    page.on('pageerror', (e) => pageErrors.push(e.message));
-    await page.goto(demo.url);
-    await page.waitForFunction(() => globalThis.__wsocks !== undefined);
+    harness = await openDemoPage({ width: 1280, height: 900 }, { acceptDownloads: true });
+    ({ demo, page, pageErrors } = harness);
   });
   afterAll(async () => {
-    await chrome?.close();
-    await demo?.close();
+    await harness?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 

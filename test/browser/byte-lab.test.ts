@@ -8,9 +8,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { startDemo, type Demo } from '../../server/demo/demo.ts';
-import { launchChromium } from '../helpers/chromium.ts';
-import '../helpers/demo-page.ts';
+import { openDemoPage, type DemoPage } from '../helpers/demo-page.ts';
 import { seriousViolationsEverywhere } from '../helpers/axe.ts';
 
 // The screenshot goes to test-artifacts/; with UPDATE_SCREENSHOTS=1 also to docs/img/ (the README's copy).
@@ -18,26 +16,20 @@ const ARTIFACTS = join(import.meta.dirname, '../../test-artifacts');
 const IMG = process.env.UPDATE_SCREENSHOTS === '1' ? join(import.meta.dirname, '../../docs/img') : ARTIFACTS;
 
 describe('byte lab in Chromium', () => {
-  let demo: Demo;
-  let chrome: Awaited<ReturnType<typeof launchChromium>>;
+  let harness: DemoPage;
   let page: Page;
-  const pageErrors: string[] = [];
+  let pageErrors: string[];
 
   beforeAll(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     mkdirSync(IMG, { recursive: true });
-    demo = await startDemo({ port: 0 });
-    chrome = await launchChromium();
-    page = await chrome.browser.newPage({ viewport: { width: 1280, height: 1000 } });
-    page.on('pageerror', (e) => pageErrors.push(e.message));
-    await page.goto(demo.url);
-    await page.waitForFunction(() => globalThis.__wsocks !== undefined);
+    harness = await openDemoPage({ width: 1280, height: 1000 });
+    ({ page, pageErrors } = harness);
     await page.click('#tool-byte-lab');
     await page.waitForSelector('[data-view="byte-lab"] #lab-send');
   });
   afterAll(async () => {
-    await chrome?.close();
-    await demo?.close();
+    await harness?.close();
   });
 
   /** Picks a prepared message (or types hex), sends it, and waits until the connection has ended. */

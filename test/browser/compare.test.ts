@@ -1,28 +1,21 @@
 /** The compare view in Chromium: the same CONNECT as SOCKS4, SOCKS4a and SOCKS5, with the right bytes, aligned. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { startDemo, type Demo } from '../../server/demo/demo.ts';
-import { launchChromium } from '../helpers/chromium.ts';
-import '../helpers/demo-page.ts';
+import { openDemoPage, type DemoPage } from '../helpers/demo-page.ts';
 import { seriousViolationsEverywhere } from '../helpers/axe.ts';
 
 describe('compare view in Chromium', () => {
-  let demo: Demo;
-  let chrome: Awaited<ReturnType<typeof launchChromium>>;
+  let harness: DemoPage;
   let page: Page;
 
   beforeAll(async () => {
-    demo = await startDemo({ port: 0 });
-    chrome = await launchChromium();
-    page = await chrome.browser.newPage({ viewport: { width: 1280, height: 900 } });
-    await page.goto(demo.url);
-    await page.waitForFunction(() => globalThis.__wsocks !== undefined);
+    harness = await openDemoPage({ width: 1280, height: 900 });
+    ({ page } = harness);
     await page.click('#tool-compare');
     await page.waitForSelector('[data-view="compare"] #cmp-host');
   });
   afterAll(async () => {
-    await chrome?.close();
-    await demo?.close();
+    await harness?.close();
   });
 
   const column = (enc: string) => page.locator(`[data-view="compare"] .compare-column[data-encoding="${enc}"]`);

@@ -6,9 +6,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { startDemo, type Demo } from '../../server/demo/demo.ts';
-import { launchChromium } from '../helpers/chromium.ts';
-import { openFromForm, waitForStatus } from '../helpers/demo-page.ts';
+import { openDemoPage, openFromForm, waitForStatus, type DemoPage } from '../helpers/demo-page.ts';
 
 const ARTIFACTS = join(import.meta.dirname, '../../test-artifacts');
 
@@ -25,23 +23,17 @@ function drawnSteps(page: Page, id: number) {
 }
 
 describe('ladder diagram in Chromium', () => {
-  let demo: Demo;
-  let chrome: Awaited<ReturnType<typeof launchChromium>>;
+  let harness: DemoPage;
   let page: Page;
-  const pageErrors: string[] = [];
+  let pageErrors: string[];
 
   beforeAll(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
-    demo = await startDemo({ port: 0 });
-    chrome = await launchChromium();
-    page = await chrome.browser.newPage({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
-    page.on('pageerror', (e) => pageErrors.push(e.message));
-    await page.goto(demo.url);
-    await page.waitForFunction(() => globalThis.__wsocks !== undefined);
+    harness = await openDemoPage({ width: 1280, height: 800 }, { acceptDownloads: true });
+    ({ page, pageErrors } = harness);
   });
   afterAll(async () => {
-    await chrome?.close();
-    await demo?.close();
+    await harness?.close();
   });
 
   let twoHop: number;

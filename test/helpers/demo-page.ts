@@ -1,5 +1,7 @@
 /** Driving the demo page (web/) in Chromium: its test hook and opening sessions from its form. */
 import type { Page } from 'playwright-core';
+import { startDemo, type Demo } from '../../server/demo/demo.ts';
+import { launchChromium } from './chromium.ts';
 
 export interface LadderStepHook {
   kind: string;
@@ -42,4 +44,35 @@ export async function openFromForm(page: Page, target: string, route: string, ki
 /** Waits until the tab's status starts with `prefix` ("open", "error", ...). */
 export async function waitForStatus(page: Page, id: number, prefix: string): Promise<void> {
   await page.waitForFunction(([i, p]) => globalThis.__wsocks.tabs().find((t) => t.id === i)?.status.startsWith(p as string), [id, prefix] as const);
+}
+
+/** The demo, Chromium, and one page on the demo with its test hook ready; `pageErrors` collects uncaught page errors. */
+export interface DemoPage {
+  demo: Demo;
+  page: Page;
+  pageErrors: string[];
+  /** Closes Chromium, then the demo. */
+  close(): Promise<void>;
+}
+
+/** Starts the demo and Chromium and opens the page at `viewport`; whatever started is closed again if a step fails. */
+export async function openDemoPage(viewport: { width: number; height: number }, options: { acceptDownloads?: boolean } = {}): Promise<DemoPage> {
+  const demo = await startDemo({ port: 0 });
+  let chrome: Awaited<ReturnType<typeof launchChromium>> | undefined;
+  const close = async () => {
+    await chrome?.close();
+    await demo.close();
+  };
+  try {
+    chrome = await launchChromium();
+    const page = await chrome.browser.newPage({ viewport, ...options });
+    const pageErrors: string[] = [];
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    await page.goto(demo.url);
+    await page.waitForFunction(() => globalThis.__wsocks !== undefined);
+    return { demo, page, pageErrors, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
 }
