@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { DEMO_USER, type Demo } from '../../server/demo/demo.ts';
-import { openDemoPage, type DemoPage } from '../helpers/demo-page.ts';
+import { openDemoPage, openFromForm, waitForStatus, type DemoPage, type FormHop } from '../helpers/demo-page.ts';
 
 const toHexBytes = (s: string) => Array.from(new TextEncoder().encode(s), (b) => b.toString(16).padStart(2, '0')).join(' ');
 
@@ -31,34 +31,11 @@ describe('byte cards and the pcapng export in Chromium', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const lastTab = () => page.evaluate(() => globalThis.__wsocks.tabs().at(-1)!.id);
-  const waitStatus = (id: number, prefix: string) =>
-    page.waitForFunction(([i, p]) => globalThis.__wsocks.tabs().find((t) => t.id === i)?.status.startsWith(p), [id, prefix] as const, { timeout: 30_000 });
-
-  async function openEcho(route: string, hops?: Array<{ port: number; username?: string; password?: string }>): Promise<number> {
-    const before = await page.evaluate(() => globalThis.__wsocks.tabs().length);
-    await page.selectOption('#kind', 'tcp');
-    const value = await page.$eval('#preset', (el) => [...(el as HTMLSelectElement).options].find((o) => o.text.startsWith('echo:'))!.value);
-    await page.selectOption('#preset', value);
-    await page.selectOption('#route', route);
-    if (hops) {
-      const rows = page.locator('.hop-row');
-      while ((await rows.count()) < hops.length) await page.click('button:has-text("add hop")');
-      for (let i = 0; i < hops.length; i++) {
-        const row = rows.nth(i);
-        await row.locator('[data-k="port"]').fill(String(hops[i]!.port));
-        await row.locator('[data-k="username"]').fill(hops[i]!.username ?? '');
-        await row.locator('[data-k="password"]').fill(hops[i]!.password ?? '');
-      }
-    }
-    await page.click('button.primary');
-    await page.waitForFunction((n) => globalThis.__wsocks.tabs().length > n, before);
-    return lastTab();
-  }
+  const openEcho = (route: string, hops?: FormHop[]) => openFromForm(page, 'echo', route, 'tcp', hops);
 
   it('a config route: paragraphs, RFC links, own names marked, the password masked for good; the pcapng shows SOCKS on both hops', async () => {
     const id = await openEcho('two-hop');
-    await waitStatus(id, 'open');
+    await waitForStatus(page, id, 'open');
     await page.keyboard.type('pcap me');
     await page.keyboard.press('Enter');
     await page.waitForFunction((i) => (globalThis.__wsocks.terminalText(i)?.match(/pcap me/g) ?? []).length >= 2, id);
@@ -107,7 +84,7 @@ describe('byte cards and the pcapng export in Chromium', () => {
   it('a custom chain: the learner’s own password can be shown as its real bytes; the bridge never sent it', async () => {
     const [a, b] = demo.socks.map((s) => s.address.port) as [number, number];
     const id = await openEcho('(custom chain)', [{ port: a }, { port: b, username: DEMO_USER.username, password: DEMO_USER.password }]);
-    await waitStatus(id, 'open');
+    await waitForStatus(page, id, 'open');
     const auth = page.locator(`#panel-${id} article[data-kind="socks5.auth"]`);
     const masked = await auth.locator('.hex').textContent();
     expect(masked).toContain('** **');
@@ -126,7 +103,7 @@ describe('byte cards and the pcapng export in Chromium', () => {
   it('a wrong password: the failure card names the STATUS byte, the RFC 1929 rule and advice', async () => {
     const [a, b] = demo.socks.map((s) => s.address.port) as [number, number];
     const id = await openEcho('(custom chain)', [{ port: a }, { port: b, username: DEMO_USER.username, password: 'wrong' }]);
-    await waitStatus(id, 'error');
+    await waitForStatus(page, id, 'error');
     const failure = page.locator(`#panel-${id} .card.failure`);
     expect(await failure.locator('.failed-byte').textContent()).toBe('The byte: STATUS 0x01 (byte 1 of the username/password reply from hop 2)');
     expect(await failure.locator('.rule').textContent()).toContain('any other value is a failure, and the server must close the connection');

@@ -27,8 +27,18 @@ declare global {
   var __wsocks: DemoHooks;
 }
 
-/** Opens a session from the form: a preset target by name and a route by value; resolves with the new tab's id. */
-export async function openFromForm(page: Page, target: string, route: string, kind: 'tcp' | 'udp' | 'bind' = 'tcp'): Promise<number> {
+/** A hop of the form's custom chain. */
+export interface FormHop {
+  port: number;
+  username?: string;
+  password?: string;
+}
+
+/**
+ * Opens a session from the form: a preset target by name and a route by value (with `hops` filled into the hop rows,
+ * adding rows as needed); resolves with the new tab's id.
+ */
+export async function openFromForm(page: Page, target: string, route: string, kind: 'tcp' | 'udp' | 'bind' = 'tcp', hops?: FormHop[]): Promise<number> {
   const before = await page.evaluate(() => globalThis.__wsocks.tabs().length);
   await page.selectOption('#kind', kind);
   if (kind !== 'bind') {
@@ -36,6 +46,16 @@ export async function openFromForm(page: Page, target: string, route: string, ki
     await page.selectOption('#preset', value);
   }
   await page.selectOption('#route', route);
+  if (hops) {
+    const rows = page.locator('.hop-row');
+    while ((await rows.count()) < hops.length) await page.click('button:has-text("add hop")');
+    for (let i = 0; i < hops.length; i++) {
+      const row = rows.nth(i);
+      await row.locator('[data-k="port"]').fill(String(hops[i]!.port));
+      await row.locator('[data-k="username"]').fill(hops[i]!.username ?? '');
+      await row.locator('[data-k="password"]').fill(hops[i]!.password ?? '');
+    }
+  }
   await page.click('button.primary');
   await page.waitForFunction((n) => globalThis.__wsocks.tabs().length > n, before);
   return page.evaluate(() => globalThis.__wsocks.tabs().at(-1)!.id);
