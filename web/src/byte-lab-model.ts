@@ -9,6 +9,7 @@ import {
   Command,
   SOCKS4_VERSION,
   SOCKS5_VERSION,
+  concatBytes,
   decodeSocks4Reply,
   decodeSocks4Request,
   decodeSocks5Greeting,
@@ -61,16 +62,6 @@ export interface Preset {
   about: string;
 }
 
-const concat = (...parts: Uint8Array[]) => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-};
-
 /** The prepared messages, aimed at the demo's echo target (`echo`: its host and port). */
 export function presets(echo: { host: string; port: number }, user: { username: string; password: string } = { username: 'demo', password: 'demo-password' }): Preset[] {
   const greeting = encodeSocks5Greeting([AuthMethod.NO_AUTH]);
@@ -78,16 +69,16 @@ export function presets(echo: { host: string; port: number }, user: { username: 
   const badAtyp = Uint8Array.from([SOCKS5_VERSION, Command.CONNECT, 0x00, 0x07, 127, 0, 0, 1, echo.port >> 8, echo.port & 0xff]);
   return [
     { id: 'greeting', label: 'valid SOCKS5 greeting', server: 0, bytes: greeting, about: 'The server picks "no authentication" (05 00) and waits for the request.' },
-    { id: 'connect', label: 'valid SOCKS5 greeting + CONNECT to the echo target', server: 0, bytes: concat(greeting, connect, new TextEncoder().encode('hello\n')), about: 'Method selection, then REP 0x00; the bytes after the request reach the echo target and come back.' },
+    { id: 'connect', label: 'valid SOCKS5 greeting + CONNECT to the echo target', server: 0, bytes: concatBytes([greeting, connect, new TextEncoder().encode('hello\n')]), about: 'Method selection, then REP 0x00; the bytes after the request reach the echo target and come back.' },
     { id: 'truncated', label: 'truncated greeting (NMETHODS 2, one method)', server: 0, bytes: Uint8Array.from([5, 2, 0]), about: 'The server waits for the missing byte; after our FIN it closes without a word.' },
     { id: 'version', label: 'wrong version (0x06)', server: 0, bytes: Uint8Array.from([6, 1, 0]), about: 'Not SOCKS4 or 5: the server closes at once; SOCKS5 has no reply for this.' },
     { id: 'no-methods', label: 'greeting offering no method (NMETHODS 0)', server: 0, bytes: Uint8Array.from([5, 0]), about: 'A greeting must offer at least one method: the server closes.' },
-    { id: 'bad-atyp', label: 'CONNECT with a bad ATYP (0x07)', server: 0, bytes: concat(greeting, badAtyp), about: 'The server answers REP 0x08 "address type not supported" and closes.' },
+    { id: 'bad-atyp', label: 'CONNECT with a bad ATYP (0x07)', server: 0, bytes: concatBytes([greeting, badAtyp]), about: 'The server answers REP 0x08 "address type not supported" and closes.' },
     {
       id: 'long-name',
       label: 'SOCKS4a with an over-long host name (300 bytes)',
       server: 0,
-      bytes: concat(Uint8Array.from([SOCKS4_VERSION, Command.CONNECT, echo.port >> 8, echo.port & 0xff, 0, 0, 0, 1, 0]), new Uint8Array(300).fill(0x61), Uint8Array.of(0)),
+      bytes: concatBytes([Uint8Array.from([SOCKS4_VERSION, Command.CONNECT, echo.port >> 8, echo.port & 0xff, 0, 0, 0, 1, 0]), new Uint8Array(300).fill(0x61), Uint8Array.of(0)]),
       about: 'A NUL-terminated field has a limit (255 bytes here): the server answers CD 0x5B and closes.',
     },
     { id: 'socks4', label: 'SOCKS4 CONNECT to the echo target', server: 0, bytes: encodeSocks4Request({ command: Command.CONNECT, host: echo.host, port: echo.port, userId: 'lab' }), about: 'CD 0x5A: granted; DSTPORT and DSTIP of a CONNECT reply are ignored.' },
@@ -95,7 +86,7 @@ export function presets(echo: { host: string; port: number }, user: { username: 
       id: 'wrong-password',
       label: 'SOCKS5 with a wrong password (server B)',
       server: 1,
-      bytes: concat(encodeSocks5Greeting([AuthMethod.USERNAME_PASSWORD]), encodeUserPassRequest(user.username, 'not-the-password')),
+      bytes: concatBytes([encodeSocks5Greeting([AuthMethod.USERNAME_PASSWORD]), encodeUserPassRequest(user.username, 'not-the-password')]),
       about: 'The server picks 0x02, reads the password, answers STATUS 0x01 and must close.',
     },
   ];
