@@ -20,6 +20,7 @@ import { datagramTranscript } from './datagram-transcript.ts';
 import { GrantGuard } from './grant-guard.ts';
 import { SessionLedger, type BridgeEvent } from './events.ts';
 import { scopeDenial, type SessionGrant } from './tokens.ts';
+import { OutgoingBudget } from './outgoing-budget.ts';
 
 export interface SessionContext {
   config: BridgeConfig;
@@ -46,10 +47,11 @@ export class BridgeSession implements StreamHost {
   private readonly streams = new Map<number, BridgeStream | BridgeUdpStream>();
   private alive = true;
   private readonly pinger: NodeJS.Timeout;
-  /** Bytes handed to the WebSocket whose write has not completed (frames, control messages, pongs). */
-  private outgoing = 0;
-  /** Over maxBufferedBytes: the WebSocket and every target socket are paused until the buffer drains. */
-  private congestedNow = false;
+  /**
+   * Bytes handed to the WebSocket whose write has not completed (frames, control messages, pongs). Over
+   * maxBufferedBytes the WebSocket and every target socket are paused until the buffer drains.
+   */
+  private readonly budget: OutgoingBudget;
   /** Runs while congested; refreshed whenever bytes drain; closes the session with 4008 when it fires. */
   private overloadTimer: NodeJS.Timeout | undefined;
   private cutTimer: NodeJS.Timeout | undefined;
@@ -76,10 +78,15 @@ export class BridgeSession implements StreamHost {
     socket: Duplex,
   ) {
     const { limits } = ctx.config;
+    this.budget = new OutgoingBudget(limits.maxBufferedBytes, {
+      congest: () => this.congest(),
+      progress: () => this.overloadTimer?.refresh(),
+      decongest: () => this.decongest(),
+    });
     this.frames = new FrameWriter(
       socket,
       limits.maxMessageBytes - FRAME_HEADER_BYTES,
-      (bytes) => this.written(bytes),
+      (bytes) => this.budget.written(bytes),
       () => ws.readyState === ws.OPEN,
     );
     const scope = grant?.scope;
@@ -121,18 +128,18 @@ export class BridgeSession implements StreamHost {
 
   /** Whether the outgoing buffer is over its bound: streams stop reading from their targets until `onDrain`. */
   get congested(): boolean {
-    return this.congestedNow;
+    return this.budget.congested;
   }
 
   /** Bytes queued for the client and not yet written to its socket. */
   get bufferedBytes(): number {
-    return this.outgoing;
+    return this.budget.bytes;
   }
 
   sendControl(message: BridgeMessage): void {
     // Replies are what a client can make the bridge produce at will (errors, dropped-datagram notices): a client
     // that reads nothing and keeps asking for them is closed once its buffer reaches twice the bound.
-    if (this.congestedNow && this.outgoing > 2 * this.ctx.config.limits.maxBufferedBytes) {
+    if (this.budget.congested && this.budget.bytes > 2 * this.budget.bound) {
       return this.closeWith(WsocksErrorCode.SESSION_OVERLOADED, 'the client reads nothing and keeps sending messages that need an answer');
     }
     this.ledger.sent(message);
@@ -143,7 +150,7 @@ export class BridgeSession implements StreamHost {
   sendData(id: number, data: Uint8Array): void {
     if (this.ws.readyState !== this.ws.OPEN || !this.carry(data.length)) return;
     this.ledger.down(id, data.length);
-    this.queued(data.length);
+    this.budget.queued(data.length);
     this.frames.data(id, data);
   }
 
@@ -151,7 +158,7 @@ export class BridgeSession implements StreamHost {
   sendDatagram(id: number, datagram: Uint8Array): void {
     if (this.ws.readyState !== this.ws.OPEN || !this.carry(datagram.length)) return;
     this.ledger.down(id, datagram.length);
-    this.queued(datagram.length);
+    this.budget.queued(datagram.length);
     this.frames.message(id, datagram);
   }
 
@@ -161,8 +168,8 @@ export class BridgeSession implements StreamHost {
     // Data queued before this message goes first: a stream's `end` or `close` must not overtake its bytes.
     this.frames.flush();
     const bytes = Buffer.byteLength(payload);
-    this.queued(bytes);
-    this.ws.send(payload, () => this.written(bytes));
+    this.budget.queued(bytes);
+    this.ws.send(payload, () => this.budget.written(bytes));
   }
 
   /**
@@ -170,37 +177,23 @@ export class BridgeSession implements StreamHost {
    * pong answer only the latest ping), and the session stops reading until the client reads.
    */
   private onPing(data: Buffer): void {
-    if (this.congestedNow || this.ws.readyState !== this.ws.OPEN) return;
+    if (this.budget.congested || this.ws.readyState !== this.ws.OPEN) return;
     const bytes = data.length + 2;
-    this.queued(bytes);
-    this.ws.pong(data, false, () => this.written(bytes));
-  }
-
-  private queued(bytes: number): void {
-    this.outgoing += bytes;
-    if (!this.congestedNow && this.outgoing > this.ctx.config.limits.maxBufferedBytes) this.congest();
-  }
-
-  private written(bytes: number): void {
-    this.outgoing -= bytes;
-    if (!this.congestedNow) return;
-    this.overloadTimer?.refresh();
-    if (this.outgoing <= this.ctx.config.limits.maxBufferedBytes / 2) this.decongest();
+    this.budget.queued(bytes);
+    this.ws.pong(data, false, () => this.budget.written(bytes));
   }
 
   /** Over the bound: stop reading from the client and from every target; start the overload clock. */
   private congest(): void {
-    this.congestedNow = true;
     this.ws.pause();
     const { overloadTimeoutMs, maxBufferedBytes } = this.ctx.config.limits;
     this.overloadTimer = setTimeout(() => {
-      this.ctx.log(`session from ${this.client}: closed, ${this.outgoing} bytes unread for ${overloadTimeoutMs} ms`);
-      this.closeWith(WsocksErrorCode.SESSION_OVERLOADED, `the client read nothing of ${this.outgoing} buffered bytes (bound ${maxBufferedBytes}) for ${overloadTimeoutMs} ms`);
+      this.ctx.log(`session from ${this.client}: closed, ${this.budget.bytes} bytes unread for ${overloadTimeoutMs} ms`);
+      this.closeWith(WsocksErrorCode.SESSION_OVERLOADED, `the client read nothing of ${this.budget.bytes} buffered bytes (bound ${maxBufferedBytes}) for ${overloadTimeoutMs} ms`);
     }, overloadTimeoutMs);
   }
 
   private decongest(): void {
-    this.congestedNow = false;
     clearTimeout(this.overloadTimer);
     this.overloadTimer = undefined;
     this.ws.resume();
@@ -352,7 +345,7 @@ export class BridgeSession implements StreamHost {
       target: m.host !== undefined && m.port !== undefined ? { host: m.host, port: m.port } : undefined,
       maxDatagramBytes: Math.min(config.limits.maxDatagramBytes, udpPayloadRoom(limit - FRAME_HEADER_BYTES)),
       idleTimeoutMs: config.limits.idleTimeoutMs,
-      canSend: (bytes) => bytes + FRAME_HEADER_BYTES <= limit && !this.congestedNow && this.outgoing < config.limits.window,
+      canSend: (bytes) => bytes + FRAME_HEADER_BYTES <= limit && !this.budget.congested && this.budget.bytes < config.limits.window,
       onDrop: (reason) => this.ctx.log(`stream ${m.id} from ${this.client}: dropped a datagram: ${reason}`),
       onDatagram: m.inspect ? datagramTranscript(hops.length, (entry) => this.sendControl({ type: 'transcript', id: m.id, entry })) : undefined,
     });

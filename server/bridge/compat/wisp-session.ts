@@ -32,6 +32,7 @@ import { SessionLedger } from '../events.ts';
 import { socketError } from '../stream.ts';
 import { dialTarget } from './dial-target.ts';
 import type { SessionContext } from '../session.ts';
+import { OutgoingBudget } from '../outgoing-budget.ts';
 
 /** Packets a client may send on a stream before it waits for CONTINUE (the v1 handshake's buffer size). */
 export const WISP_BUFFER_PACKETS = 128;
@@ -89,9 +90,8 @@ export class WispSession implements WispUdpHost {
   private readonly label: string;
   /** Records of the session and its streams (logs, metrics), labelled protocol `wisp`. */
   private readonly ledger: SessionLedger;
-  private outgoing = 0;
-  /** The outgoing buffer is over its bound: no target is read until it drains. */
-  congested = false;
+  /** Bytes handed to the WebSocket and not yet written; over the bound no target is read until it drains. */
+  private readonly budget: OutgoingBudget;
   /** The WebSocket is not read because a stream's bytes toward its target are over the bound. */
   private readPaused = false;
   private overloadTimer: NodeJS.Timeout | undefined;
@@ -110,6 +110,19 @@ export class WispSession implements WispUdpHost {
   ) {
     this.route = options.route;
     this.grant = options.grant;
+    this.budget = new OutgoingBudget(ctx.config.limits.maxBufferedBytes, {
+      congest: () => {
+        for (const s of this.streams.values()) s.socket?.pause();
+        this.updateReading();
+        this.armOverload(`the client read nothing of ${this.budget.bytes} buffered bytes`);
+      },
+      progress: () => this.overloadTimer?.refresh(),
+      decongest: () => {
+        this.disarmOverload();
+        for (const s of this.streams.values()) if (!s.done) s.socket?.resume();
+        this.updateReading();
+      },
+    });
     this.label = `wisp${options.v2 ? ' v2' : ''} session from ${client}`;
     this.ledger = new SessionLedger(ctx.sessionNumber(), client, ctx.emit, 'wisp');
     this.closed = new Promise((resolve) => ws.once('close', () => resolve()));
@@ -195,7 +208,12 @@ export class WispSession implements WispUdpHost {
   }
 
   get bufferedBytes(): number {
-    return this.outgoing;
+    return this.budget.bytes;
+  }
+
+  /** The outgoing buffer is over its bound: no target is read until it drains. */
+  get congested(): boolean {
+    return this.budget.congested;
   }
 
   drain(message: string): void {
@@ -217,21 +235,14 @@ export class WispSession implements WispUdpHost {
 
   private send(p: WispPacket): void {
     if (this.ws.readyState !== this.ws.OPEN) return;
-    const { maxBufferedBytes } = this.ctx.config.limits;
     // Answers are what a client can make the bridge produce at will (a CLOSE for each CONNECT it refuses): one that
     // reads nothing and keeps asking (with what the WebSocket had read before it was paused) is closed at twice the bound.
-    if (this.congested && p.type !== 'data' && this.outgoing > 2 * maxBufferedBytes) {
+    if (this.congested && p.type !== 'data' && this.budget.bytes > 2 * this.budget.bound) {
       return this.closeWith(WsocksErrorCode.SESSION_OVERLOADED, 'the client reads nothing and keeps sending packets that need an answer');
     }
     const bytes = encodeWispPacket(p);
-    this.outgoing += bytes.length;
-    this.ws.send(bytes, () => this.written(bytes.length));
-    if (!this.congested && this.outgoing > maxBufferedBytes) {
-      this.congested = true;
-      for (const s of this.streams.values()) s.socket?.pause();
-      this.updateReading();
-      this.armOverload(`the client read nothing of ${this.outgoing} buffered bytes`);
-    }
+    this.budget.queued(bytes.length);
+    this.ws.send(bytes, () => this.budget.written(bytes.length));
   }
 
   /**
@@ -249,22 +260,10 @@ export class WispSession implements WispUdpHost {
    * is over its bound: then it is skipped (RFC 6455 §5.5.3 lets a pong answer only the latest ping).
    */
   private onPing(data: Buffer): void {
-    if (this.ws.readyState !== this.ws.OPEN || this.congested || this.outgoing > this.ctx.config.limits.maxBufferedBytes) return;
+    if (this.ws.readyState !== this.ws.OPEN || this.congested) return;
     const bytes = data.length + 2;
-    this.outgoing += bytes;
-    this.ws.pong(data, false, () => this.written(bytes));
-  }
-
-  private written(bytes: number): void {
-    this.outgoing -= bytes;
-    if (!this.congested) return;
-    this.overloadTimer?.refresh();
-    if (this.outgoing <= this.ctx.config.limits.maxBufferedBytes / 2) {
-      this.congested = false;
-      this.disarmOverload();
-      for (const s of this.streams.values()) if (!s.done) s.socket?.resume();
-      this.updateReading();
-    }
+    this.budget.queued(bytes);
+    this.ws.pong(data, false, () => this.budget.written(bytes));
   }
 
   private armOverload(what: string): void {
@@ -364,8 +363,7 @@ export class WispSession implements WispUdpHost {
 
   // WispUdpHost
   canSend(payloadBytes: number): boolean {
-    const { maxMessageBytes, maxBufferedBytes } = this.ctx.config.limits;
-    return payloadBytes + WISP_HEADER_BYTES <= maxMessageBytes && !this.congested && this.outgoing < maxBufferedBytes;
+    return payloadBytes + WISP_HEADER_BYTES <= this.ctx.config.limits.maxMessageBytes && !this.congested && this.budget.bytes < this.budget.bound;
   }
 
   sendData(id: number, data: Uint8Array): void {
