@@ -5,12 +5,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { BridgeServer } from '../../server/bridge/bridge-server.ts';
 import { SocksServer } from '../../server/socks/server.ts';
+import { sha256 } from '../helpers/scripted-target.ts';
 
 /** websockify mode (docs/compat.md) with a real `ws` client: one WebSocket, one TCP connection. */
 
 const UP = 3 * 1024 * 1024 + 17;
 const DOWN = 4 * 1024 * 1024 + 5;
-const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 /**
  * Sends DOWN random bytes at once; reads UP bytes, then answers their sha256 (32 bytes) and closes (FIN). `mode:
@@ -138,8 +138,8 @@ describe('websockify endpoint', () => {
     expect(out.code).toBe(1000);
     const down = target.sent[before]!;
     expect(out.received.length).toBe(DOWN + 32);
-    expect(sha(out.received.subarray(0, DOWN))).toBe(sha(down));
-    expect(out.received.subarray(DOWN).toString('hex')).toBe(sha(up));
+    expect(sha256(out.received.subarray(0, DOWN))).toBe(sha256(down));
+    expect(out.received.subarray(DOWN).toString('hex')).toBe(sha256(up));
     await expect.poll(() => bridge.stats().sessions).toBe(0);
   });
 
@@ -186,8 +186,8 @@ describe('websockify endpoint', () => {
     expect(out.protocol).toBe('base64');
     expect(out.texts).toBe(true);
     expect(out.code).toBe(1000);
-    expect(sha(out.received.subarray(0, DOWN))).toBe(sha(target.sent[before]!));
-    expect(out.received.subarray(DOWN).toString('hex')).toBe(sha(up));
+    expect(sha256(out.received.subarray(0, DOWN))).toBe(sha256(target.sent[before]!));
+    expect(out.received.subarray(DOWN).toString('hex')).toBe(sha256(up));
     const both = await run(`${base}?token=direct-token`, randomBytes(UP), ['base64', 'binary']);
     expect(both.protocol).toBe('binary');
   });
@@ -292,6 +292,6 @@ describe('websockify endpoint, a client that stops reading', () => {
     ws.resume();
     const [code] = (await closed) as [number];
     expect(code).toBe(1000);
-    expect(sha(Buffer.concat(parts))).toBe(sha(sent));
+    expect(sha256(Buffer.concat(parts))).toBe(sha256(sent));
   });
 });

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +14,7 @@ import type { SocksLogEntry } from '../../server/socks/connection.ts';
 import { startEcho, startUdpEcho } from '../helpers/net.ts';
 import { echo, mustOpen, openWisp, type WispConnection } from '../helpers/wisp.ts';
 import { RawWisp } from '../helpers/raw-wisp.ts';
+import { sha256 } from '../helpers/scripted-target.ts';
 
 /**
  * Wisp v2 (docs/compat.md): the wisp-js client at its default (v2) in Node, TCP and UDP, direct and through a route
@@ -21,7 +22,6 @@ import { RawWisp } from '../helpers/raw-wisp.ts';
  * bytes wisp-js does not show (the INFO the bridge sends, stream-open confirmation, CLOSE on stream 0).
  */
 
-const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 const TOKEN = 'a-bridge-session-token';
 const MOTD = 'wsocks bridge: loopback only, be nice ✓';
 
@@ -121,7 +121,7 @@ describe('Wisp v2 endpoint', () => {
     const data = randomBytes(1024 * 1024 + 7);
     const tcp = await echo(conn, '127.0.0.1', echoServer.port, data);
     expect(tcp.reason).toBeUndefined();
-    expect(sha(tcp.back)).toBe(sha(data));
+    expect(sha256(tcp.back)).toBe(sha256(data));
     const seenBefore = udpServer.seen.length;
     const grams = ['one', 'two', 'x'.repeat(1200)];
     expect(await udpEcho(conn, '127.0.0.1', udpServer.port, grams)).toEqual({ back: grams });
@@ -155,7 +155,7 @@ describe('Wisp v2 endpoint', () => {
       wisp_extensions: [new UDPExtension({ client_config: {} }), new MOTDExtension({ client_config: {} }), new PasswordAuthExtension({ client_config: { username: 'anyone', password: TOKEN } })],
     });
     const data = randomBytes(50_000);
-    expect(sha((await echo(good, '127.0.0.1', echoServer.port, data)).back)).toBe(sha(data));
+    expect(sha256((await echo(good, '127.0.0.1', echoServer.port, data)).back)).toBe(sha256(data));
     good.close();
     const bad = await openWisp(`${base}/wisp/`, {
       wisp_extensions: [new PasswordAuthExtension({ client_config: { username: 'anyone', password: 'not-the-token' } })],

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,10 +9,10 @@ import { encodeWispPacket, decodeWispPacket, WispCloseReason } from '../../share
 import { refusedPort, startEcho } from '../helpers/net.ts';
 // The real wisp-js client (npm @mercuryworkshop/wisp-js, LGPL-3.0, a dev dependency), not code of ours.
 import { echo, mustOpen } from '../helpers/wisp.ts';
+import { sha256 } from '../helpers/scripted-target.ts';
 
 /** Wisp v1 endpoints (docs/compat.md) with the wisp-js client in Node, and a raw client that ignores CONTINUE. */
 
-const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 const WINDOW = 64 * 1024;
 
 /** A wisp-js connection, v1 unless told otherwise. */
@@ -88,7 +88,7 @@ describe('Wisp v1 endpoint', () => {
     const results = await Promise.all(inputs.map((d) => echo(conn, '127.0.0.1', echoServer.port, d)));
     for (const [i, r] of results.entries()) {
       expect(r.reason).toBeUndefined();
-      expect(sha(r.back)).toBe(sha(inputs[i]!));
+      expect(sha256(r.back)).toBe(sha256(inputs[i]!));
     }
     conn.close();
   });
@@ -98,7 +98,7 @@ describe('Wisp v1 endpoint', () => {
     expect(conn.wisp_version).toBe(2);
     const data = randomBytes(100_000);
     const r = await echo(conn, '127.0.0.1', echoServer.port, data);
-    expect(sha(r.back)).toBe(sha(data));
+    expect(sha256(r.back)).toBe(sha256(data));
     conn.close();
   });
 
@@ -109,7 +109,7 @@ describe('Wisp v1 endpoint', () => {
     s.onmessage = (d) => parts.push(new Uint8Array(d));
     const reason = await new Promise<number>((resolve) => (s.onclose = resolve));
     expect(reason).toBe(WispCloseReason.VOLUNTARY);
-    expect(sha(Buffer.concat(parts))).toBe(sha(finisher.sent));
+    expect(sha256(Buffer.concat(parts))).toBe(sha256(finisher.sent));
     conn.close();
   });
 

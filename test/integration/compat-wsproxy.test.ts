@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { SignJWT } from 'jose';
@@ -6,12 +6,12 @@ import { BridgeServer } from '../../server/bridge/bridge-server.ts';
 import { SocksServer } from '../../server/socks/server.ts';
 import type { SocksLogEntry } from '../../server/socks/connection.ts';
 import { startEcho } from '../helpers/net.ts';
+import { sha256 } from '../helpers/scripted-target.ts';
 
 /** The legacy wsproxy path mode on a Wisp endpoint (docs/compat.md): `/wisp/[TOKEN/]HOST:PORT`, one connection. */
 
 const TOKEN = 'a-bridge-session-token';
 const SECRET = 'an-hmac-secret-of-at-least-32-characters!';
-const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 interface Outcome {
   code: number;
@@ -84,7 +84,7 @@ describe('wsproxy path mode', () => {
     const data = randomBytes(1024 * 1024 + 1);
     const out = await run(`${base}${path}${TOKEN}/127.0.0.1:${echo.port}`, data, protocols);
     expect(out.code).toBe(1000);
-    expect(sha(out.received)).toBe(sha(data));
+    expect(sha256(out.received)).toBe(sha256(data));
     const hops = socksLog.slice(before).filter((e) => e.event === 'request');
     expect(hops.map((e) => e.target)).toEqual(path === '/wisp-socks/' ? [`127.0.0.1:${echo.port}`] : []);
   });

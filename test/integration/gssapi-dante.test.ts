@@ -10,7 +10,7 @@
  * - Dante's client library (libdsocksd, LD_PRELOADed into curl as `socksify` does) as the client, OUR SOCKS server as
  *   the server.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,8 +24,8 @@ import { startEcho, startHttp, type Running } from '../helpers/net.ts';
 import { startRealm, type Realm } from '../helpers/krb5-realm.ts';
 import { startDanteGssapi, type DanteEnctype, type Peer } from '../helpers/peers.ts';
 import { ensureDanteGssapi } from '../../scripts/build-dante-gssapi.js';
+import { sha256 } from '../helpers/scripted-target.ts';
 
-const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
 describe('GSS-API with Dante built with GSS-API', () => {
   let realm: Realm;
