@@ -18,6 +18,7 @@ import { GrantGuard } from '../grant-guard.ts';
 import { scopeDenial, type SessionGrant } from '../tokens.ts';
 import type { OpenMessage } from '../../../shared/protocol/messages.ts';
 import type { SessionContext } from '../session.ts';
+import { OutgoingBudget } from '../outgoing-budget.ts';
 
 /** The subprotocol websockify clients (noVNC) offer; a client may also offer none. */
 export const WEBSOCKIFY_PROTOCOL = 'binary';
@@ -68,9 +69,8 @@ export class WebsockifySession {
   readonly closed: Promise<void>;
   private socket: Socket | undefined;
   private readonly abort = new AbortController();
-  /** Bytes handed to the WebSocket and not yet written. */
-  private outgoing = 0;
-  private targetPaused = false;
+  /** Bytes handed to the WebSocket and not yet written; over the bound the target is not read until it drains. */
+  private readonly budget: OutgoingBudget;
   private overloadTimer: NodeJS.Timeout | undefined;
   private cutTimer: NodeJS.Timeout | undefined;
   private readonly pinger: NodeJS.Timeout;
@@ -96,6 +96,21 @@ export class WebsockifySession {
     this.closed = new Promise((resolve) => ws.once('close', () => resolve()));
     this.base64 = ws.protocol === WEBSOCKIFY_BASE64_PROTOCOL;
     this.label = `${options.protocol} from ${client}`;
+    this.budget = new OutgoingBudget(ctx.config.limits.maxBufferedBytes, {
+      congest: () => {
+        this.socket?.pause();
+        const { overloadTimeoutMs } = ctx.config.limits;
+        this.overloadTimer = setTimeout(
+          () => this.closeWith(WsocksErrorCode.SESSION_OVERLOADED, `the client read nothing of ${this.budget.bytes} buffered bytes for ${overloadTimeoutMs} ms`),
+          overloadTimeoutMs,
+        );
+      },
+      progress: () => this.overloadTimer?.refresh(),
+      decongest: () => {
+        clearTimeout(this.overloadTimer);
+        if (!this.done) this.socket?.resume();
+      },
+    });
     this.ledger = new SessionLedger(ctx.sessionNumber(), client, ctx.emit, options.protocol);
     this.ledger.opening({ id: STREAM_ID, host: target.host, port: target.port, command: 'connect', route: target.route });
     ws.on('message', (data: Buffer, isBinary: boolean) => this.fromClient(data, isBinary));
@@ -126,7 +141,7 @@ export class WebsockifySession {
   }
 
   get bufferedBytes(): number {
-    return this.outgoing;
+    return this.budget.bytes;
   }
 
   /** The bridge drains: the connection keeps going until it ends (or the drain deadline calls `closeWith`). */
@@ -205,22 +220,14 @@ export class WebsockifySession {
     if (this.ws.readyState !== this.ws.OPEN) return;
     if (!this.guard.carry(chunk.length)) return;
     this.ledger.down(STREAM_ID, chunk.length);
-    const { maxMessageBytes, maxBufferedBytes, overloadTimeoutMs } = this.ctx.config.limits;
+    const { maxMessageBytes } = this.ctx.config.limits;
     // base64: 4 characters per 3 bytes, so a message carries at most 3/4 of maxMessageBytes.
     const step = this.base64 ? Math.max(3, Math.floor(maxMessageBytes / 4) * 3) : maxMessageBytes;
     for (let at = 0; at < chunk.length; at += step) {
       const part = chunk.subarray(at, at + step);
       const message = this.base64 ? part.toString('base64') : part;
-      this.outgoing += message.length;
-      this.ws.send(message, () => this.written(message.length));
-    }
-    if (!this.targetPaused && this.outgoing > maxBufferedBytes) {
-      this.targetPaused = true;
-      this.socket?.pause();
-      this.overloadTimer = setTimeout(
-        () => this.closeWith(WsocksErrorCode.SESSION_OVERLOADED, `the client read nothing of ${this.outgoing} buffered bytes for ${overloadTimeoutMs} ms`),
-        overloadTimeoutMs,
-      );
+      this.budget.queued(message.length);
+      this.ws.send(message, () => this.budget.written(message.length));
     }
   }
 
@@ -229,21 +236,10 @@ export class WebsockifySession {
    * is over its bound: then it is skipped (RFC 6455 §5.5.3 lets a pong answer only the latest ping).
    */
   private onPing(data: Buffer): void {
-    if (this.ws.readyState !== this.ws.OPEN || this.outgoing > this.ctx.config.limits.maxBufferedBytes) return;
+    if (this.ws.readyState !== this.ws.OPEN || this.budget.bytes > this.budget.bound) return;
     const bytes = data.length + 2;
-    this.outgoing += bytes;
-    this.ws.pong(data, false, () => this.written(bytes));
-  }
-
-  private written(bytes: number): void {
-    this.outgoing -= bytes;
-    if (!this.targetPaused) return;
-    this.overloadTimer?.refresh();
-    if (this.outgoing <= this.ctx.config.limits.maxBufferedBytes / 2) {
-      this.targetPaused = false;
-      clearTimeout(this.overloadTimer);
-      if (!this.done) this.socket?.resume();
-    }
+    this.budget.queued(bytes);
+    this.ws.pong(data, false, () => this.budget.written(bytes));
   }
 
   /** The target closed cleanly: the close frame follows every byte already handed to the WebSocket. */
