@@ -8,20 +8,10 @@ import { SocksServer } from '../../server/socks/server.ts';
 import { curl, startEcho, startHttp, type Running } from '../helpers/net.ts';
 import { rawSession, type RawSession } from '../helpers/raw-session.ts';
 import { httpGet, runCli } from '../helpers/cli.ts';
+import { parseMetrics } from '../helpers/metrics.ts';
 
 const TOKEN = 'operator-token-0123456789';
 const ROUTE_PASSWORD = 'route-password-xyz';
-
-/** Samples of the Prometheus text format: `name{labels}` -> value. */
-function parseMetrics(text: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const m = /^(\S+?)(\{.*\})? (\S+)$/.exec(line);
-    if (m) out.set(`${m[1]}${m[2] ?? ''}`, Number(m[3]));
-  }
-  return out;
-}
 
 function records(stderr: string): Array<Record<string, unknown>> {
   return stderr

@@ -7,18 +7,9 @@ import type { BridgeEvent } from '../../server/bridge/events.ts';
 import { WispCloseReason } from '../../shared/protocol/wisp-frame.ts';
 import { startEcho } from '../helpers/net.ts';
 import { echo, mustOpen } from '../helpers/wisp.ts';
+import { parseMetrics } from '../helpers/metrics.ts';
 
 /** The compat endpoints in the bridge's records and /metrics: each session and stream labelled with its protocol. */
-
-function parseMetrics(text: string): Map<string, number> {
-  const m = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (line.startsWith('#') || line.trim() === '') continue;
-    const at = line.lastIndexOf(' ');
-    m.set(line.slice(0, at), Number(line.slice(at + 1)));
-  }
-  return m;
-}
 
 describe('compat endpoints in metrics and records', () => {
   let bridge: BridgeServer;
