@@ -5,6 +5,7 @@
  */
 import type { TranscriptEntry } from '../../shared/protocol/messages.ts';
 import type { Hop } from '../../shared/protocol/messages.ts';
+import { toHex } from '../../shared/socks/address.ts';
 
 /** The byte written in place of a masked byte where bytes must be written (a capture file). */
 export const MASK_BYTE = 0x2a;
@@ -23,8 +24,6 @@ export function entryBytes(e: Pick<TranscriptEntry, 'hex' | 'fields'>): { bytes:
   return { bytes, masked };
 }
 
-const hexOf = (bytes: Uint8Array) => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join(' ');
-
 /**
  * The entry with the learner's own password put back: for an RFC 1929 request to a hop the page described itself
  * (`hops[entry.hop - 1]` has a password), when the masked field is as long as that password's UTF-8 bytes. Other
@@ -38,11 +37,11 @@ export function revealOwnPassword(e: TranscriptEntry, hops: readonly Hop[] | und
   const real = new TextEncoder().encode(password);
   if (real.length !== field.length) return e;
   const tokens = e.hex.split(' ');
-  tokens.splice(field.offset, field.length, ...hexOf(real).split(' ').filter(Boolean));
+  tokens.splice(field.offset, field.length, ...toHex(real).split(' ').filter(Boolean));
   const fields = e.fields.map((f) => {
     if (f !== field) return f;
     const { masked: _masked, ...rest } = f;
-    return { ...rest, hex: hexOf(real), value: password, meaning: 'your own password, as you typed it: sent in clear text (the bridge did not send it back; this page kept it)' };
+    return { ...rest, hex: toHex(real), value: password, meaning: 'your own password, as you typed it: sent in clear text (the bridge did not send it back; this page kept it)' };
   });
   return { ...e, hex: tokens.join(' '), fields };
 }
