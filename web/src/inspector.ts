@@ -7,7 +7,7 @@
 import type { TranscriptEntry } from '../../shared/protocol/messages.ts';
 import type { SessionError, SessionRecord } from './transcript-file.ts';
 import { h } from './dom.ts';
-import { toHex } from '../../shared/socks/address.ts';
+import { fromHex, toHex } from '../../shared/socks/address.ts';
 import { explainFailure, replyCodeAdvice, replyCodeText } from './explain.ts';
 import { localCard, messageCard, specLink } from './message-card.ts';
 import { transcriptToPcapng } from './capture-export.ts';
@@ -82,7 +82,7 @@ export class Inspector {
     if (record.opened) this.markOpened(record.opened.remoteAddress, record.opened.remotePort, record.opened.at);
     for (const dir of ['sent', 'received'] as const) {
       const d = record.firstData?.[dir];
-      if (d) this.addData(dir, Uint8Array.from(d.hex ? d.hex.split(' ').map((x) => parseInt(x, 16)) : []), d.at);
+      if (d) this.addData(dir, fromHex(d.hex), d.at);
     }
     if (record.error) this.fail(record.error);
   }
