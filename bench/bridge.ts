@@ -37,7 +37,9 @@ export async function startBridgeProcess(
       ...extra,
     }),
   );
-  const child: ChildProcess = spawn(process.execPath, [join(root, 'bin/wsocks.js'), 'bridge', '--config', file], {
+  // BENCH_BRIDGE_NODE_ARGS: node options for the bridge process (e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`).
+  const nodeArgs = process.env.BENCH_BRIDGE_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, join(root, 'bin/wsocks.js'), 'bridge', '--config', file], {
     stdio: ['ignore', 'pipe', 'ignore'],
     env: { ...process.env, ...env },
   });
@@ -54,12 +56,16 @@ export async function startBridgeProcess(
   };
 }
 
-/** Reads one stream from the source to its end through the bridge; `onBytes` sees each chunk's size. */
+/**
+ * Reads one stream from the source through the bridge: to its end, or with `length` until that many bytes have come
+ * (a source that holds the connection open); `onBytes` sees each chunk's size.
+ */
 export async function throughBridge(
   session: Session,
   port: number,
   via?: Hop[],
   onBytes?: (n: number) => void,
+  length = Infinity,
 ): Promise<{ bytes: number; seconds: number }> {
   const start = process.hrtime.bigint();
   const socket = session.open({ host: '127.0.0.1', port }, via ? { via } : {});
@@ -68,6 +74,7 @@ export async function throughBridge(
   for await (const chunk of readable as unknown as AsyncIterable<Uint8Array>) {
     bytes += chunk.length;
     onBytes?.(chunk.length);
+    if (bytes >= length) break;
   }
   socket.close();
   return { bytes, seconds: elapsed(start) };

@@ -36,7 +36,10 @@ export interface CaseResult {
 
 const MiB = 1024 * 1024;
 
-export async function interleave(cases: Case[], rounds: number, log = (_line: string) => {}): Promise<Map<string, CaseResult>> {
+export async function interleave(all: Case[], rounds: number, log = (_line: string) => {}): Promise<Map<string, CaseResult>> {
+  // BENCH_SKIP: comma-separated case names left out (e.g. a peer known to stall, while profiling the bridge).
+  const skip = process.env.BENCH_SKIP?.split(',') ?? [];
+  const cases = all.filter((c) => !skip.includes(c.name));
   const results = new Map<string, CaseResult>(cases.map((c) => [c.name, { name: c.name, rates: [], cpuPerGiB: [], fairness: [], failures: [] }]));
   // Warm-up, not counted.
   for (const c of cases) await withTimeout(c.run(), c.timeoutS ?? Number(process.env.BENCH_RUN_TIMEOUT_S ?? 300)).catch(() => {});

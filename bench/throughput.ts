@@ -3,8 +3,11 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { SocksClient } from 'socks';
 
-/** A server that sends `bytes` of data to each connection, then closes it. */
-export async function startSource(bytes: number): Promise<{ port: number; server: Server }> {
+/**
+ * A server that sends `bytes` of data to each connection, then closes it; or, with `hold`, keeps it open until the
+ * client closes (the client knows the length, as with HTTP's Content-Length).
+ */
+export async function startSource(bytes: number, hold = false): Promise<{ port: number; server: Server }> {
   const chunk = Buffer.alloc(256 * 1024, 0x5a);
   const server = createServer((s) => {
     let left = bytes;
@@ -14,7 +17,8 @@ export async function startSource(bytes: number): Promise<{ port: number; server
         left -= n;
         if (!s.write(n === chunk.length ? chunk : chunk.subarray(0, n))) return void s.once('drain', pump);
       }
-      s.end();
+      if (hold) s.once('end', () => s.destroy());
+      else s.end();
     };
     s.on('error', () => s.destroy());
     pump();

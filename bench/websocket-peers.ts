@@ -73,16 +73,26 @@ export async function wispConnect(url: string): Promise<WispConnection> {
   return conn;
 }
 
-/** Downloads one stream through wisp-js; `onBytes` sees each chunk's size as it arrives. */
-export function wispDownload(conn: WispConnection, port: number, onBytes?: (n: number) => void): Promise<{ bytes: number; seconds: number }> {
+/**
+ * Downloads one stream through wisp-js: until the server closes it, or with `length` until that many bytes have come
+ * (then the client closes it); `onBytes` sees each chunk's size as it arrives.
+ */
+export function wispDownload(conn: WispConnection, port: number, onBytes?: (n: number) => void, length = Infinity): Promise<{ bytes: number; seconds: number }> {
   const start = process.hrtime.bigint();
   const stream = conn.create_stream('127.0.0.1', port);
   let bytes = 0;
-  stream.onmessage = (d) => {
-    bytes += d.length;
-    onBytes?.(d.length);
-  };
-  return new Promise((resolve) => (stream.onclose = () => resolve({ bytes, seconds: elapsed(start) })));
+  return new Promise((resolve) => {
+    const done = () => resolve({ bytes, seconds: elapsed(start) });
+    stream.onclose = done;
+    stream.onmessage = (d) => {
+      bytes += d.length;
+      onBytes?.(d.length);
+      if (bytes >= length) {
+        stream.close();
+        done();
+      }
+    };
+  });
 }
 
 /**
