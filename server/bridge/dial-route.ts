@@ -81,7 +81,11 @@ export async function dialRoute(o: DialRouteOptions): Promise<DialedRoute> {
   const targetHost = target.host;
 
   if (o.hops.length === 0) {
-    const addresses = await withDeadline(o, undefined, (signal) => allowedAddresses(o, targetHost, o.port, signal, local));
+    // A literal is judged at once (no lookup, so no deadline to keep); a name is resolved first.
+    const addresses =
+      target.kind === 'domain'
+        ? await withDeadline(o, undefined, (signal) => allowedAddresses(o, targetHost, o.port, signal, local))
+        : allowedOf(judge(o, [targetHost], targetHost, o.port, local), targetHost, o.port);
     const socket = await withDeadline(o, undefined, (signal) => connectTcp(addresses, o.port, signal));
     local('connect', `connected to ${formatHostPort(socket.remoteAddress ?? '', socket.remotePort ?? 0)}`);
     return { socket, remoteAddress: socket.remoteAddress ?? targetHost, remotePort: socket.remotePort ?? o.port, rest: new Uint8Array(0) };
@@ -185,6 +189,17 @@ async function judgeAddresses(
   }
   const addresses = isIP(host) === 0 ? await (o.resolve ?? resolveHost)(host, signal) : [host];
   if (isIP(host) === 0) local('resolve', `${host} resolved to ${addresses.join(', ')} by the bridge`);
+  return judge(o, addresses, host, port, local);
+}
+
+/** Judges the addresses `host` (canonical: a name or the literal itself) stands for. */
+function judge(
+  o: DialRouteOptions,
+  addresses: readonly string[],
+  host: string,
+  port: number,
+  local: (kind: string, note: string) => void,
+): { allowed: string[]; denied: { address: string; reason: string }[] } {
   const name = isIP(host) === 0 ? host : undefined;
   const allowed: string[] = [];
   const denied: { address: string; reason: string }[] = [];
@@ -205,7 +220,11 @@ async function allowedAddresses(
   signal: AbortSignal,
   local: (kind: string, note: string) => void,
 ): Promise<string[]> {
-  const { allowed, denied } = await judgeAddresses(o, host, port, signal, local);
+  return allowedOf(await judgeAddresses(o, host, port, signal, local), host, port);
+}
+
+/** The allowed addresses of a judgement; throws POLICY_DENIED when none is left. */
+function allowedOf({ allowed, denied }: { allowed: string[]; denied: { address: string; reason: string }[] }, host: string, port: number): string[] {
   if (allowed.length === 0) {
     throw new WsocksError(WsocksErrorCode.POLICY_DENIED, `${formatHostPort(host, port)}: ${denied[0]?.reason ?? 'no address'}`);
   }

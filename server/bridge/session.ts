@@ -167,6 +167,8 @@ export class BridgeSession implements StreamHost {
     if (this.ws.readyState !== this.ws.OPEN) return;
     // Data queued before this message goes first: a stream's `end` or `close` must not overtake its bytes.
     this.frames.flush();
+    // The turn's messages leave together (the socket is uncorked at the end of the turn).
+    this.frames.hold();
     const bytes = Buffer.byteLength(payload);
     this.budget.queued(bytes);
     this.ws.send(payload, () => this.budget.written(bytes));

@@ -206,7 +206,7 @@ export class BridgeStream {
 
   /** The client closed (aborted) the stream: reset the target's connection, without a reply. */
   onClose(): void {
-    this.abort.abort();
+    this.stopDialing();
     this.teardown();
   }
 
@@ -219,8 +219,13 @@ export class BridgeStream {
 
   /** The session is gone. */
   destroy(): void {
-    this.abort.abort();
+    this.stopDialing();
     this.teardown();
+  }
+
+  /** Cancels the dial while there is one (once attached nothing listens: aborting would only build a DOMException). */
+  private stopDialing(): void {
+    if (!this.socket) this.abort.abort();
   }
 
   /** Every end but the clean one is an abort: the target gets an RST, not a FIN that would pass for a complete stream. */
