@@ -8,7 +8,8 @@
  * streams, default 64), BENCH_STREAM_MB (MiB per concurrent stream, default 8), BENCH_CONNECTS (CONNECTs per
  * connection-rate run, default 2000), BENCH_ONLY (comma-separated section names: download, upload, many, socks, connects, misc). `BENCH_MB=32 BENCH_ROUNDS=3` runs in about 2 minutes.
  * BENCH_BASE=DIR (another checkout with node_modules, e.g. `git archive` of an older commit) adds "bridge (base)"
- * cases, its bridge and client library, to the bridge tables: before/after figures from one run.
+ * cases, its bridge and client library, to the bridge tables: before/after figures from one run. Several
+ * comma-separated DIRs add "bridge (base)", "bridge (base 2)"... (variants side by side in one run).
  * BENCH_SKIP=NAME,... leaves cases out (e.g. `wisp-js` while profiling); BENCH_BRIDGE_NODE_ARGS passes node options
  * to the bridge process (`--cpu-prof --cpu-prof-dir=DIR`: NODE_OPTIONS refuses --cpu-prof). BENCH_SOURCE_ENDS=1: the
  * 64-stream source ends its connections itself (see the many section).
@@ -18,7 +19,7 @@ import { openSession } from '../test/helpers/bridge.ts';
 import { connectRate, direct, directUpload, startSink, startSource, viaSocks5 } from './throughput.ts';
 import { cpuSeconds, ensureBenchPeers, startDante, startMicrosocks, startOurs, startWebsockify, startWisp, type NamedPeer } from './peers.ts';
 import { type RunningBridge, concurrentDownloads, directSocksOpenTime, memoryPerIdleStream, openTime, startBridgeProcess, startSilentTarget, stalledReaderGrowth, throughBridge, uploadThroughBridge } from './bridge.ts';
-import { websockifyDownload, websockifyUpload, wispConnect, wispDownload, wispUpload } from './websocket-peers.ts';
+import { bareBridgeDownload, websockifyDownload, websockifyUpload, wispConnect, wispDownload, wispUpload } from './websocket-peers.ts';
 import { fmt, interleave, median, printTable, ratios, summarize, type Case, type CaseResult, type Transfer } from './rounds.ts';
 
 const MiB = 1024 * 1024;
@@ -28,7 +29,7 @@ const STREAMS = Number(process.env.BENCH_STREAMS ?? 64);
 const STREAM_MB = Number(process.env.BENCH_STREAM_MB ?? 8);
 const CONNECTS = Number(process.env.BENCH_CONNECTS ?? 2000);
 const ONLY = process.env.BENCH_ONLY?.split(',');
-const BASE = process.env.BENCH_BASE;
+const BASES = process.env.BENCH_BASE ? process.env.BENCH_BASE.split(',') : [];
 /** The 64-stream source ends each connection itself (BENCH_SOURCE_ENDS=1) instead of waiting for the client to close. */
 const SOURCE_ENDS = process.env.BENCH_SOURCE_ENDS === '1';
 const want = (section: string) => !ONLY || ONLY.includes(section);
@@ -83,13 +84,14 @@ async function main(): Promise<void> {
     const wispConn = typeof wisp === 'string' ? undefined : await wispConnect(`ws://127.0.0.1:${wisp.port}/`);
     if (wispConn) stopAll.push(() => wispConn.close());
     const via = [{ type: 'socks5' as const, host: '127.0.0.1', port: hop.port }];
-    let base: { bridge: RunningBridge; session: Session } | undefined;
-    if (BASE) {
-      const baseBridge = await startBridgeProcess({}, {}, BASE);
+    const bases: Array<{ label: string; bridge: RunningBridge; session: Session }> = [];
+    for (const [i, dir] of BASES.entries()) {
+      const baseBridge = await startBridgeProcess({}, {}, dir);
       stopAll.push(() => baseBridge.stop());
-      const helpers = (await import(`${BASE}/test/helpers/bridge.ts`)) as { openSession: typeof openSession };
-      base = { bridge: baseBridge, session: await helpers.openSession(baseBridge.url) };
-      stopAll.push(() => base!.session.close());
+      const helpers = (await import(`${dir}/test/helpers/bridge.ts`)) as { openSession: typeof openSession };
+      const base = { label: i === 0 ? 'base' : `base ${i + 1}`, bridge: baseBridge, session: await helpers.openSession(baseBridge.url) };
+      bases.push(base);
+      stopAll.push(() => base.session.close());
     }
 
     if (want('download')) {
@@ -99,8 +101,12 @@ async function main(): Promise<void> {
         { name: 'direct TCP', run: withCpu(undefined, () => direct(source.port), SIZE) },
         { name: 'bridge', run: withCpu(bridge.pid, () => throughBridge(session, source.port), SIZE) },
         { name: 'bridge + SOCKS5 hop', run: withCpu(bridge.pid, () => throughBridge(session, source.port, via), SIZE) },
+        { name: 'bridge, bare ws client', run: withCpu(bridge.pid, () => bareBridgeDownload(bridge.url, source.port), SIZE) },
       ];
-      if (base) cases.push({ name: 'bridge (base)', run: withCpu(base.bridge.pid, () => throughBridge(base.session, source.port), SIZE) });
+      for (const base of bases) {
+        cases.push({ name: `bridge (${base.label})`, run: withCpu(base.bridge.pid, () => throughBridge(base.session, source.port), SIZE) });
+        cases.push({ name: `bridge + SOCKS5 hop (${base.label})`, run: withCpu(base.bridge.pid, () => throughBridge(base.session, source.port, via), SIZE) });
+      }
       if (typeof ws !== 'string') cases.push({ name: 'websockify', run: withCpu(undefined, () => websockifyDownload(`ws://127.0.0.1:${ws.port}/`), SIZE) });
       if (wispConn && typeof wisp !== 'string') cases.push({ name: 'wisp-js', run: withCpu(wisp.pid, () => wispDownload(wispConn, source.port), SIZE) });
       report('One stream, download (target -> client)', await interleave(cases, ROUNDS, log), 'direct TCP', ['bridge', 'websockify', 'wisp-js']);
@@ -113,7 +119,7 @@ async function main(): Promise<void> {
         { name: 'direct TCP', run: withCpu(undefined, () => directUpload(sink, SIZE, CHUNK), SIZE) },
         { name: 'bridge', run: withCpu(bridge.pid, () => uploadThroughBridge(session, sink, SIZE, CHUNK), SIZE) },
       ];
-      if (base) cases.push({ name: 'bridge (base)', run: withCpu(base.bridge.pid, () => uploadThroughBridge(base.session, sink, SIZE, CHUNK), SIZE) });
+      for (const base of bases) cases.push({ name: `bridge (${base.label})`, run: withCpu(base.bridge.pid, () => uploadThroughBridge(base.session, sink, SIZE, CHUNK), SIZE) });
       if (typeof ws !== 'string') cases.push({ name: 'websockify', run: withCpu(undefined, () => websockifyUpload(`ws://127.0.0.1:${ws.port}/`, sink, SIZE, CHUNK), SIZE) });
       if (wispConn && typeof wisp !== 'string') cases.push({ name: 'wisp-js', run: withCpu(wisp.pid, () => wispUpload(wispConn, sink, SIZE, CHUNK), SIZE) });
       report('One stream, upload (client -> target)', await interleave(cases, ROUNDS, log), 'direct TCP', ['bridge', 'websockify', 'wisp-js']);
@@ -137,7 +143,7 @@ async function main(): Promise<void> {
       const timeoutS = 60;
       const length = SOURCE_ENDS ? Infinity : per;
       const cases: Case[] = [{ name: 'bridge', timeoutS, run: many((on) => throughBridge(session, small.port, undefined, on, length), bridge.pid) }];
-      if (base) cases.push({ name: 'bridge (base)', timeoutS, run: many((on) => throughBridge(base.session, small.port, undefined, on, length), base.bridge.pid) });
+      for (const base of bases) cases.push({ name: `bridge (${base.label})`, timeoutS, run: many((on) => throughBridge(base.session, small.port, undefined, on, length), base.bridge.pid) });
       if (wispConn && typeof wisp !== 'string') cases.push({ name: 'wisp-js', timeoutS, run: many((on) => wispDownload(wispConn, small.port, on, length), wisp.pid!) });
       report(`${STREAMS} concurrent downloads on one session, ${STREAM_MB} MiB each (fairness: the slowest stream's bytes over the mean while all flow)`, await interleave(cases, ROUNDS, log), 'bridge', ['wisp-js']);
     }

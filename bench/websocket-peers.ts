@@ -116,3 +116,41 @@ export async function wispUpload(conn: WispConnection, sink: Sink, total: number
   const bytes = await received;
   return { bytes, seconds: elapsed(start) };
 }
+
+/**
+ * Downloads one stream from the bridge with a bare `ws` client that speaks docs/protocol.md by hand: it counts the
+ * data messages' bytes and grants credit back as soon as a quarter of `window` has arrived (an application that
+ * reads at once). Next to our client library, it shows what the bridge costs and what the library costs.
+ */
+export async function bareBridgeDownload(url: string, port: number, window = 8 * 1024 * 1024): Promise<{ bytes: number; seconds: number }> {
+  const start = process.hrtime.bigint();
+  const ws = new WebSocket(url, 'wsocks.v1');
+  let bytes = 0;
+  let unGranted = 0;
+  const done = new Promise<void>((resolve, reject) => {
+    ws.on('error', reject);
+    ws.on('close', () => reject(new Error('the session closed before the stream did')));
+    ws.on('message', (d: Buffer, isBinary: boolean) => {
+      if (isBinary) {
+        const n = d.length - 4;
+        bytes += n;
+        unGranted += n;
+        if (unGranted >= window / 4) {
+          ws.send(JSON.stringify({ type: 'credit', id: 1, bytes: unGranted }));
+          unGranted = 0;
+        }
+        return;
+      }
+      const m = JSON.parse(String(d)) as { type: string; id?: number; message?: string };
+      if (m.type === 'hello') ws.send(JSON.stringify({ type: 'open', id: 1, host: '127.0.0.1', port, window }));
+      else if (m.type === 'end' && m.id === 1) {
+        // The target's FIN: everything has arrived (the library's bench client closes the stream here too).
+        ws.send(JSON.stringify({ type: 'close', id: 1 }));
+        resolve();
+      }
+      else if (m.type === 'error') reject(new Error(m.message));
+    });
+  });
+  await done.finally(() => ws.close());
+  return { bytes, seconds: elapsed(start) };
+}
