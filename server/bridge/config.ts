@@ -232,6 +232,11 @@ export const BridgeConfigSchema = z
         maxMessageBytes: z.number().int().min(1024).max(16 * 1024 * 1024).default(256 * 1024),
         /** Bytes the bridge will buffer for a stream's target (its credit window to the client); 1 MiB: see docs/performance.md. */
         window: z.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
+        /**
+         * The most a stream's upload window grows to while its target keeps up, and the budget a session's windows
+         * share for growing (below `window`: no growth); see docs/bridge.md, worst-case memory.
+         */
+        maxWindow: z.number().int().min(1024).max(256 * 1024 * 1024).default(8 * 1024 * 1024),
         /** Per hop and for the target: TCP connect plus SOCKS handshake. */
         handshakeTimeoutMs: z.number().int().positive().default(10_000),
         /** A stream with no traffic for this long is closed; 0 disables it. */
@@ -254,6 +259,7 @@ export const BridgeConfigSchema = z
         maxPendingLookups: 64,
         maxMessageBytes: 256 * 1024,
         window: 1024 * 1024,
+        maxWindow: 8 * 1024 * 1024,
         handshakeTimeoutMs: 10_000,
         idleTimeoutMs: 600_000,
         pingIntervalMs: 30_000,

@@ -14,6 +14,7 @@ import type { TargetPolicy } from './policy.ts';
 import { hostForLog } from '../../shared/net/canonical-target.ts';
 import type { Resolve } from '../net/resolver.ts';
 import { BridgeStream, type StreamHost } from './stream.ts';
+import { UploadWindows } from './upload-windows.ts';
 import { FrameWriter } from './frame-writer.ts';
 import { BridgeUdpStream } from './udp-stream.ts';
 import { datagramTranscript } from './datagram-transcript.ts';
@@ -67,6 +68,8 @@ export class BridgeSession implements StreamHost {
   private drainTurn = 0;
   /** Data messages go straight to the socket, batched per turn of the event loop (frame-writer.ts). */
   private readonly frames: FrameWriter;
+  /** The budget the streams share for growing their upload windows. */
+  private readonly uploadWindows: UploadWindows;
 
   constructor(
     private readonly ws: WebSocket,
@@ -89,6 +92,7 @@ export class BridgeSession implements StreamHost {
       (bytes) => this.budget.written(bytes),
       () => ws.readyState === ws.OPEN,
     );
+    this.uploadWindows = new UploadWindows(limits.window, Math.max(limits.window, limits.maxWindow), () => this.streams.size);
     const scope = grant?.scope;
     this.maxStreams = Math.min(limits.streamsPerSession, scope?.maxStreams ?? Infinity);
     this.ledger = new SessionLedger(ctx.sessionNumber(), client, ctx.emit);
@@ -318,7 +322,7 @@ export class BridgeSession implements StreamHost {
     }
     const command = m.command ?? 'connect';
     if (command === 'udp') return this.openUdp(m, hops);
-    const stream = new BridgeStream(m.id, this, m.window, config.limits.window, config.limits.idleTimeoutMs);
+    const stream = new BridgeStream(m.id, this, m.window, this.uploadWindows, config.limits.idleTimeoutMs);
     this.ledger.opening(m);
     this.streams.set(m.id, stream);
     try {

@@ -7,6 +7,7 @@
 import type { Socket } from 'node:net';
 import { WsocksError, WsocksErrorCode } from '../../shared/protocol/errors.ts';
 import type { BridgeMessage } from '../../shared/protocol/messages.ts';
+import type { UploadWindows } from './upload-windows.ts';
 
 export interface StreamHost {
   sendControl(message: BridgeMessage): void;
@@ -43,6 +44,8 @@ export class BridgeStream {
   private allowance: number;
   /** Bytes written to the target and not yet granted back. */
   private toGrant = 0;
+  /** The upload window now: it starts at `limits.window` and grows while the target keeps up. */
+  private window: number;
   private pending: Buffer | undefined;
   /** The target sent FIN; our `end` message waits until the bytes before it have been delivered. */
   private endPending = false;
@@ -62,11 +65,12 @@ export class BridgeStream {
     readonly id: number,
     private readonly host: StreamHost,
     clientWindow: number,
-    private readonly window: number,
+    private readonly windows: UploadWindows,
     private readonly idleTimeoutMs: number,
   ) {
     this.credit = clientWindow;
-    this.allowance = window;
+    this.window = windows.initial;
+    this.allowance = windows.initial;
   }
 
   /** Takes over a connected socket, sends `opened`, and starts relaying. */
@@ -76,7 +80,7 @@ export class BridgeStream {
       return;
     }
     this.socket = socket;
-    this.host.sendControl({ type: 'opened', id: this.id, remoteAddress: remote.address, remotePort: remote.port, window: this.window });
+    this.host.sendControl({ type: 'opened', id: this.id, remoteAddress: remote.address, remotePort: remote.port, window: this.windows.initial });
     socket.on('data', (chunk: Buffer) => this.fromTarget(chunk));
     socket.on('end', () => {
       this.endPending = true;
@@ -164,6 +168,7 @@ export class BridgeStream {
       return;
     }
     this.finished = true;
+    this.releaseWindow();
     clearTimeout(this.lingerTimer);
     this.host.sendControl({ type: 'close', id: this.id });
     this.host.removed(this.id);
@@ -186,13 +191,24 @@ export class BridgeStream {
       return;
     }
     this.allowance -= data.length;
-    this.socket.write(data, (err) => {
+    const socket = this.socket;
+    socket.write(data, (err) => {
       if (err || this.finished) return;
       this.toGrant += data.length;
       // Grant in batches of a quarter window: fewer messages, and the client never waits on a full window.
       if (this.toGrant >= this.window / 4 || this.allowance === 0) {
-        this.allowance += this.toGrant;
-        this.host.sendControl({ type: 'credit', id: this.id, bytes: this.toGrant });
+        let bytes = this.toGrant;
+        // The target keeps up (nothing waits in its socket's buffer): a larger window costs no memory while it
+        // does, and spares the client waiting for credit. A target that lags keeps the window it has.
+        if (socket.writableLength === 0 && this.window < this.windows.max) {
+          const more = Math.min(this.window, this.windows.max - this.window);
+          if (this.windows.grow(more)) {
+            this.window += more;
+            bytes += more;
+          }
+        }
+        this.allowance += bytes;
+        this.host.sendControl({ type: 'credit', id: this.id, bytes });
         this.toGrant = 0;
       }
     });
@@ -228,10 +244,17 @@ export class BridgeStream {
     if (!this.socket) this.abort.abort();
   }
 
+  /** The window's growth goes back to the session's budget (once: `finished` guards both callers). */
+  private releaseWindow(): void {
+    this.windows.release(this.window - this.windows.initial);
+    this.window = this.windows.initial;
+  }
+
   /** Every end but the clean one is an abort: the target gets an RST, not a FIN that would pass for a complete stream. */
   private teardown(): void {
     if (this.finished) return;
     this.finished = true;
+    this.releaseWindow();
     this.pending = undefined;
     clearTimeout(this.lingerTimer);
     const socket = this.socket;
