@@ -218,6 +218,24 @@ describe.each(routes)('tunnel battery via %s', (_name, { via, passesReset }) => 
     await socket.closed;
   });
 
+  // The client library joins a turn's writes into messages: each write must be copied before its promise resolves.
+  it('a writer that refills one buffer for every write, without awaiting each: every byte as written', async () => {
+    const sent = payload(5 * WINDOW + 12_345);
+    const received = sink();
+    const socket = open();
+    const writer = (await socket.opened).writable.getWriter();
+    const buf = new Uint8Array(3000);
+    for (let at = 0; at < sent.data.length; at += buf.length) {
+      const n = Math.min(buf.length, sent.data.length - at);
+      await writer.ready;
+      buf.set(sent.data.subarray(at, at + n));
+      void writer.write(buf.subarray(0, n));
+    }
+    await writer.close();
+    expect(await received).toEqual({ length: sent.data.length, sha: sent.sha });
+    await socket.closed;
+  });
+
   it('the server speaks first', async () => {
     const banner = payload(3000);
     target.script = (s) => {
