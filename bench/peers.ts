@@ -5,6 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { once } from 'node:events';
 import { dirname, join } from 'node:path';
 import { freePort } from '../server/net/listen.ts';
 import { kill, start, startDante as startDanteProcess, waitForPort, type Peer } from '../test/helpers/peers.ts';
@@ -15,12 +16,26 @@ export interface NamedPeer extends Peer {
   pid?: number;
 }
 
-export async function startOurs(): Promise<NamedPeer> {
+/**
+ * Our SOCKS server (`wsocks socks`) as its own process, from this checkout or from `root` (BENCH_BASE). Extra node
+ * flags from BENCH_SOCKS_NODE_ARGS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`): the server is then stopped with
+ * SIGTERM, so that it exits normally and writes its profile.
+ */
+export async function startOurs(root = join(import.meta.dirname, '..'), name = 'wsocks'): Promise<NamedPeer> {
   const port = await freePort();
-  const bin = join(import.meta.dirname, '../bin/wsocks.js');
-  const { child, stderr } = start(process.execPath, [bin, 'socks', '--listen', `127.0.0.1:${port}`, '--quiet']);
-  await waitForPort(port, child, 'wsocks socks', stderr);
-  return { name: 'wsocks', port, pid: child.pid!, stop: () => kill(child) };
+  const bin = join(root, 'bin/wsocks.js');
+  const nodeArgs = process.env.BENCH_SOCKS_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const { child, stderr } = start(process.execPath, [...nodeArgs, bin, 'socks', '--listen', `127.0.0.1:${port}`, '--quiet']);
+  await waitForPort(port, child, name, stderr);
+  const stop = async () => {
+    if (nodeArgs.length > 0 && child.exitCode === null) {
+      const exited = once(child, 'exit');
+      child.kill('SIGTERM');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+    }
+    await kill(child);
+  };
+  return { name, port, pid: child.pid!, stop };
 }
 
 const installed = (p: string) => ['/usr/bin', '/usr/sbin', '/bin', '/sbin'].some((d) => existsSync(`${d}/${p}`));
@@ -30,7 +45,7 @@ export async function startMicrosocks(): Promise<NamedPeer | string> {
   const port = await freePort();
   const { child, stderr } = start('microsocks', ['-i', '127.0.0.1', '-p', String(port)]);
   await waitForPort(port, child, 'microsocks', stderr);
-  return { name: 'microsocks', port, stop: () => kill(child) };
+  return { name: 'microsocks', port, pid: child.pid!, stop: () => kill(child) };
 }
 
 export async function startDante(): Promise<NamedPeer | string> {

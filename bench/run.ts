@@ -8,11 +8,12 @@
  * streams, default 64), BENCH_STREAM_MB (MiB per concurrent stream, default 8), BENCH_CONNECTS (CONNECTs per
  * connection-rate run, default 2000), BENCH_ONLY (comma-separated section names: download, upload, many, socks, connects, misc). `BENCH_MB=32 BENCH_ROUNDS=3` runs in about 2 minutes.
  * BENCH_BASE=DIR (another checkout with node_modules, e.g. `git archive` of an older commit) adds "bridge (base)"
- * cases, its bridge and client library, to the bridge tables: before/after figures from one run. Several
- * comma-separated DIRs add "bridge (base)", "bridge (base 2)"... (variants side by side in one run).
+ * cases, its bridge and client library, to the bridge tables, and "wsocks (base)", its SOCKS server, to the socks and
+ * connects tables: before/after figures from one run. Several comma-separated DIRs add "bridge (base)", "bridge
+ * (base 2)"... and "wsocks (base)", "wsocks (base 2)"... (variants side by side in one run).
  * BENCH_SKIP=NAME,... leaves cases out (e.g. `wisp-js` while profiling); BENCH_BRIDGE_NODE_ARGS passes node options
- * to the bridge process (`--cpu-prof --cpu-prof-dir=DIR`: NODE_OPTIONS refuses --cpu-prof). BENCH_SOURCE_ENDS=1: the
- * 64-stream source ends its connections itself (see the many section).
+ * to the bridge process (`--cpu-prof --cpu-prof-dir=DIR`: NODE_OPTIONS refuses --cpu-prof), BENCH_SOCKS_NODE_ARGS to
+ * our SOCKS server's. BENCH_SOURCE_ENDS=1: the 64-stream source ends its connections itself (see the many section).
  */
 import type { Session } from '../web/client/index.ts';
 import { openSession } from '../test/helpers/bridge.ts';
@@ -150,6 +151,11 @@ async function main(): Promise<void> {
 
     if (want('socks') || want('connects')) {
       const peers: NamedPeer[] = [hop];
+      for (const [i, dir] of BASES.entries()) {
+        const baseHop = await startOurs(dir, `wsocks (${i === 0 ? 'base' : `base ${i + 1}`})`);
+        stopAll.push(() => baseHop.stop());
+        peers.push(baseHop);
+      }
       for (const p of [await startDante(), await startMicrosocks()]) {
         if (typeof p === 'string') log(`skipped: ${p}`);
         else {
@@ -162,7 +168,7 @@ async function main(): Promise<void> {
           { name: 'direct TCP', run: withCpu(undefined, () => direct(source.port), SIZE) },
           ...peers.map((p) => ({ name: p.name, run: withCpu(p.pid, () => viaSocks5(p.port, source.port), SIZE) })),
         ];
-        report('SOCKS5 CONNECT relay, download (server CPU: wsocks and microsocks only; Dante forks)', await interleave(cases, ROUNDS, log), 'direct TCP', ['wsocks', 'dante']);
+        report('SOCKS5 CONNECT relay, download (server CPU: wsocks and microsocks only; Dante forks)', await interleave(cases, ROUNDS, log), 'direct TCP', ['wsocks', ...(BASES.length ? ['wsocks (base)'] : []), 'dante']);
       }
       if (want('connects')) {
         const target = await startSilentTarget();
@@ -172,7 +178,7 @@ async function main(): Promise<void> {
           unit: 1,
           run: async () => ({ ...(await connectRate(p.port, target.port, CONNECTS, 16)), expected: CONNECTS }),
         }));
-        report(`SOCKS5 CONNECT + close, 16 at a time, ${CONNECTS} per run`, await interleave(cases, ROUNDS, log), 'wsocks', ['dante'], 'per s');
+        report(`SOCKS5 CONNECT + close, 16 at a time, ${CONNECTS} per run`, await interleave(cases, ROUNDS, log), 'wsocks', [...(BASES.length ? ['wsocks (base)'] : []), 'dante'], 'per s');
       }
     }
 
