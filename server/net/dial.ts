@@ -1,6 +1,6 @@
 /** Resolving names and opening TCP connections with a deadline, failures mapped to TargetError. */
 import { lookup } from 'node:dns/promises';
-import { isIP, Socket } from 'node:net';
+import { isIP, Socket, type OnReadOpts, type SocketConstructorOpts } from 'node:net';
 import { stripBrackets } from '../../shared/socks/address.ts';
 import { TargetError, TargetErrorCode, targetErrorFrom } from './target-error.ts';
 
@@ -32,14 +32,15 @@ export function tuneSocket(socket: Socket): void {
 
 /**
  * Connects to each address in turn until one answers. The socket comes back connected, half-open capable (a FIN
- * from the target does not end our side), with keepalive on and Nagle off.
+ * from the target does not end our side), with keepalive on and Nagle off. `onread`: net.Socket's option of that name
+ * (reads into the caller's buffers instead of 'data' events; see DirectReads in relay.ts).
  */
-export async function connectTcp(addresses: readonly string[], port: number, signal?: AbortSignal): Promise<Socket> {
+export async function connectTcp(addresses: readonly string[], port: number, signal?: AbortSignal, onread?: OnReadOpts): Promise<Socket> {
   // Built only when it is needed: an Error's stack trace costs more than the rest of a loopback connect.
   let last: TargetError | undefined;
   for (const address of addresses) {
     try {
-      return await connectOne(address, port, signal);
+      return await connectOne(address, port, signal, onread);
     } catch (err) {
       last = targetErrorFrom(err, `connect to ${formatHostPort(address, port)}`);
       if (last.code === TargetErrorCode.TIMEOUT) break;
@@ -48,9 +49,10 @@ export async function connectTcp(addresses: readonly string[], port: number, sig
   throw last ?? new TargetError(TargetErrorCode.HOST_UNREACHABLE, 'no address to connect to');
 }
 
-function connectOne(host: string, port: number, signal?: AbortSignal): Promise<Socket> {
+function connectOne(host: string, port: number, signal: AbortSignal | undefined, onread: OnReadOpts | undefined): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const socket = new Socket({ allowHalfOpen: true });
+    // `onread` is a constructor option of net.Socket (Node's typings list it under connect()).
+    const socket = new Socket(onread ? ({ allowHalfOpen: true, onread } as SocketConstructorOpts) : { allowHalfOpen: true });
     const onAbort = () => {
       socket.destroy();
       reject(new TargetError(TargetErrorCode.TIMEOUT, `connect to ${formatHostPort(host, port)} timed out`, 'ETIMEDOUT'));

@@ -1,8 +1,12 @@
 /**
- * Copies bytes both ways between two connected sockets until both directions have ended. Backpressure comes from
- * `pipe` (a full writer pauses its reader); a FIN in one direction is passed on as a FIN and the other direction
- * keeps flowing. A reset on either side is passed on as a reset (never as a FIN, which would pass for a complete
- * stream); another error or the idle timeout resets both.
+ * Copies bytes both ways between two connected sockets until both directions have ended. A full writer pauses its
+ * reader (backpressure); a FIN in one direction is passed on as a FIN and the other direction keeps flowing. A reset
+ * on either side is passed on as a reset (never as a FIN, which would pass for a complete stream); another error or
+ * the idle timeout resets both.
+ *
+ * `a -> b` uses `pipe`. `b -> a` does too, unless `b` is a socket we created ourselves with a DirectReads' `onread`:
+ * then its reads land in one buffer of that connection, reused from read to read, and go to `a` without a copy, an
+ * allocation or a trip through the stream machinery (the download direction of a SOCKS CONNECT).
  */
 import type { Socket } from 'node:net';
 
@@ -11,7 +15,60 @@ export interface RelayOptions {
   idleTimeoutMs: number;
 }
 
-export function relay(a: Socket, b: Socket, options: RelayOptions): Promise<void> {
+/** Bytes of the reused read buffer: loopback delivers up to 64 KiB per segment; a larger buffer takes several. */
+export const DIRECT_READ_BYTES = 256 * 1024;
+
+/**
+ * The `onread` of a socket we create (`new Socket({ onread: reads.onread })`), for relay(): each read is handed to
+ * a sink while the buffer it landed in is still ours. The buffer is reused for the next read unless the sink's
+ * writer still holds it (a write that did not go out at once): then the next read gets a fresh one, so no byte
+ * handed on is ever overwritten. Reads before a sink is attached are kept (copied) and the socket paused.
+ */
+export class DirectReads {
+  private buffer: Buffer | undefined;
+  /** The current buffer was handed to a writer that has not sent it yet. */
+  private lent = false;
+  private sink: ((chunk: Buffer) => boolean) | undefined;
+  private early: Buffer[] = [];
+
+  constructor(private readonly size = DIRECT_READ_BYTES) {}
+
+  readonly onread = {
+    buffer: (): Buffer => {
+      if (this.buffer === undefined || this.lent) {
+        this.buffer = Buffer.allocUnsafe(this.size);
+        this.lent = false;
+      }
+      return this.buffer;
+    },
+    callback: (bytes: number, buffer: Uint8Array): boolean => {
+      const chunk = (buffer as Buffer).subarray(0, bytes);
+      if (this.sink === undefined) {
+        this.early.push(Buffer.from(chunk));
+        return false;
+      }
+      return this.sink(chunk);
+    },
+  };
+
+  /**
+   * Starts handing reads to `write`, first those that came before. `write` returns false to pause the socket (resume
+   * it to go on) and marks the buffer as held with `held()` when its writer has not sent the chunk yet.
+   */
+  attach(write: (chunk: Buffer) => boolean): Buffer[] {
+    this.sink = write;
+    const early = this.early;
+    this.early = [];
+    return early;
+  }
+
+  /** The chunk just handed on is still referenced by its writer: the next read must not reuse its buffer. */
+  held(): void {
+    this.lent = true;
+  }
+}
+
+export function relay(a: Socket, b: Socket, options: RelayOptions, bReads?: DirectReads): Promise<void> {
   return new Promise((resolve) => {
     let closed = 0;
     const onClose = () => {
@@ -29,6 +86,33 @@ export function relay(a: Socket, b: Socket, options: RelayOptions): Promise<void
       }
     }
     a.pipe(b);
-    b.pipe(a);
+    if (bReads) copyDirect(b, bReads, a);
+    else b.pipe(a);
   });
+}
+
+/** `from -> to` for a socket read through DirectReads: what `pipe` does, without its per-chunk machinery. */
+function copyDirect(from: Socket, reads: DirectReads, to: Socket): void {
+  let waiting = false;
+  const onDrain = () => {
+    waiting = false;
+    from.resume();
+  };
+  const write = (chunk: Buffer): boolean => {
+    if (to.destroyed) return false;
+    const flowing = to.write(chunk);
+    // Still queued in the writer (partly written, or behind earlier writes): its buffer is not ours to reuse.
+    if (to.writableLength > 0) reads.held();
+    if (flowing) return true;
+    if (!waiting) {
+      waiting = true;
+      to.once('drain', onDrain);
+    }
+    return false;
+  };
+  let flowing = true;
+  for (const chunk of reads.attach(write)) flowing = write(chunk) && flowing;
+  from.once('end', () => to.end());
+  to.once('close', () => to.off('drain', onDrain));
+  if (flowing) from.resume();
 }

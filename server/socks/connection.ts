@@ -13,7 +13,7 @@ import type { Socks5Request } from '../../shared/socks/socks5.ts';
 import { connectTcp, formatHostPort, tuneSocket, unmapIPv4 } from '../net/dial.ts';
 import type { Resolve } from '../net/resolver.ts';
 import { deadline } from '../net/deadline.ts';
-import { relay } from '../net/relay.ts';
+import { DirectReads, relay } from '../net/relay.ts';
 import { TargetError, TargetErrorCode, targetErrorFrom } from '../net/target-error.ts';
 import type { Credentials } from './credentials.ts';
 import type { SocksServerOptions } from './options.ts';
@@ -256,9 +256,10 @@ export class SocksConnection {
   private async connect(request: Request, rest: Uint8Array): Promise<void> {
     const { signal, done } = deadline(this.ctx.options.connectTimeoutMs, this.gone.signal);
     let target: Socket;
+    const reads = new DirectReads();
     try {
       const addresses = await this.allowedAddresses(request, 'connect', signal);
-      target = await connectTcp(addresses, request.port, signal);
+      target = await connectTcp(addresses, request.port, signal, reads.onread);
     } finally {
       done();
     }
@@ -269,7 +270,7 @@ export class SocksConnection {
     this.log({ event: 'request', version: request.version, command: 'connect', target: formatHostPort(hostForLog(request.host), request.port) });
     this.channel.write(successReply(request.version, target.localAddress ?? '0.0.0.0', target.localPort ?? 0));
     if (rest.length > 0) target.write(rest);
-    await relay(this.channel, target, { idleTimeoutMs: this.ctx.options.idleTimeoutMs });
+    await relay(this.channel, target, { idleTimeoutMs: this.ctx.options.idleTimeoutMs }, reads);
   }
 
   private async bind(request: Request): Promise<void> {

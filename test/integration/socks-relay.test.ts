@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SocksServer } from '../../server/socks/server.ts';
 import { encodeSocks5Request, fromHex, toHex } from '../../shared/socks/index.ts';
 import { RawClient, startCountThenReply, type Running } from '../helpers/net.ts';
+import { payload, sha256, startScripted } from '../helpers/scripted-target.ts';
 
 async function openTunnel(server: SocksServer, port: number): Promise<RawClient> {
   const c = await RawClient.connect(server.address.port);
@@ -51,6 +52,63 @@ describe('relaying through our SOCKS server', () => {
       await slow.whenIdle();
     } finally {
       await slow.close();
+    }
+  });
+
+  it('delivers a random download byte-exact to a client that reads in fits and starts (reused read buffers)', async () => {
+    // Random bytes, so that a read buffer reused while a write still held it would show as a wrong hash.
+    const { data, sha } = payload(32 * 1024 * 1024);
+    const target = await startScripted();
+    let backedUp!: () => void;
+    const full = new Promise<void>((resolve) => (backedUp = resolve));
+    target.script = (s) => {
+      // Small, uneven writes spread over event-loop turns: the server reads them one by one, and while its writes to
+      // the slow client are queued (below the writer's high-water mark, so it keeps reading) each must keep its bytes.
+      let at = 0;
+      let size = 1;
+      let writes = 0;
+      const pump = (): void => {
+        while (at < data.length) {
+          size = (size * 7 + 13) % (16 * 1024);
+          const end = Math.min(data.length, at + size + 1);
+          const ok = s.write(data.subarray(at, end));
+          at = end;
+          if (!ok) {
+            backedUp(); // the whole path is full: the server's writes to the client are queued
+            return void s.once('drain', pump);
+          }
+          if (++writes % 2 === 0) return void setImmediate(pump);
+        }
+        backedUp(); // or everything fit in the socket buffers on the way
+        s.end();
+      };
+      pump();
+    };
+    try {
+      const c = await openTunnel(server, target.port);
+      c.socket.pause();
+      await full;
+      c.socket.removeAllListeners('data');
+      const parts: Buffer[] = [];
+      let n = 0;
+      c.socket.on('data', (d: Buffer) => {
+        parts.push(d);
+        // Every few chunks, stop reading until the next turn of the event loop: the server's writes to us back up.
+        if (++n % 3 === 0) {
+          c.socket.pause();
+          setImmediate(() => c.socket.resume());
+        }
+      });
+      c.socket.resume();
+      await once(c.socket, 'end');
+      const received = Buffer.concat(parts);
+      expect(received.length).toBe(data.length);
+      expect(sha256(received)).toBe(sha);
+      c.destroy();
+      await server.whenIdle();
+      await target.idle();
+    } finally {
+      await target.close();
     }
   });
 
