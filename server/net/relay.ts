@@ -15,33 +15,38 @@ export interface RelayOptions {
   idleTimeoutMs: number;
 }
 
-/** Bytes of the reused read buffer: loopback delivers up to 64 KiB per segment; a larger buffer takes several. */
-export const DIRECT_READ_BYTES = 256 * 1024;
+/** The reused read buffer: this size while reads are small (an idle connection holds no more)... */
+export const DIRECT_READ_MIN_BYTES = 16 * 1024;
+/** ...and this once a read fills it (loopback delivers up to 64 KiB per segment; a larger buffer takes several). */
+export const DIRECT_READ_MAX_BYTES = 256 * 1024;
 
 /**
  * The `onread` of a socket we create (`new Socket({ onread: reads.onread })`), for relay(): each read is handed to
  * a sink while the buffer it landed in is still ours. The buffer is reused for the next read unless the sink's
  * writer still holds it (a write that did not go out at once): then the next read gets a fresh one, so no byte
- * handed on is ever overwritten. Reads before a sink is attached are kept (copied) and the socket paused.
+ * handed on is ever overwritten. It grows to DIRECT_READ_MAX_BYTES when a read fills it and shrinks back when reads
+ * are small again. Reads before a sink is attached are kept (copied) and the socket paused.
  */
 export class DirectReads {
   private buffer: Buffer | undefined;
+  /** The size the next buffer should have. */
+  private want = DIRECT_READ_MIN_BYTES;
   /** The current buffer was handed to a writer that has not sent it yet. */
   private lent = false;
   private sink: ((chunk: Buffer) => boolean) | undefined;
   private early: Buffer[] = [];
 
-  constructor(private readonly size = DIRECT_READ_BYTES) {}
-
   readonly onread = {
     buffer: (): Buffer => {
-      if (this.buffer === undefined || this.lent) {
-        this.buffer = Buffer.allocUnsafe(this.size);
+      if (this.buffer === undefined || this.lent || this.buffer.length !== this.want) {
+        this.buffer = Buffer.allocUnsafe(this.want);
         this.lent = false;
       }
       return this.buffer;
     },
     callback: (bytes: number, buffer: Uint8Array): boolean => {
+      if (bytes === buffer.length) this.want = DIRECT_READ_MAX_BYTES;
+      else if (bytes < DIRECT_READ_MIN_BYTES) this.want = DIRECT_READ_MIN_BYTES;
       const chunk = (buffer as Buffer).subarray(0, bytes);
       if (this.sink === undefined) {
         this.early.push(Buffer.from(chunk));
