@@ -12,7 +12,6 @@ import type { Socks4Request } from '../../shared/socks/socks4.ts';
 import type { Socks5Request } from '../../shared/socks/socks5.ts';
 import { connectTcp, formatHostPort, tuneSocket, unmapIPv4 } from '../net/dial.ts';
 import type { Resolve } from '../net/resolver.ts';
-import { deadline } from '../net/deadline.ts';
 import { DirectReads, relay } from '../net/relay.ts';
 import { TargetError, TargetErrorCode, targetErrorFrom } from '../net/target-error.ts';
 import type { Credentials } from './credentials.ts';
@@ -80,7 +79,7 @@ const COMMAND_NAMES: Record<number, RuleCommand> = {
 
 export class SocksConnection {
   private readonly handshake: ServerHandshake;
-  private readonly client: string;
+  private clientAddress: string | undefined;
   /**
    * What the SOCKS5 request, replies and relay use: the socket, or after a GSS-API subnegotiation that chose
    * integrity or confidentiality, the protected stream over it (RFC 1961 §5).
@@ -88,14 +87,17 @@ export class SocksConnection {
   private channel: Socket;
   private user: string | undefined;
   private handshakeTimer: NodeJS.Timeout | undefined;
-  /** Aborted when the client goes away: cancels connects, BIND waits and UDP relays. */
-  private readonly gone = new AbortController();
+  /** The client's socket has closed. */
+  private closed = false;
+  /** Aborted when the client goes away (identd checks, UDP associations); made on first use. */
+  private goneController: AbortController | undefined;
+  /** Ends the wait in progress (connect, BIND) when the client goes away. */
+  private cancelWait: (() => void) | undefined;
 
   constructor(
     private readonly socket: Socket,
     private readonly ctx: ConnectionContext,
   ) {
-    this.client = unmapIPv4(socket.remoteAddress ?? '');
     this.channel = socket;
     const methods: number[] = [];
     if (ctx.gssapi) methods.push(AuthMethod.GSSAPI);
@@ -104,13 +106,48 @@ export class SocksConnection {
     this.handshake = new ServerHandshake({ methods, socks4: ctx.options.socks4 });
   }
 
+  /** The client's address, as rules and logs see it (read from the socket when first needed). */
+  private get client(): string {
+    return (this.clientAddress ??= unmapIPv4(this.socket.remoteAddress ?? ''));
+  }
+
+  /** Aborted when the client goes away. */
+  private get gone(): AbortSignal {
+    if (!this.goneController) {
+      this.goneController = new AbortController();
+      if (this.closed) this.goneController.abort(CLIENT_GONE);
+    }
+    return this.goneController.signal;
+  }
+
+  /**
+   * A signal for one wait of this connection (connect, BIND): it aborts after `ms` or when the client goes away.
+   * `done()` stops it. One wait at a time.
+   */
+  private wait(ms: number): { signal: AbortSignal; done: () => void } {
+    const ac = new AbortController();
+    const abort = () => ac.abort();
+    if (this.closed) abort();
+    const timer = setTimeout(abort, ms);
+    this.cancelWait = abort;
+    return {
+      signal: ac.signal,
+      done: () => {
+        clearTimeout(timer);
+        if (this.cancelWait === abort) this.cancelWait = undefined;
+      },
+    };
+  }
+
   start(): void {
     const { socket } = this;
     tuneSocket(socket);
     socket.on('error', () => socket.destroy());
     socket.once('close', () => {
       clearTimeout(this.handshakeTimer);
-      this.gone.abort(CLIENT_GONE);
+      this.closed = true;
+      this.goneController?.abort(CLIENT_GONE);
+      this.cancelWait?.();
     });
     this.handshakeTimer = setTimeout(() => {
       this.log({ event: 'protocol-error', code: 'ERR_SOCKS_HANDSHAKE_TIMEOUT', reason: 'handshake timed out' });
@@ -227,11 +264,11 @@ export class SocksConnection {
     const s = this.socket;
     const ends = { clientAddress: s.remoteAddress ?? '', clientPort: s.remotePort ?? 0, serverAddress: s.localAddress ?? '', serverPort: s.localPort ?? 0 };
     try {
-      await checkIdent(ends, userId, this.ctx.options.identd!, this.gone.signal);
+      await checkIdent(ends, userId, this.ctx.options.identd!, this.gone);
       return true;
     } catch (err) {
       if (!(err instanceof IdentError)) throw err;
-      if (this.gone.signal.aborted) return false;
+      if (this.closed) return false;
       this.log({ event: 'denied', version: 4, command, target, code: err.code, reason: err.message });
       this.finish(encodeSocks4Reply({ code: identFailureCode(err) }));
       return false;
@@ -243,6 +280,9 @@ export class SocksConnection {
     // Rules and logs see the canonical host: "0" is 0.0.0.0, "::1%lo" is refused, full-width letters are ASCII.
     const target = canonicalSocksTarget(request.host);
     const named = target.kind === 'domain';
+    const rules = this.ctx.options.rules;
+    // An IP literal is its own address: no resolver, and without rules nothing to check.
+    if (!rules && !named) return [target.host];
     const query = { client: this.client, user: this.user, command, name: named ? target.host : undefined, port: request.port };
     const denied = () =>
       new TargetError(TargetErrorCode.DENIED, `${command} to ${formatHostPort(target.host, request.port)} denied by rules`);
@@ -254,7 +294,7 @@ export class SocksConnection {
   }
 
   private async connect(request: Request, rest: Uint8Array): Promise<void> {
-    const { signal, done } = deadline(this.ctx.options.connectTimeoutMs, this.gone.signal);
+    const { signal, done } = this.wait(this.ctx.options.connectTimeoutMs);
     let target: Socket;
     const reads = new DirectReads();
     try {
@@ -263,7 +303,7 @@ export class SocksConnection {
     } finally {
       done();
     }
-    if (this.gone.signal.aborted) {
+    if (this.closed) {
       target.destroy();
       return;
     }
@@ -311,7 +351,7 @@ export class SocksConnection {
    * when it is unspecified (0.0.0.0 / ::). Rules are checked against it.
    */
   private async expectedPeer(request: Request): Promise<string | undefined> {
-    const { signal, done } = deadline(this.ctx.options.connectTimeoutMs, this.gone.signal);
+    const { signal, done } = this.wait(this.ctx.options.connectTimeoutMs);
     try {
       const unspecified = ['0.0.0.0', '::'].includes(canonicalSocksTarget(request.host).host);
       if (unspecified) {
@@ -326,7 +366,7 @@ export class SocksConnection {
   }
 
   private acceptOne(listener: Server): Promise<Socket> {
-    const { signal, done } = deadline(this.ctx.options.bindTimeoutMs, this.gone.signal);
+    const { signal, done } = this.wait(this.ctx.options.bindTimeoutMs);
     return new Promise<Socket>((resolve, reject) => {
       signal.addEventListener('abort', () => {
         reject(new TargetError(TargetErrorCode.TIMEOUT, 'no connection arrived for BIND'));
@@ -360,8 +400,8 @@ export class SocksConnection {
       association.close();
       this.socket.destroy();
     };
-    this.gone.signal.addEventListener('abort', closeAll, { once: true });
-    this.gone.signal.addEventListener('abort', () => this.ctx.resources.udpAssociations--, { once: true });
+    this.gone.addEventListener('abort', closeAll, { once: true });
+    this.gone.addEventListener('abort', () => this.ctx.resources.udpAssociations--, { once: true });
     const bound = await association.open();
     if (this.ctx.options.idleTimeoutMs > 0) idle = setTimeout(closeAll, this.ctx.options.idleTimeoutMs);
     this.log({ event: 'request', version: 5, command: 'udp', target: formatHostPort(bound.address, bound.port) });

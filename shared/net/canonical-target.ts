@@ -50,6 +50,13 @@ const bad = (reason: BadTargetReason, host: string, what: string): CanonicalResu
 export function canonicalTarget(host: string): CanonicalResult {
   if (host.length === 0) return bad('empty', host, 'empty host');
   if (host.length > MAX_INPUT) return bad('name-too-long', host, `longer than ${MAX_INPUT} characters`);
+  // The common case first: a dotted quad already in canonical form (no leading zeros) is itself, without the URL
+  // parser (the costliest step of a SOCKS CONNECT to an IPv4 address).
+  const code = host.charCodeAt(0);
+  if (code >= 0x30 && code <= 0x39) {
+    const quad = parseIPv4(host);
+    if (quad) return { ok: true, target: { kind: 'ipv4', host, bytes: quad } };
+  }
   // eslint-disable-next-line no-control-regex
   if (/[\x00-\x1f\x7f-\x9f]/.test(host)) return bad('control-character', host, 'contains a control character or NUL');
   if (/[\s\u200b\ufeff]/u.test(host)) return bad('whitespace', host, 'contains whitespace');
