@@ -15,41 +15,56 @@ export interface RelayOptions {
   idleTimeoutMs: number;
 }
 
-/** The reused read buffer: this size while reads are small (an idle connection holds no more)... */
+/** Reads smaller than this land in one buffer shared by every connection and are copied out at once... */
 export const DIRECT_READ_MIN_BYTES = 16 * 1024;
-/** ...and this once a read fills it (loopback delivers up to 64 KiB per segment; a larger buffer takes several). */
+/** ...a read that fills it gives the connection a buffer of its own, this big (loopback delivers up to 64 KiB per
+ * segment; a larger buffer takes several), reused without copies while reads fill a quarter of it or more. */
 export const DIRECT_READ_MAX_BYTES = 256 * 1024;
 
 /**
+ * Where small reads land, for every connection: reads run one at a time on the event loop and each is copied out
+ * before its callback returns, so no connection sees another's bytes, and a connection that only opens and closes
+ * (or trickles) allocates no buffer of its own.
+ */
+const sharedSmall = Buffer.allocUnsafe(DIRECT_READ_MIN_BYTES);
+
+/**
  * The `onread` of a socket we create (`new Socket({ onread: reads.onread })`), for relay(): each read is handed to
- * a sink while the buffer it landed in is still ours. The buffer is reused for the next read unless the sink's
- * writer still holds it (a write that did not go out at once): then the next read gets a fresh one, so no byte
- * handed on is ever overwritten. It grows to DIRECT_READ_MAX_BYTES when a read fills it and shrinks back when reads
- * are small again. Reads before a sink is attached are kept (copied) and the socket paused.
+ * a sink. Small reads land in a buffer shared by all connections and are handed on as copies. A read that fills it
+ * switches the connection to a buffer of its own (DIRECT_READ_MAX_BYTES) whose reads are handed on without a copy;
+ * that buffer is reused for the next read unless the sink's writer still holds it (a write that did not go out at
+ * once): then the next read gets a fresh one, so no byte handed on is ever overwritten. Reads smaller than a quarter
+ * of it go back to the shared buffer. Reads before a sink is attached are kept (copied) and the socket paused.
  */
 export class DirectReads {
-  private buffer: Buffer | undefined;
-  /** The size the next buffer should have. */
-  private want = DIRECT_READ_MIN_BYTES;
-  /** The current buffer was handed to a writer that has not sent it yet. */
+  /** The connection's own buffer, while reads are large. */
+  private own: Buffer | undefined;
+  private large = false;
+  /** `own` was handed to a writer that has not sent it yet. */
   private lent = false;
   private sink: ((chunk: Buffer) => boolean) | undefined;
   private early: Buffer[] = [];
 
   readonly onread = {
     buffer: (): Buffer => {
-      if (this.buffer === undefined || this.lent || this.buffer.length !== this.want) {
-        this.buffer = Buffer.allocUnsafe(this.want);
+      if (!this.large) return sharedSmall;
+      if (this.own === undefined || this.lent) {
+        this.own = Buffer.allocUnsafe(DIRECT_READ_MAX_BYTES);
         this.lent = false;
       }
-      return this.buffer;
+      return this.own;
     },
     callback: (bytes: number, buffer: Uint8Array): boolean => {
-      if (bytes === buffer.length) this.want = DIRECT_READ_MAX_BYTES;
-      else if (bytes < DIRECT_READ_MIN_BYTES) this.want = DIRECT_READ_MIN_BYTES;
-      const chunk = (buffer as Buffer).subarray(0, bytes);
+      const shared = buffer === sharedSmall;
+      if (shared ? bytes === buffer.length : bytes >= DIRECT_READ_MAX_BYTES / 4) this.large = true;
+      else {
+        this.large = false;
+        this.own = undefined;
+      }
+      // A read in the shared buffer must leave it before the next read of any connection: copied.
+      const chunk = shared ? Buffer.from(buffer.subarray(0, bytes)) : (buffer as Buffer).subarray(0, bytes);
       if (this.sink === undefined) {
-        this.early.push(Buffer.from(chunk));
+        this.early.push(shared ? chunk : Buffer.from(chunk));
         return false;
       }
       return this.sink(chunk);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DIRECT_READ_MAX_BYTES, DIRECT_READ_MIN_BYTES, DirectReads } from '../../../server/net/relay.ts';
 
-describe('DirectReads (the relay reading into a reused buffer)', () => {
+describe('DirectReads (the relay reading into reused buffers)', () => {
   it('keeps a copy of reads that come before a sink and pauses the socket', () => {
     const reads = new DirectReads();
     const buffer = reads.onread.buffer();
@@ -12,20 +12,41 @@ describe('DirectReads (the relay reading into a reused buffer)', () => {
     expect(early.map((b) => b.toString('latin1'))).toEqual(['early']);
   });
 
-  it('reuses the buffer after a chunk went out, and hands out a fresh one while a writer still holds it', () => {
+  it('copies small reads out of the buffer every connection shares', () => {
+    const a = new DirectReads();
+    const b = new DirectReads();
+    const got: Buffer[] = [];
+    a.attach((chunk) => (got.push(chunk), true));
+    b.attach(() => true);
+    const shared = a.onread.buffer();
+    expect(b.onread.buffer()).toBe(shared);
+    expect(shared.length).toBe(DIRECT_READ_MIN_BYTES);
+    shared.write('abc', 'latin1');
+    a.onread.callback(3, shared);
+    shared.write('XYZ', 'latin1'); // b's read lands in the same buffer
+    b.onread.callback(3, shared);
+    expect(got[0]!.toString('latin1')).toBe('abc');
+  });
+
+  it('gives a connection whose reads fill the shared buffer its own, reused while no writer holds it', () => {
     const reads = new DirectReads();
-    const seen: string[] = [];
-    reads.attach((chunk) => (seen.push(chunk.toString('latin1')), true));
-    const first = reads.onread.buffer();
-    first.write('abc', 'latin1');
-    expect(reads.onread.callback(3, first)).toBe(true);
-    expect(reads.onread.buffer()).toBe(first); // written at once: reused
-    reads.onread.callback(2, first);
+    const seen: number[] = [];
+    reads.attach((chunk) => (seen.push(chunk.length), true));
+    const shared = reads.onread.buffer();
+    reads.onread.callback(shared.length, shared);
+    const own = reads.onread.buffer();
+    expect(own).not.toBe(shared);
+    expect(own.length).toBe(DIRECT_READ_MAX_BYTES);
+    reads.onread.callback(DIRECT_READ_MAX_BYTES / 2, own);
+    expect(reads.onread.buffer()).toBe(own); // written at once: reused
+    reads.onread.callback(DIRECT_READ_MAX_BYTES / 2, own);
     reads.held(); // this chunk is still queued in its writer
-    const second = reads.onread.buffer();
-    expect(second).not.toBe(first);
-    expect(second.length).toBe(DIRECT_READ_MIN_BYTES);
-    expect(seen).toEqual(['abc', 'ab']);
+    const fresh = reads.onread.buffer();
+    expect(fresh).not.toBe(own);
+    expect(fresh.length).toBe(DIRECT_READ_MAX_BYTES);
+    reads.onread.callback(100, fresh); // small again: back to the shared buffer
+    expect(reads.onread.buffer()).toBe(shared);
+    expect(seen).toEqual([DIRECT_READ_MIN_BYTES, DIRECT_READ_MAX_BYTES / 2, DIRECT_READ_MAX_BYTES / 2, 100]);
   });
 
   it('passes on what the sink says about pausing', () => {
@@ -33,19 +54,5 @@ describe('DirectReads (the relay reading into a reused buffer)', () => {
     reads.attach(() => false);
     const b = reads.onread.buffer();
     expect(reads.onread.callback(1, b)).toBe(false);
-  });
-
-  it('grows its buffer when a read fills it and shrinks it when reads are small again', () => {
-    const reads = new DirectReads();
-    reads.attach(() => true);
-    const small = reads.onread.buffer();
-    expect(small.length).toBe(DIRECT_READ_MIN_BYTES);
-    reads.onread.callback(small.length, small);
-    const big = reads.onread.buffer();
-    expect(big.length).toBe(DIRECT_READ_MAX_BYTES);
-    reads.onread.callback(DIRECT_READ_MIN_BYTES, big); // not full, not small: stays
-    expect(reads.onread.buffer()).toBe(big);
-    reads.onread.callback(100, big);
-    expect(reads.onread.buffer().length).toBe(DIRECT_READ_MIN_BYTES);
   });
 });
