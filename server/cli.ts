@@ -109,7 +109,9 @@ async function runSocks(args: string[]): Promise<number> {
     else logger.warn(e, e.event);
   };
   const gssapi = gssapiOptions(values['gssapi-keytab'], values['gssapi-service'], values['gssapi-protection']);
-  const server = await SocksServer.start({ ...listen, users, ...(rules ? { rules } : {}), ...(values.identd ? { identd: {} } : {}), ...(gssapi ? { gssapi } : {}) }, log);
+  // Quiet and without metrics: no log entry is built per connection.
+  const logged = metricsAt !== undefined || logger.isLevelEnabled('warn');
+  const server = await SocksServer.start({ ...listen, users, ...(rules ? { rules } : {}), ...(values.identd ? { identd: {} } : {}), ...(gssapi ? { gssapi } : {}) }, logged ? log : undefined);
   let metricsListener: MetricsListener | undefined;
   if (metricsAt) {
     metrics = new SocksMetrics(() => server.stats());

@@ -49,7 +49,8 @@ export interface SocksLogEntry {
 export interface ConnectionContext {
   options: SocksServerOptions;
   credentials: Credentials;
-  log: (entry: SocksLogEntry) => void;
+  /** Where log entries go; none are built without it. */
+  log: ((entry: SocksLogEntry) => void) | undefined;
   /** Counts of live resources, for stats and leak checks. */
   resources: { bindListeners: number; udpAssociations: number };
   /** The server's resolver, with options.maxPendingLookups lookups in flight at most. */
@@ -487,6 +488,6 @@ export class SocksConnection {
   }
 
   private log(entry: Omit<SocksLogEntry, 'client' | 'user'>): void {
-    this.ctx.log({ client: this.client, user: this.user, ...entry });
+    if (this.ctx.log) this.ctx.log({ client: this.client, user: this.user, ...entry });
   }
 }

@@ -24,7 +24,7 @@ export class SocksServer {
 
   private constructor(
     readonly options: SocksServerOptions,
-    log: (entry: SocksLogEntry) => void,
+    log: ((entry: SocksLogEntry) => void) | undefined,
   ) {
     this.ctx = {
       options,
@@ -40,7 +40,11 @@ export class SocksServer {
    * Validates the options and starts listening. Rejects with a ConfigError (code ERR_CONFIG_INVALID) for bad
    * options, or the listen error (EADDRINUSE, ...).
    */
-  static async start(input: SocksServerOptionsInput = {}, log: (entry: SocksLogEntry) => void = () => {}): Promise<SocksServer> {
+  /**
+   * Without `log` no log entry is built at all (the client's address is then not even looked up for a connection
+   * that no rule needs it for).
+   */
+  static async start(input: SocksServerOptionsInput = {}, log?: (entry: SocksLogEntry) => void): Promise<SocksServer> {
     const parsed = SocksServerOptionsSchema.safeParse(input);
     if (!parsed.success) throw new ConfigError(`invalid SOCKS server options:\n${formatZodError(parsed.error)}`);
     const server = new SocksServer(parsed.data, log);
@@ -98,7 +102,7 @@ export class SocksServer {
 
   private accept(socket: Socket): void {
     if (this.sockets.size >= this.options.maxConnections) {
-      this.ctx.log({ event: 'denied', client: socket.remoteAddress ?? '', code: 'ERR_SOCKS_TOO_MANY_CONNECTIONS' });
+      this.ctx.log?.({ event: 'denied', client: socket.remoteAddress ?? '', code: 'ERR_SOCKS_TOO_MANY_CONNECTIONS' });
       socket.destroy();
       return;
     }
