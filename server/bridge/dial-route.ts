@@ -11,6 +11,7 @@ import { requireCanonicalTarget, type CanonicalTarget } from '../../shared/net/c
 import { WsocksError, WsocksErrorCode } from '../../shared/protocol/errors.ts';
 import type { Hop, TranscriptEntry } from '../../shared/protocol/messages.ts';
 import { connectTcp, formatHostPort, resolveHost } from '../net/dial.ts';
+import { DirectReads } from '../net/relay.ts';
 import type { Resolve } from '../net/resolver.ts';
 import { deadline } from '../net/deadline.ts';
 import { TargetError, TargetErrorCode } from '../net/target-error.ts';
@@ -52,6 +53,11 @@ export interface DialRouteOptions {
   onBound?: (address: { host: string; port: number }) => void;
   /** How long BIND waits for the peer after the first reply. */
   bindTimeoutMs?: number;
+  /**
+   * A direct CONNECT reads its target through DirectReads (server/net/relay.ts): the result's `reads` then delivers
+   * the bytes, not the socket's 'data' events. Only for a caller that attaches to it.
+   */
+  directReads?: boolean;
 }
 
 export interface DialedRoute {
@@ -60,6 +66,8 @@ export interface DialedRoute {
   remotePort: number;
   /** Bytes that arrived with the last reply; they belong to the target's stream. */
   rest: Uint8Array;
+  /** With `directReads`, for a direct CONNECT: where the target's bytes come from. */
+  reads?: DirectReads;
 }
 
 export async function dialRoute(o: DialRouteOptions): Promise<DialedRoute> {
@@ -86,9 +94,10 @@ export async function dialRoute(o: DialRouteOptions): Promise<DialedRoute> {
       target.kind === 'domain'
         ? await withDeadline(o, undefined, (signal) => allowedAddresses(o, targetHost, o.port, signal, local))
         : allowedOf(judge(o, [targetHost], targetHost, o.port, local), targetHost, o.port);
-    const socket = await withDeadline(o, undefined, (signal) => connectTcp(addresses, o.port, signal));
+    const reads = o.directReads && command === 'connect' ? new DirectReads() : undefined;
+    const socket = await withDeadline(o, undefined, (signal) => connectTcp(addresses, o.port, signal, reads?.onread));
     local('connect', `connected to ${formatHostPort(socket.remoteAddress ?? '', socket.remotePort ?? 0)}`);
-    return { socket, remoteAddress: socket.remoteAddress ?? targetHost, remotePort: socket.remotePort ?? o.port, rest: new Uint8Array(0) };
+    return { socket, remoteAddress: socket.remoteAddress ?? targetHost, remotePort: socket.remotePort ?? o.port, rest: new Uint8Array(0), ...(reads ? { reads } : {}) };
   }
 
   // The first hop is judged (for client chains) before the target's name is looked up, and both before any connect.

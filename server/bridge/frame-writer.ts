@@ -13,10 +13,13 @@
  */
 import type { Duplex } from 'node:stream';
 import { FRAME_HEADER_BYTES } from '../../shared/protocol/frame.ts';
+import type { ReadLease } from './read-lease.ts';
 
 interface Batch {
   parts: Uint8Array[];
   bytes: number;
+  /** The leases of the reads whose bytes are among `parts`: held until the message is written. */
+  leases: ReadLease[];
 }
 
 export class FrameWriter {
@@ -39,13 +42,17 @@ export class FrameWriter {
   ) {}
 
   /** Queues stream bytes; they go out at the end of the turn, or at once when a message is full. */
-  data(id: number, data: Uint8Array): void {
+  data(id: number, data: Uint8Array, lease?: ReadLease): void {
     this.cork();
     for (let at = 0; at < data.length; ) {
       let batch = this.batches.get(id);
-      if (!batch) this.batches.set(id, (batch = { parts: [], bytes: 0 }));
+      if (!batch) this.batches.set(id, (batch = { parts: [], bytes: 0, leases: [] }));
       const n = Math.min(this.maxData - batch.bytes, data.length - at);
       batch.parts.push(at === 0 && n === data.length ? data : data.subarray(at, at + n));
+      if (lease) {
+        lease.hold();
+        batch.leases.push(lease);
+      }
       batch.bytes += n;
       at += n;
       if (batch.bytes === this.maxData) {
@@ -59,7 +66,7 @@ export class FrameWriter {
   message(id: number, data: Uint8Array): void {
     this.cork();
     this.flushStream(id);
-    this.write(id, { parts: [data], bytes: data.length });
+    this.write(id, { parts: [data], bytes: data.length, leases: [] });
   }
 
   /** Writes every queued message now (before a control message, so that it cannot overtake them). */
@@ -95,11 +102,15 @@ export class FrameWriter {
     setImmediate(this.endTurn);
   }
 
-  private write(id: number, { parts, bytes }: Batch): void {
+  private write(id: number, { parts, bytes, leases }: Batch): void {
     const size = FRAME_HEADER_BYTES + bytes;
     const head = frameHeader(size);
     head.writeUInt32BE(id, head.length - FRAME_HEADER_BYTES);
-    const done = () => this.onWritten(bytes);
+    const done = () => {
+      this.onWritten(bytes);
+      // The socket holds none of the parts any more (written, or dropped with an error).
+      for (const lease of leases) lease.drop();
+    };
     if (!this.open() || this.socket.destroyed || !this.socket.writable) return done();
     this.socket.write(head);
     const last = parts.length - 1;

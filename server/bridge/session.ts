@@ -22,6 +22,7 @@ import { GrantGuard } from './grant-guard.ts';
 import { SessionLedger, type BridgeEvent } from './events.ts';
 import { scopeDenial, type SessionGrant } from './tokens.ts';
 import { OutgoingBudget } from './outgoing-budget.ts';
+import type { ReadLease } from './read-lease.ts';
 
 export interface SessionContext {
   config: BridgeConfig;
@@ -151,11 +152,11 @@ export class BridgeSession implements StreamHost {
   }
 
   /** Stream bytes: batched with the stream's other bytes of this turn into messages under the limit (frame-writer.ts). */
-  sendData(id: number, data: Uint8Array): void {
+  sendData(id: number, data: Uint8Array, lease?: ReadLease): void {
     if (this.ws.readyState !== this.ws.OPEN || !this.carry(data.length)) return;
     this.ledger.down(id, data.length);
     this.budget.queued(data.length);
-    this.frames.data(id, data);
+    this.frames.data(id, data, lease);
   }
 
   /** A datagram: a message of its own. */
@@ -333,8 +334,10 @@ export class BridgeSession implements StreamHost {
         command,
         bindTimeoutMs: config.limits.bindTimeoutMs,
         onBound: (b) => this.sendControl({ type: 'bound', id: m.id, address: b.host, port: b.port }),
+        // A direct target is read into reused buffers (its bytes go through sendData's leases, frame-writer.ts).
+        directReads: true,
       });
-      stream.attach(dialed.socket, { address: dialed.remoteAddress, port: dialed.remotePort }, dialed.rest);
+      stream.attach(dialed.socket, { address: dialed.remoteAddress, port: dialed.remotePort }, dialed.rest, dialed.reads);
     } catch (err) {
       this.failStream(stream, m, err);
     }

@@ -7,12 +7,14 @@
 import type { Socket } from 'node:net';
 import { WsocksError, WsocksErrorCode } from '../../shared/protocol/errors.ts';
 import type { BridgeMessage } from '../../shared/protocol/messages.ts';
+import type { DirectReads } from '../net/relay.ts';
+import { ReadLease } from './read-lease.ts';
 import type { UploadWindows } from './upload-windows.ts';
 
 export interface StreamHost {
   sendControl(message: BridgeMessage): void;
   /** Stream bytes; the host may join them with the stream's next bytes into one message. */
-  sendData(id: number, data: Uint8Array): void;
+  sendData(id: number, data: Uint8Array, lease?: ReadLease): void;
   /** A datagram: exactly one message. */
   sendDatagram(id: number, datagram: Uint8Array): void;
   /** Called once when the stream is gone, whatever the reason. */
@@ -47,6 +49,8 @@ export class BridgeStream {
   /** The upload window now: it starts at `limits.window` and grows while the target keeps up. */
   private window: number;
   private pending: Buffer | undefined;
+  /** The lease of the read `pending` is part of (server/bridge/read-lease.ts), when it has one. */
+  private pendingLease: ReadLease | undefined;
   /** The target sent FIN; our `end` message waits until the bytes before it have been delivered. */
   private endPending = false;
   /**
@@ -73,15 +77,27 @@ export class BridgeStream {
     this.allowance = windows.initial;
   }
 
-  /** Takes over a connected socket, sends `opened`, and starts relaying. */
-  attach(socket: Socket, remote: { address: string; port: number }, early: Uint8Array): void {
+  /**
+   * Takes over a connected socket, sends `opened`, and starts relaying. With `reads` (a direct target, dial-route's
+   * `directReads`) the target's bytes come from it, each read with a lease that the host holds until it has written
+   * them (a host given `reads` must take the leases: StreamHost.sendData).
+   */
+  attach(socket: Socket, remote: { address: string; port: number }, early: Uint8Array, reads?: DirectReads): void {
     if (this.finished) {
       socket.destroy();
       return;
     }
     this.socket = socket;
     this.host.sendControl({ type: 'opened', id: this.id, remoteAddress: remote.address, remotePort: remote.port, window: this.windows.initial });
-    socket.on('data', (chunk: Buffer) => this.fromTarget(chunk));
+    if (reads) {
+      // Reads before this one were copied and paused the socket (DirectReads.attach); resume() below reads on.
+      const before = reads.attach((chunk) => {
+        this.fromTarget(chunk, new ReadLease(reads.held()));
+        // deliver() pauses the socket itself when it must.
+        return true;
+      });
+      for (const chunk of before) this.fromTarget(chunk);
+    } else socket.on('data', (chunk: Buffer) => this.fromTarget(chunk));
     socket.on('end', () => {
       this.endPending = true;
       this.flushEnd();
@@ -100,29 +116,36 @@ export class BridgeStream {
     socket.resume();
   }
 
-  private fromTarget(chunk: Buffer): void {
+  private fromTarget(chunk: Buffer, lease?: ReadLease): void {
     if (this.pending) {
+      // Copied: neither read's buffer is held here any more.
       this.pending = Buffer.concat([this.pending, chunk]);
+      this.pendingLease?.drop();
+      this.pendingLease = undefined;
+      lease?.drop();
       return;
     }
-    this.deliver(chunk);
+    this.deliver(chunk, lease);
   }
 
   /**
    * Sends what credit allows, and nothing while the session is congested; keeps the rest and pauses the socket.
    * So what the bridge holds for a stream is one read from the target, whatever window the client announced.
    */
-  private deliver(chunk: Buffer): void {
+  private deliver(chunk: Buffer, lease: ReadLease | undefined): void {
     const n = this.host.congested ? 0 : Math.min(this.credit, chunk.length);
     if (n > 0) {
       this.credit -= n;
-      this.host.sendData(this.id, chunk.subarray(0, n));
+      this.host.sendData(this.id, chunk.subarray(0, n), lease);
     }
     if (n < chunk.length) {
       this.pending = chunk.subarray(n);
+      this.pendingLease = lease;
       this.socket?.pause();
     } else {
       this.pending = undefined;
+      this.pendingLease = undefined;
+      lease?.drop();
       if (this.host.congested) this.socket?.pause();
     }
   }
@@ -132,8 +155,10 @@ export class BridgeStream {
     if (this.finished) return;
     if (this.pending) {
       const p = this.pending;
+      const lease = this.pendingLease;
       this.pending = undefined;
-      this.deliver(p);
+      this.pendingLease = undefined;
+      this.deliver(p, lease);
     }
     if (!this.pending) {
       if (!this.host.congested) this.socket?.resume();
@@ -256,6 +281,8 @@ export class BridgeStream {
     this.finished = true;
     this.releaseWindow();
     this.pending = undefined;
+    this.pendingLease?.drop();
+    this.pendingLease = undefined;
     clearTimeout(this.lingerTimer);
     const socket = this.socket;
     if (socket && !socket.destroyed) socket.resetAndDestroy();

@@ -29,6 +29,14 @@ export const DIRECT_READ_MAX_BYTES = 256 * 1024;
 const sharedSmall = Buffer.allocUnsafe(DIRECT_READ_MIN_BYTES);
 
 /**
+ * Large read buffers given back by their last holder (`held()`'s release), for any connection's next large read:
+ * without them every 256 KiB read is a new allocation, and the garbage collector runs a full collection every few
+ * dozen MiB of them (external memory). At most this many are kept (8 MiB for the process).
+ */
+const spareBuffers: Buffer[] = [];
+const MAX_SPARE_BUFFERS = 32;
+
+/**
  * The `onread` of a socket we create (`new Socket({ onread: reads.onread })`), for relay(): each read is handed to
  * a sink. Small reads land in a buffer shared by all connections and are handed on as copies. A read that fills it
  * switches the connection to a buffer of its own (DIRECT_READ_MAX_BYTES) whose reads are handed on without a copy;
@@ -49,7 +57,7 @@ export class DirectReads {
     buffer: (): Buffer => {
       if (!this.large) return sharedSmall;
       if (this.own === undefined || this.lent) {
-        this.own = Buffer.allocUnsafe(DIRECT_READ_MAX_BYTES);
+        this.own = spareBuffers.pop() ?? Buffer.allocUnsafe(DIRECT_READ_MAX_BYTES);
         this.lent = false;
       }
       return this.own;
@@ -82,9 +90,18 @@ export class DirectReads {
     return early;
   }
 
-  /** The chunk just handed on is still referenced by its writer: the next read must not reuse its buffer. */
-  held(): void {
+  /**
+   * The chunk just handed on is still referenced by its writer: the next read must not reuse its buffer. The function
+   * returned gives the buffer back for reuse by any connection: call it once, when nothing references any of the
+   * chunk's bytes any more (or never: the buffer is then collected as garbage). It does nothing for a copied chunk.
+   */
+  held(): () => void {
     this.lent = true;
+    const buffer = this.own;
+    if (buffer === undefined) return () => {};
+    return () => {
+      if (spareBuffers.length < MAX_SPARE_BUFFERS) spareBuffers.push(buffer);
+    };
   }
 }
 

@@ -11,6 +11,7 @@ import { BridgeServer } from '../../server/bridge/bridge-server.ts';
 import { encodeDataFrame } from '../../shared/protocol/frame.ts';
 import { clientFrame, rawSession, tcpSession } from '../helpers/raw-session.ts';
 import { startEcho, type Running } from '../helpers/net.ts';
+import { DIRECT_READ_MAX_BYTES } from '../../server/net/relay.ts';
 
 /** A target that writes `total` bytes to each connection as fast as it is let; counts what it handed over. */
 async function startSource(total: number): Promise<Running & { written: number }> {
@@ -115,7 +116,7 @@ describe('bridge limits', () => {
       await bridge.whenIdle();
     })());
     // One read from the target past the bound at most (docs/bridge.md, worst-case memory).
-    expect(peak).toBeLessThanOrEqual(BOUND + 64 * 1024);
+    expect(peak).toBeLessThanOrEqual(BOUND + DIRECT_READ_MAX_BYTES);
     expect(source.written).toBeLessThan(256 * 1024 * 1024);
     expect(logs.some((l) => /unread for 300 ms/.test(l))).toBe(true);
     socket.destroy();

@@ -49,6 +49,37 @@ describe('DirectReads (the relay reading into reused buffers)', () => {
     expect(seen).toEqual([DIRECT_READ_MIN_BYTES, DIRECT_READ_MAX_BYTES / 2, DIRECT_READ_MAX_BYTES / 2, 100]);
   });
 
+  it("gives a held buffer, once its holder releases it, to the next connection's large read", () => {
+    const a = new DirectReads();
+    const b = new DirectReads();
+    a.attach(() => true);
+    b.attach(() => true);
+    const shared = a.onread.buffer();
+    a.onread.callback(shared.length, shared);
+    const ownA = a.onread.buffer();
+    a.onread.callback(DIRECT_READ_MAX_BYTES, ownA);
+    const release = a.held();
+    expect(a.onread.buffer()).not.toBe(ownA); // still held: a's next read goes elsewhere
+    b.onread.callback(shared.length, shared);
+    expect(b.onread.buffer()).not.toBe(ownA); // not released yet: nobody reuses it
+    release();
+    b.onread.callback(DIRECT_READ_MAX_BYTES, b.onread.buffer());
+    b.held();
+    expect(b.onread.buffer()).toBe(ownA); // released: the next large read of any connection may take it
+  });
+
+  it('releases nothing for a chunk that was copied out of the shared buffer', () => {
+    const reads = new DirectReads();
+    reads.attach(() => true);
+    const shared = reads.onread.buffer();
+    reads.onread.callback(10, shared);
+    reads.held()();
+    const other = new DirectReads();
+    other.attach(() => true);
+    other.onread.callback(shared.length, shared);
+    expect(other.onread.buffer()).not.toBe(shared);
+  });
+
   it('passes on what the sink says about pausing', () => {
     const reads = new DirectReads();
     reads.attach(() => false);
