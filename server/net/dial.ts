@@ -51,8 +51,11 @@ export async function connectTcp(addresses: readonly string[], port: number, sig
 
 function connectOne(host: string, port: number, signal: AbortSignal | undefined, onread: OnReadOpts | undefined): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    // `onread` is a constructor option of net.Socket (Node's typings list it under connect()).
-    const socket = new Socket(onread ? ({ allowHalfOpen: true, onread } as SocketConstructorOpts) : { allowHalfOpen: true });
+    // Keepalive and Nagle as tuneSocket() sets them, applied by Node on connect without a JavaScript call each.
+    // `onread`, `noDelay` and `keepAlive` are constructor options of net.Socket (Node's typings list them under
+    // connect()).
+    const options = { allowHalfOpen: true, noDelay: true, keepAlive: true, keepAliveInitialDelay: KEEPALIVE_IDLE_MS, ...(onread ? { onread } : {}) };
+    const socket = new Socket(options as SocketConstructorOpts);
     const onAbort = () => {
       socket.destroy();
       reject(new TargetError(TargetErrorCode.TIMEOUT, `connect to ${formatHostPort(host, port)} timed out`, 'ETIMEDOUT'));
@@ -67,7 +70,6 @@ function connectOne(host: string, port: number, signal: AbortSignal | undefined,
     socket.connect({ host, port }, () => {
       signal?.removeEventListener('abort', onAbort);
       socket.removeAllListeners('error');
-      tuneSocket(socket);
       resolve(socket);
     });
   });

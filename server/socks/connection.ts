@@ -142,7 +142,6 @@ export class SocksConnection {
 
   start(): void {
     const { socket } = this;
-    tuneSocket(socket);
     socket.on('error', () => socket.destroy());
     socket.once('close', () => {
       clearTimeout(this.handshakeTimer);
@@ -308,7 +307,7 @@ export class SocksConnection {
       target.destroy();
       return;
     }
-    this.log({ event: 'request', version: request.version, command: 'connect', target: formatHostPort(hostForLog(request.host), request.port) });
+    if (this.ctx.log) this.log({ event: 'request', version: request.version, command: 'connect', target: formatHostPort(hostForLog(request.host), request.port) });
     this.channel.write(successReply(request.version, target.localAddress ?? '0.0.0.0', target.localPort ?? 0));
     if (rest.length > 0) target.write(rest);
     await relay(this.channel, target, { idleTimeoutMs: this.ctx.options.idleTimeoutMs }, reads);

@@ -59,6 +59,11 @@ export class ServerHandshake {
   }
 
   next(): ServerEvent {
+    // Nothing buffered: every message starts with a one-byte field, so a decoder would say "need 1" (by way of an
+    // exception); the common case between greeting and request.
+    if (this.buffer.length === 0 && (this.state === 'socks5-auth' || this.state === 'socks5-request' || this.state === 'socks4-request')) {
+      return { type: 'need', need: 1 };
+    }
     switch (this.state) {
       case 'start':
         return this.start();
