@@ -55,21 +55,26 @@ describe('relaying through our SOCKS server', () => {
     }
   });
 
-  it('delivers a random download byte-exact to a client that reads in fits and starts (reused read buffers)', async () => {
+  it.each([
+    // Small writes spread over event-loop turns: the server reads them one by one (the buffer all connections share),
+    // and while its writes to the slow client are queued below the writer's high-water mark it keeps reading.
+    ['small writes, one tunnel', 16 * 1024, 2, 1],
+    // Large writes: reads fill a connection's own buffer; held buffers go back to a pool that other connections (the
+    // second tunnel) draw from once the client's socket drains.
+    ['large writes, two tunnels at once', 512 * 1024, Infinity, 2],
+  ])('delivers random downloads byte-exact to clients that read in fits and starts (%s)', async (_name, maxWrite, writesPerTurn, tunnels) => {
     // Random bytes, so that a read buffer reused while a write still held it would show as a wrong hash.
     const { data, sha } = payload(32 * 1024 * 1024);
     const target = await startScripted();
     let backedUp!: () => void;
     const full = new Promise<void>((resolve) => (backedUp = resolve));
     target.script = (s) => {
-      // Small, uneven writes spread over event-loop turns: the server reads them one by one, and while its writes to
-      // the slow client are queued (below the writer's high-water mark, so it keeps reading) each must keep its bytes.
       let at = 0;
       let size = 1;
       let writes = 0;
       const pump = (): void => {
         while (at < data.length) {
-          size = (size * 7 + 13) % (16 * 1024);
+          size = (size * 7 + 13) % maxWrite;
           const end = Math.min(data.length, at + size + 1);
           const ok = s.write(data.subarray(at, end));
           at = end;
@@ -77,14 +82,14 @@ describe('relaying through our SOCKS server', () => {
             backedUp(); // the whole path is full: the server's writes to the client are queued
             return void s.once('drain', pump);
           }
-          if (++writes % 2 === 0) return void setImmediate(pump);
+          if (++writes % writesPerTurn === 0) return void setImmediate(pump);
         }
         backedUp(); // or everything fit in the socket buffers on the way
         s.end();
       };
       pump();
     };
-    try {
+    const download = async (): Promise<Buffer> => {
       const c = await openTunnel(server, target.port);
       c.socket.pause();
       await full;
@@ -101,10 +106,15 @@ describe('relaying through our SOCKS server', () => {
       });
       c.socket.resume();
       await once(c.socket, 'end');
-      const received = Buffer.concat(parts);
-      expect(received.length).toBe(data.length);
-      expect(sha256(received)).toBe(sha);
       c.destroy();
+      return Buffer.concat(parts);
+    };
+    try {
+      const received = await Promise.all(Array.from({ length: tunnels }, download));
+      for (const r of received) {
+        expect(r.length).toBe(data.length);
+        expect(sha256(r)).toBe(sha);
+      }
       await server.whenIdle();
       await target.idle();
     } finally {
