@@ -54,8 +54,8 @@ export interface DialRouteOptions {
   /** How long BIND waits for the peer after the first reply. */
   bindTimeoutMs?: number;
   /**
-   * A direct CONNECT reads its target through DirectReads (server/net/relay.ts): the result's `reads` then delivers
-   * the bytes, not the socket's 'data' events. Only for a caller that attaches to it.
+   * A CONNECT reads its target (or its first hop) through DirectReads (server/net/relay.ts): the result's `reads` then
+   * delivers the bytes, not the socket's 'data' events. Only for a caller that attaches to it.
    */
   directReads?: boolean;
 }
@@ -119,7 +119,10 @@ export async function dialRoute(o: DialRouteOptions): Promise<DialedRoute> {
       judgedHops[i] = await withDeadline(o, i, (signal) => targetForRoute(o, requireCanonicalTarget(hop.host), hop.port, o.hops[i - 1]!, i, signal, local));
     }
   }
-  const socket = await withDeadline(o, 1, (signal) => connectTcp(firstAddresses, first.port, signal));
+  // The first hop's socket carries the handshakes ('data' events), then, for a CONNECT, the target's bytes (`reads`).
+  const reads = o.directReads && command === 'connect' ? new DirectReads() : undefined;
+  const socket = await withDeadline(o, 1, (signal) => connectTcp(firstAddresses, first.port, signal, reads?.onread));
+  reads?.pushInto(socket);
   local('connect', `connected to hop 1, ${first.type} proxy at ${formatHostPort(socket.remoteAddress ?? '', first.port)}`);
   // A GSS-API hop with integrity or confidentiality swaps the socket for a protected stream over it (RFC 1961 §5):
   // everything after its subnegotiation, later hops' handshakes included, goes through that.
@@ -144,7 +147,10 @@ export async function dialRoute(o: DialRouteOptions): Promise<DialedRoute> {
       );
       channel = result.channel;
     }
-    if (command === 'connect') return { socket: channel, remoteAddress: targetHost, remotePort: o.port, rest: result.rest };
+    if (command === 'connect') {
+      // Through a GSS-API protected stream the bytes are not the socket's: the stream reads them ('data' events).
+      return { socket: channel, remoteAddress: targetHost, remotePort: o.port, rest: result.rest, ...(reads && channel === socket ? { reads } : {}) };
+    }
     let { host, port } = result.bound;
     // A relay or listener at 0.0.0.0 / :: means "the address you reached me at".
     if (command === 'udp' && (host === '0.0.0.0' || host === '::')) host = socket.remoteAddress ?? o.hops.at(-1)!.host;

@@ -89,6 +89,8 @@ export class BridgeStream {
     }
     this.socket = socket;
     this.host.sendControl({ type: 'opened', id: this.id, remoteAddress: remote.address, remotePort: remote.port, window: this.windows.initial });
+    // The bytes that came with the last handshake reply come first.
+    if (early.length > 0) this.fromTarget(Buffer.from(early));
     if (reads) {
       // Reads before this one were copied and paused the socket (DirectReads.attach); resume() below reads on.
       const before = reads.attach((chunk) => {
@@ -112,7 +114,6 @@ export class BridgeStream {
         this.fail(new WsocksError(WsocksErrorCode.IDLE_TIMEOUT, `no traffic for ${this.idleTimeoutMs} ms`)),
       );
     }
-    if (early.length > 0) this.fromTarget(Buffer.from(early));
     socket.resume();
   }
 

@@ -52,6 +52,8 @@ export class DirectReads {
   private lent = false;
   private sink: ((chunk: Buffer) => boolean) | undefined;
   private early: Buffer[] = [];
+  /** Before attach: the socket whose readable side gets the reads (pushInto). */
+  private readable: Socket | undefined;
 
   readonly onread = {
     buffer: (): Buffer => {
@@ -72,7 +74,9 @@ export class DirectReads {
       // A read in the shared buffer must leave it before the next read of any connection: copied.
       const chunk = shared ? Buffer.from(buffer.subarray(0, bytes)) : (buffer as Buffer).subarray(0, bytes);
       if (this.sink === undefined) {
-        this.early.push(shared ? chunk : Buffer.from(chunk));
+        const copy = shared ? chunk : Buffer.from(chunk);
+        if (this.readable) return this.readable.push(copy);
+        this.early.push(copy);
         return false;
       }
       return this.sink(chunk);
@@ -84,10 +88,24 @@ export class DirectReads {
    * it to go on) and marks the buffer as held with `held()` when its writer has not sent the chunk yet.
    */
   attach(write: (chunk: Buffer) => boolean): Buffer[] {
-    this.sink = write;
     const early = this.early;
     this.early = [];
+    if (this.readable) {
+      // What the 'data' readers (pushInto) left unread comes first.
+      for (let chunk: Buffer | null; (chunk = this.readable.read() as Buffer | null) !== null; ) early.push(chunk);
+      this.readable = undefined;
+    }
+    this.sink = write;
     return early;
+  }
+
+  /**
+   * Until `attach`, hands reads (copied) to `socket`'s own readable side instead of keeping them: its 'data' events,
+   * pause() and resume() work as without `onread`, for a reader that comes before the sink (a SOCKS handshake with a
+   * proxy on the socket). Call it as soon as the socket is connected, before it can read.
+   */
+  pushInto(socket: Socket): void {
+    this.readable = socket;
   }
 
   /**

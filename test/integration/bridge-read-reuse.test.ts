@@ -6,6 +6,8 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { BridgeServer } from '../../server/bridge/bridge-server.ts';
+import { SocksServer } from '../../server/socks/server.ts';
+import type { Hop } from '../../shared/protocol/messages.ts';
 import type { Session } from '../../web/client/index.ts';
 import { openSession } from '../helpers/bridge.ts';
 import { payload, sha256, startScripted, type ScriptedTarget } from '../helpers/scripted-target.ts';
@@ -14,26 +16,39 @@ const MiB = 1024 * 1024;
 let target: ScriptedTarget;
 let bridge: BridgeServer;
 let session: Session;
+let socks: SocksServer;
 
 beforeAll(async () => {
   target = await startScripted();
+  socks = await SocksServer.start({ port: 0 });
   // A small outgoing bound, so that the session congests and streams wait with bytes in hand.
-  bridge = await BridgeServer.start({ listen: '127.0.0.1:0', policy: { allow: [{ cidr: '127.0.0.0/8' }] }, limits: { maxBufferedBytes: 256 * 1024 } });
+  bridge = await BridgeServer.start({
+    listen: '127.0.0.1:0',
+    policy: { allow: [{ cidr: '127.0.0.0/8' }] },
+    clientChains: true,
+    limits: { maxBufferedBytes: 256 * 1024 },
+  });
   session = await openSession(bridge.url);
 });
 afterAll(async () => {
   await session?.close();
   await bridge?.close();
   await target?.close();
+  await socks?.close();
 });
 
-it('four 16 MiB downloads at once, two read in stalls: every byte, in order', { timeout: 120_000 }, async () => {
+it.each([
+  ['directly', (): Hop[] | undefined => undefined],
+  // The hop's socket is read by the SOCKS handshake first ('data' events), then by the stream (DirectReads.pushInto).
+  ['through a SOCKS5 hop', (): Hop[] | undefined => [{ type: 'socks5', host: '127.0.0.1', port: socks.address.port }]],
+] as const)('four 16 MiB downloads at once %s, two read in stalls: every byte, in order', { timeout: 120_000 }, async (_name, via) => {
   const sources = Array.from({ length: 4 }, () => payload(16 * MiB));
   let next = 0;
   target.script = (s) => s.end(sources[next++]!.data);
   const results = await Promise.all(
     sources.map(async (_, i) => {
-      const socket = session.open({ host: '127.0.0.1', port: target.port });
+      const hops = via();
+      const socket = session.open({ host: '127.0.0.1', port: target.port }, hops ? { via: hops } : {});
       const { readable } = await socket.opened;
       const reader = readable.getReader();
       const parts: Uint8Array[] = [];
