@@ -2,7 +2,11 @@
 export const FRAME_HEADER_BYTES = 4;
 
 export function encodeDataFrame(id: number, data: Uint8Array): Uint8Array {
-  const out = new Uint8Array(FRAME_HEADER_BYTES + data.length);
+  return writeDataFrame(new Uint8Array(FRAME_HEADER_BYTES + data.length), id, data);
+}
+
+/** Writes the frame of `data` into `out` (exactly its size) and returns `out`. */
+export function writeDataFrame(out: Uint8Array, id: number, data: Uint8Array): Uint8Array {
   out[0] = id >>> 24;
   out[1] = (id >>> 16) & 0xff;
   out[2] = (id >>> 8) & 0xff;

@@ -1,6 +1,6 @@
 /** A session with a wsocks bridge: one WebSocket carrying many streams. */
 import { WsocksError, WsocksErrorCode, type WsocksErrorCodeValue } from '../../shared/protocol/errors.ts';
-import { decodeDataFrame, encodeDataFrame, FRAME_HEADER_BYTES } from '../../shared/protocol/frame.ts';
+import { decodeDataFrame, encodeDataFrame, FRAME_HEADER_BYTES, writeDataFrame } from '../../shared/protocol/frame.ts';
 import { canonicalTarget } from '../../shared/net/canonical-target.ts';
 import { PROTOCOL_VERSION, TOKEN_PROTOCOL_PREFIX } from '../../shared/protocol/constants.ts';
 import { matchesSchema } from '../../shared/protocol/json-schema-check.ts';
@@ -268,9 +268,25 @@ export class Session extends EventTarget implements SocketTransport {
     if (this.ws.readyState === 1) this.ws.send(JSON.stringify(message));
   }
 
+  /** The last data message's buffer: the next one reuses it when the WebSocket holds no byte unsent. */
+  private spare: Uint8Array | undefined;
+
   /** @internal */
   sendData(id: number, data: Uint8Array): void {
-    if (this.ws.readyState === 1) this.ws.send(encodeDataFrame(id, data));
+    if (this.ws.readyState !== 1) return;
+    const size = FRAME_HEADER_BYTES + data.length;
+    // With nothing left unsent the WebSocket holds no reference to an earlier message's buffer (the browser's copies
+    // what it is given at send(); ws masks it into a buffer of its own, or else keeps it queued and counted): reuse
+    // it, instead of a new buffer per message for the garbage collector.
+    let frame: Uint8Array;
+    if (this.spare && this.spare.length >= size && this.ws.bufferedAmount === 0) {
+      frame = this.spare.length === size ? this.spare : this.spare.subarray(0, size);
+      writeDataFrame(frame, id, data);
+    } else {
+      frame = encodeDataFrame(id, data);
+      if (data.length >= (this.spare?.length ?? 0)) this.spare = frame;
+    }
+    this.ws.send(frame);
   }
 
   /** @internal */
