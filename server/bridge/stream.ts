@@ -10,6 +10,7 @@ import type { BridgeMessage } from '../../shared/protocol/messages.ts';
 import type { DirectReads } from '../net/relay.ts';
 import { ReadLease } from './read-lease.ts';
 import type { UploadWindows } from './upload-windows.ts';
+import { UploadQueue } from './upload-queue.ts';
 
 export interface StreamHost {
   sendControl(message: BridgeMessage): void;
@@ -61,6 +62,10 @@ export class BridgeStream {
   private lingerTimer: NodeJS.Timeout | undefined;
   /** The client sent `end`: data after it is a bad message, dropped. */
   private clientEnded = false;
+  /** The client's bytes that came while the target's socket still held earlier ones: written once it has taken them. */
+  private readonly queued = new UploadQueue();
+  /** The client's `end` came while bytes were queued: the FIN follows them. */
+  private endAfterQueued = false;
   private finished = false;
   /** Aborted when the client closes the stream or the session ends while connecting. */
   readonly abort = new AbortController();
@@ -217,7 +222,13 @@ export class BridgeStream {
       return;
     }
     this.allowance -= data.length;
-    const socket = this.socket;
+    // The socket still holds bytes: these are packed behind them (a write per message would hold a write request,
+    // and the whole socket read a small message came in, for each of them: upload-queue.ts).
+    if (this.queued.length > 0 || this.socket.writableLength > 0) this.queued.push(data);
+    else this.write(this.socket, data);
+  }
+
+  private write(socket: Socket, data: Uint8Array): void {
     socket.write(data, (err) => {
       if (err || this.finished) return;
       this.toGrant += data.length;
@@ -226,7 +237,7 @@ export class BridgeStream {
         let bytes = this.toGrant;
         // The target keeps up (nothing waits in its socket's buffer): a larger window costs no memory while it
         // does, and spares the client waiting for credit. A target that lags keeps the window it has.
-        if (socket.writableLength === 0 && this.window < this.windows.max) {
+        if (socket.writableLength === 0 && this.queued.length === 0 && this.window < this.windows.max) {
           const more = Math.min(this.window, this.windows.max - this.window);
           if (this.windows.grow(more)) {
             this.window += more;
@@ -237,13 +248,24 @@ export class BridgeStream {
         this.host.sendControl({ type: 'credit', id: this.id, bytes });
         this.toGrant = 0;
       }
+      // The socket has taken everything before what waits: it goes now, and the client's FIN after it.
+      if (this.queued.length > 0 && socket.writableLength === 0) {
+        socket.cork();
+        for (const chunk of this.queued.take()) this.write(socket, chunk);
+        socket.uncork();
+        if (this.endAfterQueued) {
+          this.endAfterQueued = false;
+          socket.end();
+        }
+      }
     });
   }
 
   /** The client has no more to send: FIN to the target. */
   onEnd(): void {
     this.clientEnded = true;
-    this.socket?.end();
+    if (this.queued.length > 0) this.endAfterQueued = true;
+    else this.socket?.end();
   }
 
   /** The client closed (aborted) the stream: reset the target's connection, without a reply. */
