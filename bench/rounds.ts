@@ -28,7 +28,7 @@ export interface CaseResult {
   name: string;
   /** MiB/s of each round's run; NaN where it failed. */
   rates: number[];
-  /** CPU seconds per GiB of each successful run that measured CPU. */
+  /** CPU seconds per GiB of each successful run that measured CPU (per 1000 units for a case counting things). */
   cpuPerGiB: number[];
   fairness: number[];
   failures: string[];
@@ -52,7 +52,7 @@ export async function interleave(all: Case[], rounds: number, log = (_line: stri
         const t = await withTimeout(c.run(), c.timeoutS ?? Number(process.env.BENCH_RUN_TIMEOUT_S ?? 300));
         if (t.bytes !== t.expected) throw new Error(`received ${t.bytes} of ${t.expected} bytes`);
         res.rates.push(t.bytes / (c.unit ?? MiB) / t.seconds);
-        if (t.cpu !== undefined) res.cpuPerGiB.push(t.cpu / (t.bytes / (1024 * MiB)));
+        if (t.cpu !== undefined) res.cpuPerGiB.push(t.cpu / (t.bytes / (c.unit === 1 ? 1000 : 1024 * MiB)));
         if (t.fairness !== undefined) res.fairness.push(t.fairness);
       } catch (err) {
         res.rates.push(NaN);

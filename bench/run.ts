@@ -49,7 +49,7 @@ function withCpu(pid: number | undefined, run: () => Promise<{ bytes: number; se
 function report(title: string, results: Map<string, CaseResult>, base: string, vs: string[], unit = 'MiB/s'): void {
   console.log(`\n${title}\n`);
   const b = results.get(base)!;
-  const head = ['path', unit, `x ${base}`, ...vs.map((v) => `x ${v}`), 'server CPU s/GiB', 'fairness', 'failed'];
+  const head = ['path', unit, `x ${base}`, ...vs.map((v) => `x ${v}`), unit === 'per s' ? 'server CPU ms each' : 'server CPU s/GiB', 'fairness', 'failed'];
   const rows = [...results.values()].map((r) => [
     r.name,
     fmt(summarize(r.rates)),
@@ -176,9 +176,9 @@ async function main(): Promise<void> {
         const cases: Case[] = peers.map((p) => ({
           name: p.name,
           unit: 1,
-          run: async () => ({ ...(await connectRate(p.port, target.port, CONNECTS, 16)), expected: CONNECTS }),
+          run: withCpu(p.pid, () => connectRate(p.port, target.port, CONNECTS, 16), CONNECTS),
         }));
-        report(`SOCKS5 CONNECT + close, 16 at a time, ${CONNECTS} per run`, await interleave(cases, ROUNDS, log), 'wsocks', [...(BASES.length ? ['wsocks (base)'] : []), 'dante'], 'per s');
+        report(`SOCKS5 CONNECT + close, 16 at a time, ${CONNECTS} per run (server CPU: wsocks and microsocks only)`, await interleave(cases, ROUNDS, log), 'wsocks', [...(BASES.length ? ['wsocks (base)'] : []), 'dante'], 'per s');
       }
     }
 
