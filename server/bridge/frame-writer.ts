@@ -14,6 +14,7 @@
 import type { Duplex } from 'node:stream';
 import { FRAME_HEADER_BYTES } from '../../shared/protocol/frame.ts';
 import type { ReadLease } from './read-lease.ts';
+import { WRITE_OVERHEAD_BYTES } from './outgoing-budget.ts';
 
 interface Batch {
   parts: Uint8Array[];
@@ -39,6 +40,8 @@ export class FrameWriter {
     private readonly onWritten: (bytes: number) => void,
     /** False once the WebSocket is closing: nothing may follow its close frame, queued data is dropped. */
     private readonly open: () => boolean,
+    /** The cost of a message's writes beyond its bytes (WRITE_OVERHEAD_BYTES each), as it is written and once done. */
+    private readonly overhead: { queued(bytes: number): void; written(bytes: number): void } = { queued() {}, written() {} },
   ) {}
 
   /** Queues stream bytes; they go out at the end of the turn, or at once when a message is full. */
@@ -106,8 +109,12 @@ export class FrameWriter {
     const size = FRAME_HEADER_BYTES + bytes;
     const head = frameHeader(size);
     head.writeUInt32BE(id, head.length - FRAME_HEADER_BYTES);
+    // The header and each part are writes of their own, each costing more than its bytes (outgoing-budget.ts).
+    const overhead = WRITE_OVERHEAD_BYTES * (parts.length + 1);
+    this.overhead.queued(overhead);
     const done = () => {
       this.onWritten(bytes);
+      this.overhead.written(overhead);
       // The socket holds none of the parts any more (written, or dropped with an error).
       for (const lease of leases) lease.drop();
     };

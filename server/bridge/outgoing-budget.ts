@@ -12,6 +12,14 @@ export interface OutgoingBudgetHooks {
   decongest(): void;
 }
 
+/**
+ * What one write handed to the WebSocket's socket costs beyond its bytes (the write request, the Buffer objects, the
+ * callback: about 500 bytes of heap measured), counted with them: without it a target that trickles 1-byte reads to a
+ * client that does not read made the bridge hold a message per byte, about 1 KiB of heap each, a thousand times
+ * maxBufferedBytes, before the bound was reached.
+ */
+export const WRITE_OVERHEAD_BYTES = 512;
+
 export class OutgoingBudget {
   /** Bytes handed to the WebSocket and not yet written. */
   bytes = 0;

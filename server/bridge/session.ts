@@ -21,7 +21,7 @@ import { datagramTranscript } from './datagram-transcript.ts';
 import { GrantGuard } from './grant-guard.ts';
 import { SessionLedger, type BridgeEvent } from './events.ts';
 import { scopeDenial, type SessionGrant } from './tokens.ts';
-import { OutgoingBudget } from './outgoing-budget.ts';
+import { OutgoingBudget, WRITE_OVERHEAD_BYTES } from './outgoing-budget.ts';
 import type { ReadLease } from './read-lease.ts';
 
 export interface SessionContext {
@@ -92,6 +92,7 @@ export class BridgeSession implements StreamHost {
       limits.maxMessageBytes - FRAME_HEADER_BYTES,
       (bytes) => this.budget.written(bytes),
       () => ws.readyState === ws.OPEN,
+      { queued: (bytes) => this.budget.queued(bytes), written: (bytes) => this.budget.written(bytes) },
     );
     this.uploadWindows = new UploadWindows(limits.window, Math.max(limits.window, limits.maxWindow), () => this.streams.size);
     const scope = grant?.scope;
@@ -174,7 +175,7 @@ export class BridgeSession implements StreamHost {
     this.frames.flush();
     // The turn's messages leave together (the socket is uncorked at the end of the turn).
     this.frames.hold();
-    const bytes = Buffer.byteLength(payload);
+    const bytes = Buffer.byteLength(payload) + WRITE_OVERHEAD_BYTES;
     this.budget.queued(bytes);
     this.ws.send(payload, () => this.budget.written(bytes));
   }
