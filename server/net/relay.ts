@@ -126,14 +126,18 @@ export class DirectReads {
 export function relay(a: Socket, b: Socket, options: RelayOptions, bReads?: DirectReads): Promise<void> {
   return new Promise((resolve) => {
     let closed = 0;
-    const onClose = () => {
-      if (++closed === 2) resolve();
-    };
     const destroyBoth = () => {
       for (const s of [a, b]) if (!s.destroyed) s.resetAndDestroy();
     };
+    const onClose = (s: Socket) => {
+      // A side that closed before both its directions ended (destroyed from outside: the server closing, a drain's
+      // deadline) leaves bytes undelivered: the other side gets a reset, never a silent hang or a FIN that would pass
+      // for a complete stream.
+      if (!(s.readableEnded && s.writableFinished)) destroyBoth();
+      if (++closed === 2) resolve();
+    };
     for (const s of [a, b]) {
-      s.once('close', onClose);
+      s.once('close', () => onClose(s));
       s.on('error', destroyBoth);
       if (options.idleTimeoutMs > 0) {
         s.setTimeout(options.idleTimeoutMs);

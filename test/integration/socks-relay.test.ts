@@ -43,6 +43,26 @@ describe('relaying through our SOCKS server', () => {
     await c.closed;
   });
 
+  it.each(['idle', 'sending'])('resets the target when close() cuts a relayed client (%s target)', async (mode) => {
+    const own = await SocksServer.start({ port: 0 });
+    const target = await startScripted();
+    let targetError: Promise<unknown> | undefined;
+    target.script = (s) => {
+      targetError = new Promise((resolve) => s.once('close', () => resolve(s.errored ?? 'closed without a reset')));
+      if (mode === 'sending') s.write(Buffer.alloc(4 * 1024 * 1024, 1)); // still queued when the client is cut
+    };
+    try {
+      const c = await openTunnel(own, target.port);
+      await own.close();
+      await c.closed;
+      // The target must not be left holding a connection nobody will ever read or end: it gets a reset.
+      await target.idle();
+      expect(String(await targetError)).toMatch(/ECONNRESET|EPIPE/);
+    } finally {
+      await target.close();
+    }
+  });
+
   it('closes at once on a client that half-closes mid-handshake', async () => {
     const slow = await SocksServer.start({ port: 0, handshakeTimeoutMs: 60_000 });
     try {
