@@ -21,7 +21,7 @@ import { datagramTranscript } from './datagram-transcript.ts';
 import { GrantGuard } from './grant-guard.ts';
 import { SessionLedger, type BridgeEvent } from './events.ts';
 import { scopeDenial, type SessionGrant } from './tokens.ts';
-import { OutgoingBudget, WRITE_OVERHEAD_BYTES } from './outgoing-budget.ts';
+import { OutgoingBudget } from './outgoing-budget.ts';
 import type { ReadLease } from './read-lease.ts';
 
 export interface SessionContext {
@@ -175,7 +175,7 @@ export class BridgeSession implements StreamHost {
     this.frames.flush();
     // The turn's messages leave together (the socket is uncorked at the end of the turn).
     this.frames.hold();
-    const bytes = Buffer.byteLength(payload) + WRITE_OVERHEAD_BYTES;
+    const bytes = Buffer.byteLength(payload);
     this.budget.queued(bytes);
     this.ws.send(payload, () => this.budget.written(bytes));
   }
