@@ -15,6 +15,7 @@
  * to the bridge process (`--cpu-prof --cpu-prof-dir=DIR`: NODE_OPTIONS refuses --cpu-prof), BENCH_SOCKS_NODE_ARGS to
  * our SOCKS server's. BENCH_SOURCE_ENDS=1: the 64-stream source ends its connections itself (see the many section).
  */
+import { readdirSync, readFileSync } from 'node:fs';
 import type { Session } from '../web/client/index.ts';
 import { openSession } from '../test/helpers/bridge.ts';
 import { connectRate, direct, directUpload, startSink, startSource, viaSocks5 } from './throughput.ts';
@@ -48,12 +49,12 @@ function withCpu(pid: number | undefined, run: () => Promise<{ bytes: number; se
 /** Rows of `results`: rate, ratio to `base` and to any `vs` cases, CPU per GiB, failures. */
 function report(title: string, results: Map<string, CaseResult>, base: string, vs: string[], unit = 'MiB/s'): void {
   console.log(`\n${title}\n`);
-  const b = results.get(base)!;
+  const b = results.get(base); // absent when BENCH_SKIP left it out
   const head = ['path', unit, `x ${base}`, ...vs.map((v) => `x ${v}`), unit === 'per s' ? 'server CPU ms each' : 'server CPU s/GiB', 'fairness', 'failed'];
   const rows = [...results.values()].map((r) => [
     r.name,
     fmt(summarize(r.rates)),
-    r === b ? '1' : fmt(ratios(r, b), 2),
+    r === b ? '1' : b ? fmt(ratios(r, b), 2) : '-',
     ...vs.map((v) => (r.name === v || !results.has(v) ? '' : fmt(ratios(r, results.get(v)!), 2))),
     fmt(summarize(r.cpuPerGiB), 2),
     fmt(summarize(r.fairness), 2),
@@ -65,6 +66,35 @@ function report(title: string, results: Map<string, CaseResult>, base: string, v
 const log = (line: string) => process.stderr.write(line + '\n');
 // wisp-js's client warns on stderr about packets for streams it has closed (a normal race): keep the output readable.
 console.warn = () => {};
+
+/**
+ * An interrupted run (Ctrl-C, SIGTERM) takes the servers it started with it: every process descended from this one,
+ * found through /proc (some are started inside a section and are not in `stopAll` yet).
+ */
+function stopDescendants(signal: NodeJS.Signals): void {
+  const children = new Map<number, number[]>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(name)]);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const pending = [...(children.get(process.pid) ?? [])];
+  for (let pid = pending.pop(); pid !== undefined; pid = pending.pop()) {
+    pending.push(...(children.get(pid) ?? []));
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      // gone meanwhile
+    }
+  }
+  process.exit(signal === 'SIGINT' ? 130 : 143);
+}
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => stopDescendants(signal));
 
 async function main(): Promise<void> {
   ensureBenchPeers();
