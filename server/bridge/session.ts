@@ -14,7 +14,7 @@ import type { TargetPolicy } from './policy.ts';
 import { hostForLog } from '../../shared/net/canonical-target.ts';
 import type { Resolve } from '../net/resolver.ts';
 import { BridgeStream, type StreamHost } from './stream.ts';
-import { UploadWindows } from './upload-windows.ts';
+import { WindowBudget } from '../../shared/protocol/window-budget.ts';
 import { FrameWriter } from './frame-writer.ts';
 import { BridgeUdpStream } from './udp-stream.ts';
 import { datagramTranscript } from './datagram-transcript.ts';
@@ -70,7 +70,7 @@ export class BridgeSession implements StreamHost {
   /** Data messages go straight to the socket, batched per turn of the event loop (frame-writer.ts). */
   private readonly frames: FrameWriter;
   /** The budget the streams share for growing their upload windows. */
-  private readonly uploadWindows: UploadWindows;
+  private readonly uploadWindows: WindowBudget;
 
   constructor(
     private readonly ws: WebSocket,
@@ -94,7 +94,7 @@ export class BridgeSession implements StreamHost {
       () => ws.readyState === ws.OPEN,
       { queued: (bytes) => this.budget.queued(bytes), written: (bytes) => this.budget.written(bytes) },
     );
-    this.uploadWindows = new UploadWindows(limits.window, Math.max(limits.window, limits.maxWindow), () => this.streams.size);
+    this.uploadWindows = new WindowBudget(limits.window, Math.max(limits.window, limits.maxWindow), () => this.streams.size);
     const scope = grant?.scope;
     this.maxStreams = Math.min(limits.streamsPerSession, scope?.maxStreams ?? Infinity);
     this.ledger = new SessionLedger(ctx.sessionNumber(), client, ctx.emit);

@@ -9,7 +9,7 @@ import { WsocksError, WsocksErrorCode } from '../../shared/protocol/errors.ts';
 import type { BridgeMessage } from '../../shared/protocol/messages.ts';
 import type { DirectReads } from '../net/relay.ts';
 import { ReadLease } from './read-lease.ts';
-import type { UploadWindows } from './upload-windows.ts';
+import type { WindowBudget } from '../../shared/protocol/window-budget.ts';
 import { UploadQueue } from './upload-queue.ts';
 
 export interface StreamHost {
@@ -74,7 +74,7 @@ export class BridgeStream {
     readonly id: number,
     private readonly host: StreamHost,
     clientWindow: number,
-    private readonly windows: UploadWindows,
+    private readonly windows: WindowBudget,
     private readonly idleTimeoutMs: number,
   ) {
     this.credit = clientWindow;
@@ -237,12 +237,10 @@ export class BridgeStream {
         let bytes = this.toGrant;
         // The target keeps up (nothing waits in its socket's buffer): a larger window costs no memory while it
         // does, and spares the client waiting for credit. A target that lags keeps the window it has.
-        if (socket.writableLength === 0 && this.queued.length === 0 && this.window < this.windows.max) {
-          const more = Math.min(this.window, this.windows.max - this.window);
-          if (this.windows.grow(more)) {
-            this.window += more;
-            bytes += more;
-          }
+        if (socket.writableLength === 0 && this.queued.length === 0) {
+          const grown = this.windows.grow(this.window);
+          bytes += grown - this.window;
+          this.window = grown;
         }
         this.allowance += bytes;
         this.host.sendControl({ type: 'credit', id: this.id, bytes });
@@ -294,7 +292,7 @@ export class BridgeStream {
 
   /** The window's growth goes back to the session's budget (once: `finished` guards both callers). */
   private releaseWindow(): void {
-    this.windows.release(this.window - this.windows.initial);
+    this.windows.release(this.window);
     this.window = this.windows.initial;
   }
 

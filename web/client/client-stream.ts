@@ -11,12 +11,6 @@ export interface SocketTransport {
   sendData(id: number, data: Uint8Array): void;
   readonly maxFrameData: number;
   forget(id: number): void;
-  /**
-   * Asks to grow a stream's receive window by `bytes`: granted while the session's streams together hold no more
-   * than the session's budget (ConnectOptions.maxWindow); `releaseWindow` gives a stream's window back when it ends.
-   */
-  growWindow(bytes: number): boolean;
-  releaseWindow(bytes: number): void;
 }
 
 /** Limits on a stream's life: `open()`'s options. */

@@ -8,6 +8,7 @@ import { BRIDGE_MESSAGE_JSON_SCHEMA } from '../../shared/protocol/bridge-message
 import type { BridgeMessage, Hop } from '../../shared/protocol/messages.ts';
 import { udpPayloadRoom } from '../../shared/socks/udp.ts';
 import { deferred, type StreamGuard } from './client-stream.ts';
+import { WindowBudget } from '../../shared/protocol/window-budget.ts';
 import { WsocksSocket, type SocketTransport, type StreamWindow } from './socket.ts';
 import { WsocksUdpSocket } from './udp-socket.ts';
 import type { WebSocketConstructor, WebSocketLike } from './websocket-like.ts';
@@ -133,13 +134,16 @@ export class Session extends EventTarget implements SocketTransport {
   private readonly readyD = deferred<BridgeInfo>();
   private localClose = false;
   private socketError = '';
+  /** Every stream's receive window starts at `initial`; growth up to `max` comes from this budget (maxWindow). */
+  private readonly windows: WindowBudget;
 
   /** @internal Use `connect()`. */
   constructor(
     private readonly ws: WebSocketLike,
-    private readonly window: StreamWindow,
+    window: StreamWindow,
   ) {
     super();
+    this.windows = new WindowBudget(window.initial, window.max, () => this.sockets.size);
     this.ready = this.readyD.promise;
     const closedD = deferred<SessionCloseInfo>();
     this.closed = closedD.promise;
@@ -179,7 +183,7 @@ export class Session extends EventTarget implements SocketTransport {
 
   /** Opens a stream to `host:port`; see WsocksSocket for its life cycle. */
   open(target: SocketAddress, options: OpenOptions = {}): WsocksSocket {
-    const socket = new WsocksSocket(this.nextId++, this, this.window, options);
+    const socket = new WsocksSocket(this.nextId++, this, this.windows, options);
     this.start(socket, 'connect', toTarget(target), options);
     return socket;
   }
@@ -190,7 +194,7 @@ export class Session extends EventTarget implements SocketTransport {
    * peer the proxy should accept, where the proxy checks it.
    */
   bind(options: OpenOptions & { expect?: SocketAddress }): WsocksSocket {
-    const socket = new WsocksSocket(this.nextId++, this, this.window, options);
+    const socket = new WsocksSocket(this.nextId++, this, this.windows, options);
     this.start(socket, 'bind', options.expect === undefined ? undefined : toTarget(options.expect), options);
     return socket;
   }
@@ -236,7 +240,7 @@ export class Session extends EventTarget implements SocketTransport {
       ...(options.route !== undefined ? { route: options.route } : {}),
       ...(options.via !== undefined ? { via: options.via } : {}),
       ...(options.inspect ? { inspect: true } : {}),
-      window: this.window.initial,
+      window: this.windows.initial,
     });
   }
 
@@ -292,22 +296,6 @@ export class Session extends EventTarget implements SocketTransport {
   /** @internal */
   forget(id: number): void {
     this.sockets.delete(id);
-  }
-
-  /** Bytes of window growth the session's streams hold now (ConnectOptions.maxWindow is the budget). */
-  private grown = 0;
-
-  /** @internal */
-  growWindow(bytes: number): boolean {
-    // Streams' initial windows count against the budget too: many streams at once leave nothing to grow.
-    if (this.sockets.size * this.window.initial + this.grown + bytes > this.window.max) return false;
-    this.grown += bytes;
-    return true;
-  }
-
-  /** @internal */
-  releaseWindow(bytes: number): void {
-    this.grown -= bytes;
   }
 
   /** The error a close means, or undefined for a clean one. */

@@ -4,6 +4,7 @@
  * protocol's credit: the bridge sends only what the readable has room for, and the writable waits for credit.
  */
 import { WsocksError, WsocksErrorCode } from '../../shared/protocol/errors.ts';
+import type { WindowBudget } from '../../shared/protocol/window-budget.ts';
 import { ClientStream, deferred, type SocketTransport, type StreamGuard } from './client-stream.ts';
 
 /** What the writable accepts (the DOM's BufferSource). */
@@ -40,7 +41,8 @@ export class WsocksSocket extends ClientStream<SocketOpenInfo> {
   constructor(
     id: number,
     transport: SocketTransport,
-    private readonly windows: StreamWindow,
+    /** The session's window budget (ConnectOptions.window and maxWindow), shared by its streams for growing. */
+    private readonly windows: WindowBudget,
     guard: StreamGuard = {},
   ) {
     super(id, transport, guard);
@@ -121,10 +123,7 @@ export class WsocksSocket extends ClientStream<SocketOpenInfo> {
     if (!this.readable || this.settled) return;
     const queued = this.windows.max - (this.readable.desiredSize ?? this.windows.max);
     const used = this.outstanding < this.window;
-    if (queued === 0 && used && this.window < this.windows.max) {
-      const more = Math.min(this.window, this.windows.max - this.window);
-      if (this.transport.growWindow(more)) this.window += more;
-    }
+    if (queued === 0 && used) this.window = this.windows.grow(this.window);
     const room = this.window - queued - this.outstanding;
     if (room >= this.window / 4) {
       this.outstanding += room;
@@ -152,7 +151,7 @@ export class WsocksSocket extends ClientStream<SocketOpenInfo> {
   }
 
   protected settle(error: WsocksError | undefined): void {
-    this.transport.releaseWindow(this.window - this.windows.initial);
+    this.windows.release(this.window);
     const waiters = this.creditWaiters;
     this.creditWaiters = [];
     for (const w of waiters) w();
