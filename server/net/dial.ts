@@ -24,11 +24,11 @@ export async function resolveHost(host: string, signal?: AbortSignal): Promise<s
  */
 export const KEEPALIVE_IDLE_MS = 15_000;
 
-/** Keepalive (see KEEPALIVE_IDLE_MS) and Nagle off, for a connected socket. */
-export function tuneSocket(socket: Socket): void {
-  socket.setNoDelay(true);
-  socket.setKeepAlive(true, KEEPALIVE_IDLE_MS);
-}
+/**
+ * Keepalive (see KEEPALIVE_IDLE_MS) and Nagle off, as options of net.Socket and net.createServer: Node applies them
+ * on connect and on accept, without a JavaScript call per socket.
+ */
+export const TCP_TUNING = { noDelay: true, keepAlive: true, keepAliveInitialDelay: KEEPALIVE_IDLE_MS } as const;
 
 /**
  * Connects to each address in turn until one answers. The socket comes back connected, half-open capable (a FIN
@@ -51,10 +51,9 @@ export async function connectTcp(addresses: readonly string[], port: number, sig
 
 function connectOne(host: string, port: number, signal: AbortSignal | undefined, onread: OnReadOpts | undefined): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    // Keepalive and Nagle as tuneSocket() sets them, applied by Node on connect without a JavaScript call each.
     // `onread`, `noDelay` and `keepAlive` are constructor options of net.Socket (Node's typings list them under
     // connect()).
-    const options = { allowHalfOpen: true, noDelay: true, keepAlive: true, keepAliveInitialDelay: KEEPALIVE_IDLE_MS, ...(onread ? { onread } : {}) };
+    const options = { allowHalfOpen: true, ...TCP_TUNING, ...(onread ? { onread } : {}) };
     const socket = new Socket(options as SocketConstructorOpts);
     const onAbort = () => {
       socket.destroy();

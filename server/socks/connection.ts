@@ -10,7 +10,7 @@ import { canonicalTarget, hostForLog, type CanonicalTarget } from '../../shared/
 import { AuthMethod, Command, Socks5ReplyCode } from '../../shared/socks/constants.ts';
 import type { Socks4Request } from '../../shared/socks/socks4.ts';
 import type { Socks5Request } from '../../shared/socks/socks5.ts';
-import { connectTcp, formatHostPort, tuneSocket, unmapIPv4 } from '../net/dial.ts';
+import { connectTcp, formatHostPort, TCP_TUNING, unmapIPv4 } from '../net/dial.ts';
 import type { Resolve } from '../net/resolver.ts';
 import { DirectReads, relay } from '../net/relay.ts';
 import { TargetError, TargetErrorCode, targetErrorFrom } from '../net/target-error.ts';
@@ -319,7 +319,7 @@ export class SocksConnection {
     if (request.version === 4 && isIP(localAddress) !== 4) {
       throw new TargetError(TargetErrorCode.FAILED, 'SOCKS4 BIND needs an IPv4 listening address');
     }
-    const listener = createServer({ allowHalfOpen: true, pauseOnConnect: true });
+    const listener = createServer({ allowHalfOpen: true, pauseOnConnect: true, ...TCP_TUNING });
     this.ctx.resources.bindListeners++;
     let peer: Socket;
     try {
@@ -339,7 +339,6 @@ export class SocksConnection {
       peer.destroy();
       throw new TargetError(TargetErrorCode.DENIED, `BIND: connection from ${peerIp}, expected ${expected}`);
     }
-    tuneSocket(peer);
     this.log({ event: 'request', version: request.version, command: 'bind', target: formatHostPort(peerIp, peer.remotePort ?? 0) });
     this.channel.write(successReply(request.version, peerIp, peer.remotePort ?? 0));
     peer.resume();

@@ -3,7 +3,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { formatZodError } from '../../shared/config/net-schemas.ts';
 import { ConfigError } from '../config-error.ts';
 import { boundAddress, listen } from '../net/listen.ts';
-import { KEEPALIVE_IDLE_MS, resolveHost } from '../net/dial.ts';
+import { resolveHost, TCP_TUNING } from '../net/dial.ts';
 import { limitLookups } from '../net/lookup-limit.ts';
 import { TargetError, TargetErrorCode } from '../net/target-error.ts';
 import { Credentials } from './credentials.ts';
@@ -33,8 +33,7 @@ export class SocksServer {
       resources: { bindListeners: 0, udpAssociations: 0 },
       resolve: limitLookups(resolveHost, options.maxPendingLookups, (max) => new TargetError(TargetErrorCode.FAILED, `${max} DNS lookups in progress; try again later`)),
     };
-    // Keepalive and Nagle off on every client connection (as tuneSocket() sets them), applied by Node on accept.
-    this.server = createServer({ allowHalfOpen: true, noDelay: true, keepAlive: true, keepAliveInitialDelay: KEEPALIVE_IDLE_MS }, (socket) => this.accept(socket));
+    this.server = createServer({ allowHalfOpen: true, ...TCP_TUNING }, (socket) => this.accept(socket));
   }
 
   /**
