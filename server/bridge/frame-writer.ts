@@ -7,14 +7,22 @@
  * a turn when it has plenty) become one message, up to the message limit; and the socket is corked for the turn, so
  * that every frame of the turn (and any control message sent meanwhile through ws) leaves in one system call.
  *
+ * Control messages (text) are written here too, packed: the turn's messages are encoded into one buffer of their exact
+ * size and written once (before any frame queued after them), so that an answer costs its bytes, not a write request
+ * and two Buffer objects of its own (about half a KiB of heap each, which the outgoing bound did not see: a client
+ * that sends only bad messages and reads nothing made the bridge hold 7 times the bound).
+ *
  * This is sound only because ws writes a message synchronously when it is sent (perMessageDeflate off, no Blobs):
- * its text messages and our frames reach the socket in the order they were sent. `flush()` before any ws send keeps
- * a stream's data ahead of its own later control messages (`end`, `close`).
+ * its own frames (pongs, the close frame) and ours reach the socket in the order they were written. `flush()` before
+ * a control message keeps a stream's data ahead of its own later control messages (`end`, `close`).
  */
 import type { Duplex } from 'node:stream';
 import { FRAME_HEADER_BYTES } from '../../shared/protocol/frame.ts';
 import type { ReadLease } from './read-lease.ts';
 import { WRITE_OVERHEAD_BYTES } from './outgoing-budget.ts';
+
+/** Text messages wait while the turn lasts, up to this many bytes; then they are written at once. */
+const MAX_PENDING_TEXT_BYTES = 64 * 1024;
 
 interface Batch {
   parts: Uint8Array[];
@@ -25,6 +33,10 @@ interface Batch {
 
 export class FrameWriter {
   private readonly batches = new Map<number, Batch>();
+  /** Text messages queued this turn, in order, and their bytes (UTF-8). */
+  private texts: string[] = [];
+  private textBytes: number[] = [];
+  private textTotal = 0;
   private corked = false;
   private readonly endTurn = () => {
     this.corked = false;
@@ -72,23 +84,37 @@ export class FrameWriter {
     this.write(id, { parts: [data], bytes: data.length, leases: [] });
   }
 
-  /** Writes every queued message now (before a control message, so that it cannot overtake them). */
-  flush(): void {
-    for (const [id, batch] of this.batches) this.write(id, batch);
-    this.batches.clear();
+  /**
+   * A control message (`bytes`: its UTF-8 length), written with the turn's others, after every frame queued before it
+   * (a stream's `end` or `close` never overtakes its bytes) and before every frame queued after it. `onWritten` gets
+   * `bytes` once it is written.
+   */
+  text(payload: string, bytes: number): void {
+    this.cork();
+    this.flushBatches();
+    this.texts.push(payload);
+    this.textBytes.push(bytes);
+    this.textTotal += bytes;
+    if (this.textTotal >= MAX_PENDING_TEXT_BYTES) this.writeTexts();
   }
 
-  /**
-   * Holds the socket's writes until the end of the turn (control messages sent through ws meanwhile too): a burst of
-   * messages (64 streams' `opened`) leaves in one system call.
-   */
-  hold(): void {
-    this.cork();
+  /** Writes every queued message now (before ws writes a frame of its own: the close frame). */
+  flush(): void {
+    this.flushBatches();
+    this.writeTexts();
+  }
+
+  private flushBatches(): void {
+    for (const [id, batch] of this.batches) this.write(id, batch);
+    this.batches.clear();
   }
 
   /** Drops what is queued (the session is gone). */
   discard(): void {
     this.batches.clear();
+    this.texts = [];
+    this.textBytes = [];
+    this.textTotal = 0;
   }
 
   private flushStream(id: number): void {
@@ -105,7 +131,34 @@ export class FrameWriter {
     setImmediate(this.endTurn);
   }
 
+  /** The queued text messages as one buffer of their frames, in one write. */
+  private writeTexts(): void {
+    if (this.texts.length === 0) return;
+    const { texts, textBytes: lengths, textTotal: bytes } = this;
+    this.texts = [];
+    this.textBytes = [];
+    this.textTotal = 0;
+    this.overhead.queued(WRITE_OVERHEAD_BYTES);
+    const done = () => {
+      this.onWritten(bytes);
+      this.overhead.written(WRITE_OVERHEAD_BYTES);
+    };
+    if (!this.open() || this.socket.destroyed || !this.socket.writable) return done();
+    let size = 0;
+    for (const n of lengths) size += headerBytes(n) + n;
+    const out = Buffer.allocUnsafe(size);
+    let at = 0;
+    for (let i = 0; i < texts.length; i++) {
+      const n = lengths[i]!;
+      at = writeHeader(out, at, 0x81, n);
+      at += out.write(texts[i]!, at, n, 'utf8');
+    }
+    this.socket.write(out, done);
+  }
+
   private write(id: number, { parts, bytes, leases }: Batch): void {
+    // Text messages queued before this frame go first.
+    this.writeTexts();
     const size = FRAME_HEADER_BYTES + bytes;
     const head = frameHeader(size);
     head.writeUInt32BE(id, head.length - FRAME_HEADER_BYTES);
@@ -126,25 +179,32 @@ export class FrameWriter {
   }
 }
 
-/** An unmasked, final binary frame header for `size` payload bytes, with 4 bytes of room at its end for the id. */
-function frameHeader(size: number): Buffer {
+/** The length of an unmasked frame header for `size` payload bytes. */
+function headerBytes(size: number): number {
+  return size < 126 ? 2 : size < 0x10000 ? 4 : 10;
+}
+
+/** Writes an unmasked, final frame header (`first`: FIN and opcode) for `size` payload bytes at `at`; returns its end. */
+function writeHeader(out: Buffer, at: number, first: number, size: number): number {
+  out[at] = first;
   if (size < 126) {
-    const h = Buffer.allocUnsafe(2 + FRAME_HEADER_BYTES);
-    h[0] = 0x82;
-    h[1] = size;
-    return h;
+    out[at + 1] = size;
+    return at + 2;
   }
   if (size < 0x10000) {
-    const h = Buffer.allocUnsafe(4 + FRAME_HEADER_BYTES);
-    h[0] = 0x82;
-    h[1] = 126;
-    h.writeUInt16BE(size, 2);
-    return h;
+    out[at + 1] = 126;
+    out.writeUInt16BE(size, at + 2);
+    return at + 4;
   }
-  const h = Buffer.allocUnsafe(10 + FRAME_HEADER_BYTES);
-  h[0] = 0x82;
-  h[1] = 127;
-  h.writeUInt32BE(0, 2);
-  h.writeUInt32BE(size, 6);
+  out[at + 1] = 127;
+  out.writeUInt32BE(0, at + 2);
+  out.writeUInt32BE(size, at + 6);
+  return at + 10;
+}
+
+/** An unmasked, final binary frame header for `size` payload bytes, with 4 bytes of room at its end for the id. */
+function frameHeader(size: number): Buffer {
+  const h = Buffer.allocUnsafe(headerBytes(size) + FRAME_HEADER_BYTES);
+  writeHeader(h, 0, 0x82, size);
   return h;
 }

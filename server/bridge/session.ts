@@ -171,13 +171,11 @@ export class BridgeSession implements StreamHost {
   /** Every control message goes through here, so the outgoing buffer is counted and bounded. */
   private send(payload: string): void {
     if (this.ws.readyState !== this.ws.OPEN) return;
-    // Data queued before this message goes first: a stream's `end` or `close` must not overtake its bytes.
-    this.frames.flush();
-    // The turn's messages leave together (the socket is uncorked at the end of the turn).
-    this.frames.hold();
+    // After the data queued before it, packed with the turn's other control messages into one write
+    // (frame-writer.ts): what it holds is its bytes.
     const bytes = Buffer.byteLength(payload);
     this.budget.queued(bytes);
-    this.ws.send(payload, () => this.budget.written(bytes));
+    this.frames.text(payload, bytes);
   }
 
   /**

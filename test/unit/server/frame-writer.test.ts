@@ -106,6 +106,31 @@ describe('FrameWriter: data messages written straight to the socket', { timeout:
     ]);
   });
 
+  it('text(): control messages of a turn go out packed, after the data queued before them and before the data after', async () => {
+    const p = await pair(65_536);
+    cleanup = p.close;
+    const text = (t: string) => p.writer.text(t, Buffer.byteLength(t));
+    p.writer.data(1, Buffer.from('abc'));
+    text('{"type":"end","id":1}');
+    p.writer.data(2, Buffer.from('x'));
+    // Every header size class, and a non-ASCII payload (its length in bytes, not characters).
+    text('é'.repeat(100));
+    text('z'.repeat(70_000));
+    p.writer.message(3, Buffer.from('datagram'));
+    text('last');
+    await p.until(7);
+    expect(p.received.map((m) => (typeof m === 'string' ? (m.length > 30 ? `${m[0]}*${m.length}` : m) : `${m.id}:${m.data}`))).toEqual([
+      '1:abc',
+      '{"type":"end","id":1}',
+      '2:x',
+      'é*100',
+      'z*70000',
+      '3:datagram',
+      'last',
+    ]);
+    expect(p.written()).toBe(3 + 21 + 1 + 200 + 70_000 + 8 + 4);
+  });
+
   it('drops what is queued once the WebSocket is closing (nothing after a close frame), and still reports it', async () => {
     const p = await pair(65_536);
     cleanup = p.close;
