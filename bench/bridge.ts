@@ -2,7 +2,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SocksClient } from 'socks';
@@ -10,6 +9,7 @@ import type { Session } from '../web/client/index.ts';
 import { openSession } from '../test/helpers/bridge.ts';
 import type { Hop } from '../shared/protocol/messages.ts';
 import { elapsed, type Sink } from './throughput.ts';
+import { nodeArgsFrom } from './node-args.ts';
 
 export interface RunningBridge {
   url: string;
@@ -38,13 +38,25 @@ export async function startBridgeProcess(
     }),
   );
   // BENCH_BRIDGE_NODE_ARGS: node options for the bridge process (e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`).
-  const nodeArgs = process.env.BENCH_BRIDGE_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const nodeArgs = nodeArgsFrom('BENCH_BRIDGE_NODE_ARGS');
   const child: ChildProcess = spawn(process.execPath, [...nodeArgs, join(root, 'bin/wsocks.js'), 'bridge', '--config', file], {
-    stdio: ['ignore', 'pipe', 'ignore'],
+    stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...env },
   });
-  const [line] = await once(child.stdout!, 'data');
-  const url = /ws:\/\/\S+/.exec(String(line))![0];
+  // A bridge that cannot start (a BENCH_BASE that is not a checkout with node_modules, a bad config) exits: say why
+  // instead of waiting for its address forever. Its stderr is kept (the last 2 KiB) for that, and read to the end.
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + String(d)).slice(-2048)));
+  const exited = once(child, 'exit').then(([code, signal]) => {
+    throw new Error(`the bridge from ${root} exited (${signal ?? code}) before it listened: ${stderr.trim()}`);
+  });
+  const [line] = await Promise.race([once(child.stdout!, 'data'), exited]);
+  exited.catch(() => {}); // it exits later, when stopped
+  const url = /ws:\/\/\S+/.exec(String(line))?.[0];
+  if (!url) {
+    child.kill('SIGTERM');
+    throw new Error(`the bridge from ${root} printed no address: ${String(line).trim()}`);
+  }
   return {
     url,
     pid: child.pid!,
@@ -156,24 +168,6 @@ export async function directSocksOpenTime(proxyPort: number, port: number): Prom
   const ms = elapsed(start) * 1000;
   socket.destroy();
   return ms;
-}
-
-/** A target that accepts connections and keeps them open, silent. */
-export async function startSilentTarget(): Promise<{ port: number; close(): void }> {
-  const sockets = new Set<Socket>();
-  const server = createServer((s) => {
-    sockets.add(s);
-    s.on('error', () => {});
-  });
-  server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 });
-  await once(server, 'listening');
-  return {
-    port: (server.address() as { port: number }).port,
-    close: () => {
-      for (const s of sockets) s.destroy();
-      server.close();
-    },
-  };
 }
 
 export function rssKiB(pid: number): number {

@@ -3,11 +3,12 @@
  * WebSocket-to-TCP peers (websockify from Debian, wisp-js from npm). All listen on 127.0.0.1 only.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { once } from 'node:events';
 import { dirname, join } from 'node:path';
 import { freePort } from '../server/net/listen.ts';
+import { nodeArgsFrom } from './node-args.ts';
 import { kill, start, startDante as startDanteProcess, waitForPort, type Peer } from '../test/helpers/peers.ts';
 
 export interface NamedPeer extends Peer {
@@ -24,7 +25,7 @@ export interface NamedPeer extends Peer {
 export async function startOurs(root = join(import.meta.dirname, '..'), name = 'wsocks'): Promise<NamedPeer> {
   const port = await freePort();
   const bin = join(root, 'bin/wsocks.js');
-  const nodeArgs = process.env.BENCH_SOCKS_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const nodeArgs = nodeArgsFrom('BENCH_SOCKS_NODE_ARGS');
   const { child, stderr } = start(process.execPath, [...nodeArgs, bin, 'socks', '--listen', `127.0.0.1:${port}`, '--quiet']);
   await waitForPort(port, child, name, stderr);
   const stop = async () => {
@@ -77,15 +78,6 @@ export async function startWisp(): Promise<NamedPeer | string> {
   const { child, stderr } = start(process.execPath, [cli, '-H', '127.0.0.1', '-P', String(port), '-L', 'NONE', '-O', options]);
   await waitForPort(port, child, 'wisp-js', stderr);
   return { name: 'wisp-js', port, pid: child.pid!, stop: () => kill(child) };
-}
-
-/** CPU seconds (user + system, its reaped children included) a process has used so far. */
-export function cpuSeconds(pid: number): number {
-  // Fields after the command name (which may hold spaces): utime is field 14, cstime field 17.
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ticks = Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
-  return ticks / 100; // USER_HZ is 100 on Linux
 }
 
 export function ensureBenchPeers(): void {

@@ -1,8 +1,17 @@
 /**
- * Interleaved rounds: every case runs once per round, in a rotated order, so that the machine's noise (other
- * processes on a small, shared machine) falls on all of them alike. A run that throws or loses data counts as a
- * failure of its case; the figures are medians with min and max over the runs that succeeded.
+ * Interleaved rounds: every case runs once per round, so that the machine's noise (other processes on a small, shared
+ * machine) falls on all of them alike. A run that throws or loses data counts as a failure of its case; the figures
+ * are medians with min and max over the runs that succeeded.
+ *
+ * Against position bias (a case measured right after another inherits its leftovers), each round's order is a row of
+ * a balanced Latin square (every case in every position, and after every other case, equally often over the rounds),
+ * and before each run the bench settles: it collects its own garbage and waits until it and every process it started
+ * (the servers, the loopback process) are idle. BENCH_ORDER=rotate and BENCH_SETTLE=0 give the bench's earlier way
+ * (one rotation per round, no settling), for A/A comparisons.
  */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { descendants, totalCpuSeconds } from './processes.ts';
 
 /** What one run of a case measured: bytes moved in `seconds`; `expected` bytes should have arrived. */
 export interface Transfer {
@@ -41,27 +50,79 @@ export async function interleave(all: Case[], rounds: number, log = (_line: stri
   const skip = process.env.BENCH_SKIP?.split(',') ?? [];
   const cases = all.filter((c) => !skip.includes(c.name));
   const results = new Map<string, CaseResult>(cases.map((c) => [c.name, { name: c.name, rates: [], cpuPerGiB: [], fairness: [], failures: [] }]));
+  const settling = process.env.BENCH_SETTLE !== '0';
+  const rotate = process.env.BENCH_ORDER === 'rotate';
+  const verbose = Boolean(process.env.BENCH_VERBOSE);
   // Warm-up, not counted.
-  for (const c of cases) await withTimeout(c.run(), c.timeoutS ?? Number(process.env.BENCH_RUN_TIMEOUT_S ?? 300)).catch(() => {});
+  for (const c of cases) {
+    if (settling) await settle();
+    await withTimeout(c.run(), c.timeoutS ?? Number(process.env.BENCH_RUN_TIMEOUT_S ?? 300)).catch(() => {});
+  }
   for (let r = 0; r < rounds; r++) {
-    const order = cases.map((_, i) => cases[(i + r) % cases.length]!);
-    for (const c of order) {
+    const order = rotate ? cases.map((_, i) => cases[(i + r) % cases.length]!) : roundOrder(cases.length, r).map((i) => cases[i]!);
+    for (const [position, c] of order.entries()) {
       const res = results.get(c.name)!;
-      if (process.env.BENCH_VERBOSE) log(`    ${c.name}...`);
+      if (settling) await settle();
       try {
         const t = await withTimeout(c.run(), c.timeoutS ?? Number(process.env.BENCH_RUN_TIMEOUT_S ?? 300));
         if (t.bytes !== t.expected) throw new Error(`received ${t.bytes} of ${t.expected} bytes`);
-        res.rates.push(t.bytes / (c.unit ?? MiB) / t.seconds);
-        if (t.cpu !== undefined) res.cpuPerGiB.push(t.cpu / (t.bytes / (c.unit === 1 ? 1000 : 1024 * MiB)));
+        const rate = t.bytes / (c.unit ?? MiB) / t.seconds;
+        res.rates.push(rate);
+        const cpu = t.cpu !== undefined ? t.cpu / (t.bytes / (c.unit === 1 ? 1000 : 1024 * MiB)) : undefined;
+        if (cpu !== undefined) res.cpuPerGiB.push(cpu);
         if (t.fairness !== undefined) res.fairness.push(t.fairness);
+        if (verbose) log(`    round ${r + 1} #${position + 1} ${c.name}: ${rate.toFixed(1)}${cpu !== undefined ? ` cpu ${cpu.toFixed(2)}` : ''}`);
       } catch (err) {
         res.rates.push(NaN);
         res.failures.push((err as Error).message);
+        if (verbose) log(`    round ${r + 1} #${position + 1} ${c.name}: failed: ${(err as Error).message}`);
       }
     }
     log(`  round ${r + 1}/${rounds} done`);
   }
   return results;
+}
+
+/**
+ * The order of `n` cases in round `r`: row r of a balanced Latin square (Williams design). Row 0 is 0, 1, n-1, 2,
+ * n-2, ...; row r adds r to each (mod n). Over n rounds every case runs once in each position and, for even n,
+ * directly after each other case once; for odd n the rows of the second n rounds are the first n reversed, which
+ * balances the predecessors over 2n rounds.
+ */
+export function roundOrder(n: number, r: number): number[] {
+  const first = Array.from({ length: n }, (_, i) => (i % 2 === 1 ? (i + 1) / 2 : (n - i / 2) % n));
+  const row = first.map((c) => (c + r) % n);
+  return n % 2 === 1 && Math.floor(r / n) % 2 === 1 ? row.reverse() : row;
+}
+
+/** Most of a second the bench waits for quiet before a run, at most. */
+const SETTLE_MAX_MS = 1000;
+/** Quiet: the bench and its processes used at most one clock tick (10 ms) of CPU together over this many ms. */
+const QUIET_MS = 50;
+
+let gc: (() => void) | undefined;
+
+/**
+ * Before a run: a full garbage collection of the bench process (the previous case's garbage is not collected during
+ * this one), then a wait (at most SETTLE_MAX_MS) until the bench and every process it started are idle (a server
+ * still closing or collecting after the previous case does not share the cores with this one). Other people's
+ * processes are not waited for: their load is the machine's noise, spread over the cases by the rounds.
+ */
+export async function settle(): Promise<void> {
+  if (!gc) {
+    setFlagsFromString('--expose-gc');
+    gc = runInNewContext('gc') as () => void;
+  }
+  gc();
+  const pids = [process.pid, ...descendants()];
+  const deadline = Date.now() + SETTLE_MAX_MS;
+  let before = totalCpuSeconds(pids);
+  while (Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, QUIET_MS));
+    const now = totalCpuSeconds(pids);
+    if (now - before <= 0.01) return;
+    before = now;
+  }
 }
 
 /** Rejects with "stalled" when `run` has not settled after `seconds` (a peer that deadlocks must not hang the bench). */

@@ -1,26 +1,34 @@
 /**
  * `npm run bench`: the bridge and our SOCKS server side by side with their peers (websockify, wisp-js, Dante,
- * microsocks) and a direct loopback TCP copy, all in one run. Every server runs in its own process; the cases of a
- * table run in interleaved rounds; figures are medians with (min-max); ratios are taken round by round. Every byte
- * is counted: a run that loses data is a failure of its case. Only loopback is used.
+ * microsocks) and a direct loopback TCP copy, all in one run. Every server runs in its own process, and so do the
+ * loopback targets (the download source, the upload sink, the silent target: bench/loopback-child.ts), apart from
+ * the clients in the bench process; the cases of a table run in interleaved rounds, in a balanced order, each after
+ * the bench and its processes have settled (bench/rounds.ts); figures are medians with (min-max); ratios are taken
+ * round by round. Every byte is counted: a run that loses data is a failure of its case. Only loopback is used.
  *
  * Env: BENCH_MB (MiB per single-stream run, default 128), BENCH_ROUNDS (default 5), BENCH_STREAMS (concurrent
  * streams, default 64), BENCH_STREAM_MB (MiB per concurrent stream, default 8), BENCH_CONNECTS (CONNECTs per
- * connection-rate run, default 2000), BENCH_ONLY (comma-separated section names: download, upload, many, socks, connects, misc). `BENCH_MB=32 BENCH_ROUNDS=3` runs in about 2 minutes.
+ * connection-rate run, default 2000), BENCH_ONLY (comma-separated section names: download, upload, many, socks,
+ * connects, misc). `BENCH_MB=32 BENCH_ROUNDS=3` runs in about 2 minutes.
  * BENCH_BASE=DIR (another checkout with node_modules, e.g. `git archive` of an older commit) adds "bridge (base)"
  * cases, its bridge and client library, to the bridge tables, and "wsocks (base)", its SOCKS server, to the socks and
  * connects tables: before/after figures from one run. Several comma-separated DIRs add "bridge (base)", "bridge
  * (base 2)"... and "wsocks (base)", "wsocks (base 2)"... (variants side by side in one run).
  * BENCH_SKIP=NAME,... leaves cases out (e.g. `wisp-js` while profiling); BENCH_BRIDGE_NODE_ARGS passes node options
  * to the bridge process (`--cpu-prof --cpu-prof-dir=DIR`: NODE_OPTIONS refuses --cpu-prof), BENCH_SOCKS_NODE_ARGS to
- * our SOCKS server's. BENCH_SOURCE_ENDS=1: the 64-stream source ends its connections itself (see the many section).
+ * our SOCKS server's, BENCH_LOOPBACK_NODE_ARGS to the loopback process. BENCH_SOURCE_ENDS=1: the 64-stream source
+ * ends its connections itself (see the many section).
+ * BENCH_LOOPBACK=inline: the loopback targets run in the bench process, next to the clients (how the bench ran
+ * before; docs/performance.md compares the two). BENCH_ORDER=rotate and BENCH_SETTLE=0: the rounds' earlier order
+ * (one rotation per round) and no settling between runs. BENCH_VERBOSE=1: every run's rate and CPU on stderr.
  */
-import { readdirSync, readFileSync } from 'node:fs';
 import type { Session } from '../web/client/index.ts';
 import { openSession } from '../test/helpers/bridge.ts';
-import { connectRate, direct, directUpload, startSink, startSource, viaSocks5 } from './throughput.ts';
-import { cpuSeconds, ensureBenchPeers, startDante, startMicrosocks, startOurs, startWebsockify, startWisp, type NamedPeer } from './peers.ts';
-import { type RunningBridge, concurrentDownloads, directSocksOpenTime, memoryPerIdleStream, openTime, startBridgeProcess, startSilentTarget, stalledReaderGrowth, throughBridge, uploadThroughBridge } from './bridge.ts';
+import { connectRate, direct, directUpload, viaSocks5 } from './throughput.ts';
+import { startLoopback } from './loopback-process.ts';
+import { cpuSeconds, descendants } from './processes.ts';
+import { ensureBenchPeers, startDante, startMicrosocks, startOurs, startWebsockify, startWisp, type NamedPeer } from './peers.ts';
+import { type RunningBridge, concurrentDownloads, directSocksOpenTime, memoryPerIdleStream, openTime, startBridgeProcess, stalledReaderGrowth, throughBridge, uploadThroughBridge } from './bridge.ts';
 import { bareBridgeDownload, websockifyDownload, websockifyUpload, wispConnect, wispDownload, wispUpload } from './websocket-peers.ts';
 import { fmt, interleave, median, printTable, ratios, summarize, type Case, type CaseResult, type Transfer } from './rounds.ts';
 
@@ -72,20 +80,7 @@ console.warn = () => {};
  * found through /proc (some are started inside a section and are not in `stopAll` yet).
  */
 function stopDescendants(signal: NodeJS.Signals): void {
-  const children = new Map<number, number[]>();
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(name)]);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  const pending = [...(children.get(process.pid) ?? [])];
-  for (let pid = pending.pop(); pid !== undefined; pid = pending.pop()) {
-    pending.push(...(children.get(pid) ?? []));
+  for (const pid of descendants()) {
     try {
       process.kill(pid, 'SIGTERM');
     } catch {
@@ -99,10 +94,12 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => 
 async function main(): Promise<void> {
   ensureBenchPeers();
   console.log(`wsocks bench: ${SIZE / MiB} MiB per stream, ${ROUNDS} interleaved rounds (+1 warm-up), node ${process.version}`);
-  const source = await startSource(SIZE);
-  const sink = await startSink();
-  const stopAll: Array<() => Promise<void> | void> = [() => void source.server.close(), () => sink.close()];
+  const loopback = await startLoopback();
+  const stopAll: Array<() => Promise<void> | void> = [() => loopback.stop()];
   try {
+    const source = await loopback.source(SIZE);
+    const sink = await loopback.sink();
+    stopAll.push(() => source.close(), () => sink.close());
     const bridge = await startBridgeProcess();
     stopAll.push(() => bridge.stop());
     const hop = await startOurs();
@@ -163,8 +160,8 @@ async function main(): Promise<void> {
       // know the length, as with HTTP's Content-Length). With a source that ends the connection itself, wisp-js 0.5
       // stalls (docs/performance.md: its server drops a stream's queued bytes and never closes it when the target
       // ends while the WebSocket's buffer is over 32 MiB); BENCH_SOURCE_ENDS=1 shows that.
-      const small = await startSource(per, !SOURCE_ENDS);
-      stopAll.push(() => void small.server.close());
+      const small = await loopback.source(per, !SOURCE_ENDS);
+      stopAll.push(() => small.close());
       const many = (dl: (onBytes: (k: number) => void) => Promise<{ bytes: number; seconds: number }>, pid: number) => async () => {
         const before = cpuSeconds(pid);
         const r = await concurrentDownloads(STREAMS, dl);
@@ -201,7 +198,7 @@ async function main(): Promise<void> {
         report('SOCKS5 CONNECT relay, download (server CPU: wsocks and microsocks only; Dante forks)', await interleave(cases, ROUNDS, log), 'direct TCP', ['wsocks', ...(BASES.length ? ['wsocks (base)'] : []), 'dante']);
       }
       if (want('connects')) {
-        const target = await startSilentTarget();
+        const target = await loopback.silent();
         stopAll.push(() => target.close());
         const cases: Case[] = peers.map((p) => ({
           name: p.name,
@@ -229,7 +226,7 @@ async function main(): Promise<void> {
       );
 
       console.log('\nBridge memory (RSS growth of a fresh bridge process)\n');
-      const target = await startSilentTarget();
+      const target = await loopback.silent();
       stopAll.push(() => target.close());
       const mem: string[][] = [];
       for (const n of [1000, 10000]) {
@@ -242,8 +239,8 @@ async function main(): Promise<void> {
       }
       const fresh = await startBridgeProcess();
       try {
-        const big = await startSource(1024 * MiB);
-        stopAll.push(() => void big.server.close());
+        const big = await loopback.source(1024 * MiB);
+        stopAll.push(() => big.close());
         const kib = await stalledReaderGrowth(fresh, big.port);
         mem.push(['a reader that stops reading a 1 GiB download (3 s)', `${(kib / 1024).toFixed(1)} MiB growth`]);
       } finally {

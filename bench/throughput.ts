@@ -1,5 +1,5 @@
 /** Loopback throughput helpers for benchmarks: a source that sends N bytes, a sink that counts, and timed receives. */
-import { createServer, connect, type Server, type Socket } from 'node:net';
+import { createServer, connect, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { SocksClient } from 'socks';
 
@@ -7,7 +7,7 @@ import { SocksClient } from 'socks';
  * A server that sends `bytes` of data to each connection, then closes it; or, with `hold`, keeps it open until the
  * client closes (the client knows the length, as with HTTP's Content-Length).
  */
-export async function startSource(bytes: number, hold = false): Promise<{ port: number; server: Server }> {
+export async function startSource(bytes: number, hold = false): Promise<Source> {
   const chunk = Buffer.alloc(256 * 1024, 0x5a);
   const server = createServer((s) => {
     let left = bytes;
@@ -25,7 +25,13 @@ export async function startSource(bytes: number, hold = false): Promise<{ port: 
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
-  return { port: (server.address() as { port: number }).port, server };
+  return { port: (server.address() as { port: number }).port, close: () => server.close() };
+}
+
+/** A loopback source (startSource): its port, and close() to stop listening. */
+export interface Source {
+  port: number;
+  close(): void;
 }
 
 export interface Sink {
@@ -70,6 +76,24 @@ export async function startSink(): Promise<Sink> {
     next: () => new Promise((resolve) => waiters.push(resolve)),
     reached: (n) => (current >= n ? Promise.resolve() : new Promise((resolve) => (goal = { n, resolve }))),
     close: () => server.close(),
+  };
+}
+
+/** A target that accepts connections and keeps them open, silent. */
+export async function startSilentTarget(): Promise<Source> {
+  const sockets = new Set<Socket>();
+  const server = createServer((s) => {
+    sockets.add(s);
+    s.on('error', () => {});
+  });
+  server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 });
+  await once(server, 'listening');
+  return {
+    port: (server.address() as { port: number }).port,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      server.close();
+    },
   };
 }
 
