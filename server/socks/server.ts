@@ -84,9 +84,7 @@ export class SocksServer {
    */
   async drain(timeoutMs: number): Promise<void> {
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    const deadline = setTimeout(() => {
-      for (const s of this.sockets) s.destroy();
-    }, timeoutMs);
+    const deadline = setTimeout(() => this.cutAll(), timeoutMs);
     await closed;
     clearTimeout(deadline);
     await this.ctx.gssapi?.close();
@@ -95,9 +93,17 @@ export class SocksServer {
   /** Stops listening and closes every connection, relay, BIND listener and UDP association. */
   async close(): Promise<void> {
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    for (const s of this.sockets) s.destroy();
+    this.cutAll();
     await closed;
     await this.ctx.gssapi?.close();
+  }
+
+  /**
+   * Cuts every client connection with a reset: a plain close would send a relayed client a FIN after the bytes
+   * already queued, and a download cut in the middle would pass for a complete one.
+   */
+  private cutAll(): void {
+    for (const s of this.sockets) s.resetAndDestroy();
   }
 
   private accept(socket: Socket): void {
