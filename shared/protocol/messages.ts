@@ -88,8 +88,11 @@ export const CreditMessageSchema = z.object({ type: z.literal('credit'), id: Str
 export const EndSchema = z.object({ type: z.literal('end'), id: StreamIdSchema }).strict();
 export const CloseSchema = z.object({ type: z.literal('close'), id: StreamIdSchema }).strict();
 
-/** Messages the client sends. */
-export const ClientMessageSchema = z.union([OpenSchema, CreditMessageSchema, EndSchema, CloseSchema]);
+/**
+ * Messages the client sends. Discriminated by `type`: a message is checked against its own type's schema only (a
+ * `credit`, the commonest, no longer fails through `open`'s first), and an unknown type is named as such.
+ */
+export const ClientMessageSchema = z.discriminatedUnion('type', [OpenSchema, CreditMessageSchema, EndSchema, CloseSchema]);
 export type ClientMessage = z.infer<typeof ClientMessageSchema>;
 
 export const HelloSchema = z

@@ -166,7 +166,11 @@ describe('bridge security', () => {
     expect(await next((m) => m.type === 'error')).toMatchObject({ code: 'ERR_BAD_MESSAGE', message: 'control messages are JSON' });
     ws.send(JSON.stringify({ type: 'open', id: 7, host: 'x', port: 70000, window: 1024 }));
     expect(await next((m) => m.type === 'error' && m.id === 7)).toMatchObject({ code: 'ERR_BAD_MESSAGE', message: expect.stringMatching(/^port:/) });
+    // Each type is checked against its own schema: the answer names the field (or the unknown type) at fault.
     ws.send(JSON.stringify({ type: 'teleport', id: 1 }));
+    expect(await next((m) => m.type === 'error' && m.id === 1)).toMatchObject({ code: 'ERR_BAD_MESSAGE', message: expect.stringMatching(/^type: .*'open' \| 'credit' \| 'end' \| 'close'/) });
+    ws.send(JSON.stringify({ type: 'credit', id: 5, bytes: 0 }));
+    expect(await next((m) => m.type === 'error' && m.id === 5)).toMatchObject({ code: 'ERR_BAD_MESSAGE', message: expect.stringMatching(/^bytes:/) });
     ws.send(new Uint8Array([0, 0, 1]));
     await next((m) => m.type === 'error' && m.code === 'ERR_BAD_FRAME');
     ws.send(JSON.stringify({ type: 'open', id: 9, host: 'a.test', port: 80, route: 'nope', window: 1024 }));
@@ -178,7 +182,7 @@ describe('bridge security', () => {
     ws.send(JSON.stringify({ type: 'open', id: 11, host: 'localhost', port: echo.port, window: 1024, route: 'proxied' }));
     expect(await next((m) => m.code === 'ERR_STREAM_EXISTS')).toMatchObject({ type: 'error', message: 'stream 11 is already open' });
     expect(messages.find((m) => m.code === 'ERR_STREAM_EXISTS')).not.toHaveProperty('id');
-    expect(messages.filter((m) => m.type === 'error').length).toBe(6);
+    expect(messages.filter((m) => m.type === 'error').length).toBe(7);
     ws.close();
   });
 
