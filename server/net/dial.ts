@@ -33,14 +33,15 @@ export const TCP_TUNING = { noDelay: true, keepAlive: true, keepAliveInitialDela
 /**
  * Connects to each address in turn until one answers. The socket comes back connected, half-open capable (a FIN
  * from the target does not end our side), with keepalive on and Nagle off. `onread`: net.Socket's option of that name
- * (reads into the caller's buffers instead of 'data' events; see DirectReads in relay.ts).
+ * (reads into the caller's buffers instead of 'data' events; see DirectReads in relay.ts). `stream`: net.Socket's
+ * stream options (relay.ts RELAY_SOCKET_OPTIONS).
  */
-export async function connectTcp(addresses: readonly string[], port: number, signal?: AbortSignal, onread?: OnReadOpts): Promise<Socket> {
+export async function connectTcp(addresses: readonly string[], port: number, signal?: AbortSignal, onread?: OnReadOpts, stream?: { highWaterMark?: number }): Promise<Socket> {
   // Built only when it is needed: an Error's stack trace costs more than the rest of a loopback connect.
   let last: TargetError | undefined;
   for (const address of addresses) {
     try {
-      return await connectOne(address, port, signal, onread);
+      return await connectOne(address, port, signal, onread, stream);
     } catch (err) {
       last = targetErrorFrom(err, `connect to ${formatHostPort(address, port)}`);
       if (last.code === TargetErrorCode.TIMEOUT) break;
@@ -49,11 +50,11 @@ export async function connectTcp(addresses: readonly string[], port: number, sig
   throw last ?? new TargetError(TargetErrorCode.HOST_UNREACHABLE, 'no address to connect to');
 }
 
-function connectOne(host: string, port: number, signal: AbortSignal | undefined, onread: OnReadOpts | undefined): Promise<Socket> {
+function connectOne(host: string, port: number, signal: AbortSignal | undefined, onread: OnReadOpts | undefined, stream: { highWaterMark?: number } | undefined): Promise<Socket> {
   return new Promise((resolve, reject) => {
     // `onread`, `noDelay` and `keepAlive` are constructor options of net.Socket (Node's typings list them under
     // connect()).
-    const options = { allowHalfOpen: true, ...TCP_TUNING, ...(onread ? { onread } : {}) };
+    const options = { allowHalfOpen: true, ...TCP_TUNING, ...stream, ...(onread ? { onread } : {}) };
     const socket = new Socket(options as SocketConstructorOpts);
     const onAbort = () => {
       socket.destroy();

@@ -4,11 +4,25 @@
  * on either side is passed on as a reset (never as a FIN, which would pass for a complete stream); another error or
  * the idle timeout resets both.
  *
- * `a -> b` uses `pipe`. `b -> a` does too, unless `b` is a socket we created ourselves with a DirectReads' `onread`:
- * then its reads land in one buffer of that connection, reused from read to read, and go to `a` without a copy, an
- * allocation or a trip through the stream machinery (the download direction of a SOCKS CONNECT).
+ * `a -> b` is copied from 'data' events. `b -> a` is too, unless `b` is a socket we created ourselves with a
+ * DirectReads' `onread`: then its reads land in one buffer of that connection, reused from read to read, and go to `a`
+ * without a copy, an allocation or a trip through the stream machinery (the download direction of a SOCKS CONNECT).
+ *
+ * Bound: a direction stops reading as soon as a write leaves bytes its writer's kernel has not taken (the writer's
+ * write() returns false and bytes remain queued) and resumes on 'drain'. On sockets made with RELAY_SOCKET_OPTIONS
+ * (high-water marks of 1 byte) that is "anything queued": a direction holds at most the read being written and one
+ * more read (a paused socket without `onread` reads until its buffer reaches the high-water mark: one read), however
+ * small the reads are. With Node's default 16 KiB marks, a client trickling 1-byte segments to a stalled target made
+ * the two buffers hold 16 Ki chunks each, a few hundred bytes of memory per byte.
  */
 import type { Socket } from 'node:net';
+
+/**
+ * Stream options for sockets that relay() copies between (net.createServer's and net.Socket's `highWaterMark`): a
+ * write returns false whenever bytes stay queued, and a paused socket stops reading after one more read. See the bound
+ * above. Copies decide by bytes still queued, so this costs no extra pause on a write the kernel took whole.
+ */
+export const RELAY_SOCKET_OPTIONS = { highWaterMark: 1 } as const;
 
 export interface RelayOptions {
   /** Destroy both sockets after this long with no traffic either way; 0 disables it. */
@@ -41,7 +55,8 @@ const MAX_SPARE_BUFFERS = 32;
  * a sink. Small reads land in a buffer shared by all connections and are handed on as copies. A read that fills it
  * switches the connection to a buffer of its own (DIRECT_READ_MAX_BYTES) whose reads are handed on without a copy;
  * that buffer is reused for the next read unless the sink's writer still holds it (a write that did not go out at
- * once): then the next read gets a fresh one, so no byte handed on is ever overwritten. Reads smaller than a quarter
+ * once): then the next read gets a fresh one (or, if the sink also paused the socket, the shared buffer: a paused
+ * connection keeps no idle buffer), so no byte handed on is ever overwritten. Reads smaller than a quarter
  * of it go back to the shared buffer. Reads before a sink is attached are kept (copied) and the socket paused.
  */
 export class DirectReads {
@@ -79,7 +94,12 @@ export class DirectReads {
         this.early.push(copy);
         return false;
       }
-      return this.sink(chunk);
+      const more = this.sink(chunk);
+      // Node asks for the next read's buffer right after this callback. A socket that pauses with its buffer lent
+      // reads next only once resumed (a client that stopped reading: maybe never): that read goes to the shared
+      // buffer, and one that fills it brings a buffer of its own back, instead of a fresh one sitting idle meanwhile.
+      if (!more && this.lent) this.large = false;
+      return more;
     },
   };
 
@@ -144,10 +164,29 @@ export function relay(a: Socket, b: Socket, options: RelayOptions, bReads?: Dire
         s.on('timeout', destroyBoth);
       }
     }
-    a.pipe(b);
+    copy(a, b);
     if (bReads) copyDirect(b, bReads, a);
-    else b.pipe(a);
+    else copy(b, a);
   });
+}
+
+/** `from -> to` by 'data' events: `from` pauses while `to` keeps bytes queued (see the bound above). */
+function copy(from: Socket, to: Socket): void {
+  const onDrain = () => from.resume();
+  from.on('data', (chunk: Buffer) => {
+    if (!to.write(chunk) && to.writableLength > 0) {
+      from.pause();
+      to.once('drain', onDrain);
+    }
+  });
+  endOnEnd(from, to);
+  from.resume();
+}
+
+/** Ends `to` after `from` ends: at once if `from` did already (a paused socket emits 'end' when its FIN comes). */
+function endOnEnd(from: Socket, to: Socket): void {
+  if (from.readableEnded) to.end();
+  else from.once('end', () => to.end());
 }
 
 /** `from -> to` for a socket read through DirectReads: what `pipe` does, without its per-chunk machinery. */
@@ -160,8 +199,9 @@ function copyDirect(from: Socket, reads: DirectReads, to: Socket): void {
   const write = (chunk: Buffer): boolean => {
     if (to.destroyed) return false;
     const flowing = to.write(chunk);
+    if (to.writableLength === 0) return true;
     // Still queued in the writer (partly written, or behind earlier writes): its buffer is not ours to reuse.
-    if (to.writableLength > 0) reads.held();
+    reads.held();
     if (flowing) return true;
     if (!waiting) {
       waiting = true;
@@ -171,7 +211,7 @@ function copyDirect(from: Socket, reads: DirectReads, to: Socket): void {
   };
   let flowing = true;
   for (const chunk of reads.attach(write)) flowing = write(chunk) && flowing;
-  from.once('end', () => to.end());
+  endOnEnd(from, to);
   to.once('close', () => to.off('drain', onDrain));
   if (flowing) from.resume();
 }

@@ -12,7 +12,7 @@ import type { Socks4Request } from '../../shared/socks/socks4.ts';
 import type { Socks5Request } from '../../shared/socks/socks5.ts';
 import { connectTcp, formatHostPort, TCP_TUNING, unmapIPv4 } from '../net/dial.ts';
 import type { Resolve } from '../net/resolver.ts';
-import { DirectReads, relay } from '../net/relay.ts';
+import { DirectReads, relay, RELAY_SOCKET_OPTIONS } from '../net/relay.ts';
 import { TargetError, TargetErrorCode, targetErrorFrom } from '../net/target-error.ts';
 import type { Credentials } from './credentials.ts';
 import type { SocksServerOptions } from './options.ts';
@@ -299,7 +299,7 @@ export class SocksConnection {
     const reads = new DirectReads();
     try {
       const addresses = await this.allowedAddresses(request, 'connect', signal);
-      target = await connectTcp(addresses, request.port, signal, reads.onread);
+      target = await connectTcp(addresses, request.port, signal, reads.onread, RELAY_SOCKET_OPTIONS);
     } finally {
       done();
     }
@@ -319,7 +319,7 @@ export class SocksConnection {
     if (request.version === 4 && isIP(localAddress) !== 4) {
       throw new TargetError(TargetErrorCode.FAILED, 'SOCKS4 BIND needs an IPv4 listening address');
     }
-    const listener = createServer({ allowHalfOpen: true, pauseOnConnect: true, ...TCP_TUNING });
+    const listener = createServer({ allowHalfOpen: true, pauseOnConnect: true, ...TCP_TUNING, ...RELAY_SOCKET_OPTIONS });
     this.ctx.resources.bindListeners++;
     let peer: Socket;
     try {

@@ -6,6 +6,7 @@ import { boundAddress, listen } from '../net/listen.ts';
 import { resolveHost, TCP_TUNING } from '../net/dial.ts';
 import { limitLookups } from '../net/lookup-limit.ts';
 import { TargetError, TargetErrorCode } from '../net/target-error.ts';
+import { RELAY_SOCKET_OPTIONS } from '../net/relay.ts';
 import { Credentials } from './credentials.ts';
 import { SocksConnection, type ConnectionContext, type SocksLogEntry } from './connection.ts';
 import { SocksServerOptionsSchema, type SocksServerOptions, type SocksServerOptionsInput } from './options.ts';
@@ -33,7 +34,7 @@ export class SocksServer {
       resources: { bindListeners: 0, udpAssociations: 0 },
       resolve: limitLookups(resolveHost, options.maxPendingLookups, (max) => new TargetError(TargetErrorCode.FAILED, `${max} DNS lookups in progress; try again later`)),
     };
-    this.server = createServer({ allowHalfOpen: true, ...TCP_TUNING }, (socket) => this.accept(socket));
+    this.server = createServer({ allowHalfOpen: true, ...TCP_TUNING, ...RELAY_SOCKET_OPTIONS }, (socket) => this.accept(socket));
   }
 
   /**
