@@ -13,6 +13,7 @@ import type { Socks5Request } from '../../shared/socks/socks5.ts';
 import { connectTcp, formatHostPort, TCP_TUNING, unmapIPv4 } from '../net/dial.ts';
 import type { Resolve } from '../net/resolver.ts';
 import { DirectReads, relay, RELAY_SOCKET_OPTIONS } from '../net/relay.ts';
+import { deadline, type Deadline } from '../net/deadline.ts';
 import { TargetError, TargetErrorCode, targetErrorFrom } from '../net/target-error.ts';
 import type { Credentials } from './credentials.ts';
 import type { SocksServerOptions } from './options.ts';
@@ -92,8 +93,8 @@ export class SocksConnection {
   private closed = false;
   /** Aborted when the client goes away (identd checks, UDP associations); made on first use. */
   private goneController: AbortController | undefined;
-  /** Ends the wait in progress (connect, BIND) when the client goes away. */
-  private cancelWait: (() => void) | undefined;
+  /** The latest wait (connect, BIND): aborted when the client goes away, unless it is over. */
+  private waiting: Deadline | undefined;
 
   constructor(
     private readonly socket: Socket,
@@ -121,23 +122,12 @@ export class SocksConnection {
     return this.goneController.signal;
   }
 
-  /**
-   * A signal for one wait of this connection (connect, BIND): it aborts after `ms` or when the client goes away.
-   * `done()` stops it. One wait at a time.
-   */
-  private wait(ms: number): { signal: AbortSignal; done: () => void } {
-    const ac = new AbortController();
-    const abort = () => ac.abort();
-    if (this.closed) abort();
-    const timer = setTimeout(abort, ms);
-    this.cancelWait = abort;
-    return {
-      signal: ac.signal,
-      done: () => {
-        clearTimeout(timer);
-        if (this.cancelWait === abort) this.cancelWait = undefined;
-      },
-    };
+  /** A deadline for one wait of this connection (connect, BIND), aborted too when the client goes away. */
+  private wait(ms: number): Deadline {
+    const d = deadline(ms);
+    this.waiting = d;
+    if (this.closed) d.abort();
+    return d;
   }
 
   start(): void {
@@ -147,7 +137,7 @@ export class SocksConnection {
       clearTimeout(this.handshakeTimer);
       this.closed = true;
       this.goneController?.abort(CLIENT_GONE);
-      this.cancelWait?.();
+      this.waiting?.abort();
     });
     this.handshakeTimer = setTimeout(() => {
       this.log({ event: 'protocol-error', code: 'ERR_SOCKS_HANDSHAKE_TIMEOUT', reason: 'handshake timed out' });
