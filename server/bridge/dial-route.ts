@@ -299,6 +299,9 @@ async function targetForRoute(
 
 /** Runs `fn` with a signal that fires on the per-step deadline or when the stream is closed; maps failures. */
 async function withDeadline<T>(o: DialRouteOptions, hop: number | undefined, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  // Closed between two steps: the next does not start (its signal would be born aborted, and a step that only
+  // listens for 'abort' would wait for a reply that may never come, holding its socket).
+  if (o.signal.aborted) throw toWsocksError(undefined, hop, true);
   const { signal, done } = deadline(o.timeoutMs, o.signal);
   try {
     return await fn(signal);
@@ -424,6 +427,7 @@ function handshake(
       cleanup();
       reject(new TargetError(TargetErrorCode.TIMEOUT, `no SOCKS reply within the handshake timeout`));
     };
+    if (signal.aborted) return onAbort();
     attach();
     handle(hs.start());
   });
