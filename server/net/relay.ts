@@ -98,7 +98,11 @@ export class DirectReads {
       // Node asks for the next read's buffer right after this callback. A socket that pauses with its buffer lent
       // reads next only once resumed (a client that stopped reading: maybe never): that read goes to the shared
       // buffer, and one that fills it brings a buffer of its own back, instead of a fresh one sitting idle meanwhile.
-      if (!more && this.lent) this.large = false;
+      // The lent buffer is its holders' now: forgotten here too, or a copied read's held() would give it back early.
+      if (!more && this.lent) {
+        this.large = false;
+        this.own = undefined;
+      }
       return more;
     },
   };

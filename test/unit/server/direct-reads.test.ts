@@ -86,4 +86,26 @@ describe('DirectReads (the relay reading into reused buffers)', () => {
     const b = reads.onread.buffer();
     expect(reads.onread.callback(1, b)).toBe(false);
   });
+
+  it('a copied read after a pause with the buffer lent gives back nothing: the lent buffer stays with its holder', () => {
+    const reads = new DirectReads();
+    const releases: Array<() => void> = [];
+    let more = true;
+    reads.attach(() => (releases.push(reads.held()), more));
+    const first = reads.onread.buffer();
+    reads.onread.callback(first.length, first); // fills the shared buffer: the next read gets a buffer of its own
+    const own = reads.onread.buffer();
+    more = false;
+    reads.onread.callback(own.length, own); // lent to a writer, and the socket pauses: the next read is shared
+    const shared = reads.onread.buffer();
+    more = true;
+    reads.onread.callback(shared.length, shared); // a copy: its release must not give `own` back
+    releases.at(-1)!();
+    // Another connection's large read must not land in `own` while the writer still holds it.
+    const other = new DirectReads();
+    other.attach(() => true);
+    const s = other.onread.buffer();
+    other.onread.callback(s.length, s);
+    expect(other.onread.buffer()).not.toBe(own);
+  });
 });
