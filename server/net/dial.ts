@@ -62,14 +62,15 @@ function connectOne(host: string, port: number, signal: AbortSignal | undefined,
     };
     if (signal?.aborted) return onAbort();
     signal?.addEventListener('abort', onAbort, { once: true });
-    socket.once('error', (err) => {
+    const onError = (err: Error) => {
       signal?.removeEventListener('abort', onAbort);
       socket.destroy();
       reject(err);
-    });
+    };
+    socket.once('error', onError);
     socket.connect({ host, port }, () => {
       signal?.removeEventListener('abort', onAbort);
-      socket.removeAllListeners('error');
+      socket.off('error', onError);
       resolve(socket);
     });
   });

@@ -148,24 +148,21 @@ export class DirectReads {
 }
 
 export function relay(a: Socket, b: Socket, options: RelayOptions, bReads?: DirectReads): Promise<void> {
+  // Listeners are inline arrows and module functions: per connection, no closure more than needed.
   return new Promise((resolve) => {
     let closed = 0;
-    const destroyBoth = () => {
-      for (const s of [a, b]) if (!s.destroyed) s.resetAndDestroy();
-    };
-    const onClose = (s: Socket) => {
-      // A side that closed before both its directions ended (destroyed from outside: the server closing, a drain's
-      // deadline) leaves bytes undelivered: the other side gets a reset, never a silent hang or a FIN that would pass
-      // for a complete stream.
-      if (!(s.readableEnded && s.writableFinished)) destroyBoth();
-      if (++closed === 2) resolve();
-    };
     for (const s of [a, b]) {
-      s.once('close', () => onClose(s));
-      s.on('error', destroyBoth);
+      s.once('close', () => {
+        // A side that closed before both its directions ended (destroyed from outside: the server closing, a drain's
+        // deadline) leaves bytes undelivered: the other side gets a reset, never a silent hang or a FIN that would
+        // pass for a complete stream.
+        if (!(s.readableEnded && s.writableFinished)) resetBoth(a, b);
+        if (++closed === 2) resolve();
+      });
+      s.on('error', () => resetBoth(a, b));
       if (options.idleTimeoutMs > 0) {
         s.setTimeout(options.idleTimeoutMs);
-        s.on('timeout', destroyBoth);
+        s.on('timeout', () => resetBoth(a, b));
       }
     }
     copy(a, b);
@@ -174,13 +171,17 @@ export function relay(a: Socket, b: Socket, options: RelayOptions, bReads?: Dire
   });
 }
 
+function resetBoth(a: Socket, b: Socket): void {
+  if (!a.destroyed) a.resetAndDestroy();
+  if (!b.destroyed) b.resetAndDestroy();
+}
+
 /** `from -> to` by 'data' events: `from` pauses while `to` keeps bytes queued (see the bound above). */
 function copy(from: Socket, to: Socket): void {
-  const onDrain = () => from.resume();
   from.on('data', (chunk: Buffer) => {
     if (!to.write(chunk) && to.writableLength > 0) {
       from.pause();
-      to.once('drain', onDrain);
+      to.once('drain', () => from.resume());
     }
   });
   endOnEnd(from, to);
@@ -196,10 +197,6 @@ function endOnEnd(from: Socket, to: Socket): void {
 /** `from -> to` for a socket read through DirectReads: what `pipe` does, without its per-chunk machinery. */
 function copyDirect(from: Socket, reads: DirectReads, to: Socket): void {
   let waiting = false;
-  const onDrain = () => {
-    waiting = false;
-    from.resume();
-  };
   const write = (chunk: Buffer): boolean => {
     if (to.destroyed) return false;
     const flowing = to.write(chunk);
@@ -209,13 +206,15 @@ function copyDirect(from: Socket, reads: DirectReads, to: Socket): void {
     if (flowing) return true;
     if (!waiting) {
       waiting = true;
-      to.once('drain', onDrain);
+      to.once('drain', () => {
+        waiting = false;
+        from.resume();
+      });
     }
     return false;
   };
   let flowing = true;
   for (const chunk of reads.attach(write)) flowing = write(chunk) && flowing;
   endOnEnd(from, to);
-  to.once('close', () => to.off('drain', onDrain));
   if (flowing) from.resume();
 }

@@ -217,31 +217,32 @@ export class SocksConnection {
     const version = request.version;
     if (version === 4) this.user = Buffer.from(request.userId).toString('utf8') || undefined;
     const command = COMMAND_NAMES[request.command];
-    const target = formatHostPort(hostForLog(request.host), request.port);
+    // The target as logs and errors name it: built only for them (it parses the host once more).
+    const target = (): string => formatHostPort(hostForLog(request.host), request.port);
     if (version === 4 && (this.ctx.credentials.required || this.ctx.gssapi)) {
-      this.log({ event: 'denied', version, target, code: 'ERR_SOCKS_AUTH_REQUIRED', reason: 'SOCKS4 cannot authenticate' });
+      this.log({ event: 'denied', version, target: target(), code: 'ERR_SOCKS_AUTH_REQUIRED', reason: 'SOCKS4 cannot authenticate' });
       return this.finish(failureReply(4, Socks5ReplyCode.NOT_ALLOWED));
     }
     if (command === 'udp' && this.channel !== this.socket) {
-      this.log({ event: 'failed', version, target, code: 'ERR_GSSAPI_PROTECTION', reason: 'UDP with GSS-API integrity or confidentiality (datagram encapsulation) is not implemented' });
+      this.log({ event: 'failed', version, target: target(), code: 'ERR_GSSAPI_PROTECTION', reason: 'UDP with GSS-API integrity or confidentiality (datagram encapsulation) is not implemented' });
       return this.finish(failureReply(version, Socks5ReplyCode.COMMAND_NOT_SUPPORTED));
     }
     if (command === undefined || (version === 4 && command === 'udp')) {
-      this.log({ event: 'failed', version, target, code: 'ERR_SOCKS_BAD_COMMAND', reason: `command 0x${request.command.toString(16)}` });
+      this.log({ event: 'failed', version, target: target(), code: 'ERR_SOCKS_BAD_COMMAND', reason: `command 0x${request.command.toString(16)}` });
       return this.finish(failureReply(version, Socks5ReplyCode.COMMAND_NOT_SUPPORTED));
     }
-    if (version === 4 && this.ctx.options.identd && !(await this.identConfirmed(request.userId, command, target))) return;
+    if (version === 4 && this.ctx.options.identd && !(await this.identConfirmed(request.userId, command, target()))) return;
     try {
       if (command === 'connect') await this.connect(request, rest);
       else if (command === 'bind') await this.bind(request);
       else await this.associate(request as Socks5Request);
     } catch (err) {
-      const e = targetErrorFrom(err, target);
+      const e = targetErrorFrom(err, target());
       this.log({
         event: e.code === TargetErrorCode.DENIED ? 'denied' : 'failed',
         version,
         command,
-        target,
+        target: target(),
         code: e.code,
         reason: e.message,
       });

@@ -2,17 +2,29 @@
 
 /** Parses dotted-quad IPv4 ("127.0.0.1"); null when it is not exactly four decimal octets. */
 export function parseIPv4(text: string): Uint8Array | null {
-  const parts = text.split('.');
-  if (parts.length !== 4) return null;
+  // Character by character: no split, no regular expression (it runs several times per SOCKS CONNECT).
+  const length = text.length;
+  if (length < 7 || length > 15) return null;
   const out = new Uint8Array(4);
-  for (let i = 0; i < 4; i++) {
-    const part = parts[i]!;
-    if (!/^(0|[1-9][0-9]{0,2})$/.test(part)) return null;
-    const value = Number(part);
-    if (value > 255) return null;
-    out[i] = value;
+  let part = 0;
+  let value = 0;
+  let digits = 0;
+  for (let i = 0; i <= length; i++) {
+    const c = i < length ? text.charCodeAt(i) : 0x2e;
+    if (c === 0x2e) {
+      if (digits === 0 || part === 4) return null;
+      out[part++] = value;
+      value = 0;
+      digits = 0;
+    } else if (c >= 0x30 && c <= 0x39) {
+      // No leading zeros ("01"), at most 255.
+      if (digits > 0 && value === 0) return null;
+      value = value * 10 + (c - 0x30);
+      if (value > 255) return null;
+      digits++;
+    } else return null;
   }
-  return out;
+  return part === 4 ? out : null;
 }
 
 export function formatIPv4(bytes: Uint8Array): string {
