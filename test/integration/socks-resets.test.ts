@@ -12,7 +12,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { SocksServer } from '../../server/socks/server.ts';
 import { encodeSocks5Request, fromHex } from '../../shared/socks/index.ts';
 import { RawClient } from '../helpers/net.ts';
-import { startScripted, type ScriptedTarget } from '../helpers/scripted-target.ts';
+import { payload, readSocketToEnd, sha256, startScripted, type ScriptedTarget } from '../helpers/scripted-target.ts';
 import { socketFds } from '../helpers/socket-fds.ts';
 
 const MiB = 1024 * 1024;
@@ -241,6 +241,33 @@ it.each([
   // A FIN would tell the client its download is complete: it is not.
   expect(await Promise.all(clients.map((c) => c.ended))).toEqual(['reset', 'reset', 'reset']);
   expect(await Promise.all(ends)).toEqual(['reset', 'reset', 'reset']);
+  await target.idle();
+  expect(socketFds()).toBe(fds);
+});
+
+it('a relay that ends within the drain deadline delivers every byte both ways, to a client that reads late', { timeout: 60_000 }, async () => {
+  const fds = socketFds();
+  const server = await SocksServer.start({ port: 0 });
+  const down = payload(16 * MiB);
+  const up = payload(4 * MiB);
+  let upSha!: Promise<string>;
+  target.script = (s) => {
+    upSha = readSocketToEnd(s).then(sha256);
+    s.end(down.data);
+  };
+  const c = await RawClient.connect(server.address.port);
+  c.send(request(target.port));
+  await c.read(12);
+  c.socket.pause();
+  c.socket.end(up.data);
+  const draining = server.drain(60_000);
+  // The client reads only once the server is draining.
+  c.socket.resume();
+  const got = await c.readToEnd();
+  expect(sha256(got)).toBe(down.sha);
+  expect(await upSha).toBe(up.sha);
+  await c.closed;
+  await draining;
   await target.idle();
   expect(socketFds()).toBe(fds);
 });
