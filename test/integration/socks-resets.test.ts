@@ -19,8 +19,8 @@ const MiB = 1024 * 1024;
 let target: ScriptedTarget;
 
 /**
- * A SOCKS5 client in Python, reading with plain recv(): Node (libuv) reports a reset that arrives while a socket
- * reads as an ordinary end of stream (a POLLHUP after a short read is taken for EOF), so only a client outside
+ * A SOCKS5 client in Python, reading with plain recv(): Node reports a reset that arrives while a socket reads as
+ * an ordinary end of stream (seen with Node 20 on Linux 6.18; likely libuv taking the POLLHUP for EOF), so only a client outside
  * libuv can tell a reset from a FIN. It CONNECTs to `targetPort`, sends `up` bytes (then half-closes, with
  * `halfClose`), reads until EOF or reset (a send that failed counts as the reset), prints `flowing` once 1 MiB came, and at the end `eof N` or `reset N`;
  * with `cutAfter` it resets the connection itself (SO_LINGER 0) once that many bytes came, and prints `cut N`.
