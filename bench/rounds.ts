@@ -63,15 +63,21 @@ export async function interleave(all: Case[], rounds: number, log = (_line: stri
     for (const [position, c] of order.entries()) {
       const res = results.get(c.name)!;
       if (settling) await settle();
+      const ownBefore = process.cpuUsage();
       try {
         const t = await withTimeout(c.run(), c.timeoutS ?? Number(process.env.BENCH_RUN_TIMEOUT_S ?? 300));
+        const own = process.cpuUsage(ownBefore);
         if (t.bytes !== t.expected) throw new Error(`received ${t.bytes} of ${t.expected} bytes`);
         const rate = t.bytes / (c.unit ?? MiB) / t.seconds;
         res.rates.push(rate);
         const cpu = t.cpu !== undefined ? t.cpu / (t.bytes / (c.unit === 1 ? 1000 : 1024 * MiB)) : undefined;
         if (cpu !== undefined) res.cpuPerGiB.push(cpu);
         if (t.fairness !== undefined) res.fairness.push(t.fairness);
-        if (verbose) log(`    round ${r + 1} #${position + 1} ${c.name}: ${rate.toFixed(1)}${cpu !== undefined ? ` cpu ${cpu.toFixed(2)}` : ''}`);
+        if (verbose) {
+          const perUnit = (seconds: number) => (seconds / (t.bytes / (c.unit === 1 ? 1000 : 1024 * MiB))).toFixed(2);
+          const bench = perUnit((own.user + own.system) / 1e6);
+          log(`    round ${r + 1} #${position + 1} ${c.name}: ${rate.toFixed(1)}${cpu !== undefined ? ` cpu ${cpu.toFixed(2)}` : ''} bench-cpu ${bench}`);
+        }
       } catch (err) {
         res.rates.push(NaN);
         res.failures.push((err as Error).message);

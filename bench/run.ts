@@ -40,6 +40,11 @@ const STREAM_MB = Number(process.env.BENCH_STREAM_MB ?? 8);
 const CONNECTS = Number(process.env.BENCH_CONNECTS ?? 2000);
 const ONLY = process.env.BENCH_ONLY?.split(',');
 const BASES = process.env.BENCH_BASE ? process.env.BENCH_BASE.split(',') : [];
+/**
+ * With two or more BENCH_BASE checkouts, the bridge tables also give ratios to "bridge (base)": comparing two base
+ * rows avoids the bias of the `bridge` row (docs/performance.md, "Position bias").
+ */
+const BASE_VS = BASES.length > 1 ? ['bridge (base)'] : [];
 /** The 64-stream source ends each connection itself (BENCH_SOURCE_ENDS=1) instead of waiting for the client to close. */
 const SOURCE_ENDS = process.env.BENCH_SOURCE_ENDS === '1';
 const want = (section: string) => !ONLY || ONLY.includes(section);
@@ -69,6 +74,29 @@ function report(title: string, results: Map<string, CaseResult>, base: string, v
     r.failures.length ? `${r.failures.length}/${r.rates.length}: ${r.failures[0]}` : '0',
   ]);
   printTable(head, rows);
+}
+
+/** A bridge and the client library that talks to it (this checkout's, or a BENCH_BASE's), and its current session. */
+interface Variant {
+  label: string;
+  bridge: RunningBridge;
+  open: typeof openSession;
+  session: Session;
+}
+
+/**
+ * Gives each run of `run` a session of its own, opened before the run (not timed, not in its CPU window) after the
+ * previous one has closed: in A/A runs a session kept for the whole bench was slow in one variant, the first opened,
+ * for every round (docs/performance.md, "Position bias"). BENCH_FRESH_SESSION=0 keeps one session per variant.
+ */
+function fresh(v: Variant, run: () => Promise<Transfer>): () => Promise<Transfer> {
+  if (process.env.BENCH_FRESH_SESSION === '0') return run;
+  return async () => {
+    v.session.close();
+    await v.session.closed.catch(() => {});
+    v.session = await v.open(v.bridge.url);
+    return run();
+  };
 }
 
 const log = (line: string) => process.stderr.write(line + '\n');
@@ -107,17 +135,17 @@ async function main(): Promise<void> {
     const wisp = await startWisp();
     if (typeof wisp !== 'string') stopAll.push(() => wisp.stop());
     else log(`wisp-js skipped: ${wisp}`);
-    const session: Session = await openSession(bridge.url);
-    stopAll.push(() => session.close());
+    const main: Variant = { label: '', bridge, open: openSession, session: await openSession(bridge.url) };
+    stopAll.push(() => main.session.close());
     const wispConn = typeof wisp === 'string' ? undefined : await wispConnect(`ws://127.0.0.1:${wisp.port}/`);
     if (wispConn) stopAll.push(() => wispConn.close());
     const via = [{ type: 'socks5' as const, host: '127.0.0.1', port: hop.port }];
-    const bases: Array<{ label: string; bridge: RunningBridge; session: Session }> = [];
+    const bases: Variant[] = [];
     for (const [i, dir] of BASES.entries()) {
       const baseBridge = await startBridgeProcess({}, {}, dir);
       stopAll.push(() => baseBridge.stop());
       const helpers = (await import(`${dir}/test/helpers/bridge.ts`)) as { openSession: typeof openSession };
-      const base = { label: i === 0 ? 'base' : `base ${i + 1}`, bridge: baseBridge, session: await helpers.openSession(baseBridge.url) };
+      const base: Variant = { label: i === 0 ? 'base' : `base ${i + 1}`, bridge: baseBridge, open: helpers.openSession, session: await helpers.openSession(baseBridge.url) };
       bases.push(base);
       stopAll.push(() => base.session.close());
     }
@@ -127,17 +155,17 @@ async function main(): Promise<void> {
       if (typeof ws !== 'string') stopAll.push(() => ws.stop());
       const cases: Case[] = [
         { name: 'direct TCP', run: withCpu(undefined, () => direct(source.port), SIZE) },
-        { name: 'bridge', run: withCpu(bridge.pid, () => throughBridge(session, source.port), SIZE) },
-        { name: 'bridge + SOCKS5 hop', run: withCpu(bridge.pid, () => throughBridge(session, source.port, via), SIZE) },
+        { name: 'bridge', run: fresh(main, withCpu(bridge.pid, () => throughBridge(main.session, source.port), SIZE)) },
+        { name: 'bridge + SOCKS5 hop', run: fresh(main, withCpu(bridge.pid, () => throughBridge(main.session, source.port, via), SIZE)) },
         { name: 'bridge, bare ws client', run: withCpu(bridge.pid, () => bareBridgeDownload(bridge.url, source.port), SIZE) },
       ];
       for (const base of bases) {
-        cases.push({ name: `bridge (${base.label})`, run: withCpu(base.bridge.pid, () => throughBridge(base.session, source.port), SIZE) });
-        cases.push({ name: `bridge + SOCKS5 hop (${base.label})`, run: withCpu(base.bridge.pid, () => throughBridge(base.session, source.port, via), SIZE) });
+        cases.push({ name: `bridge (${base.label})`, run: fresh(base, withCpu(base.bridge.pid, () => throughBridge(base.session, source.port), SIZE)) });
+        cases.push({ name: `bridge + SOCKS5 hop (${base.label})`, run: fresh(base, withCpu(base.bridge.pid, () => throughBridge(base.session, source.port, via), SIZE)) });
       }
       if (typeof ws !== 'string') cases.push({ name: 'websockify', run: withCpu(undefined, () => websockifyDownload(`ws://127.0.0.1:${ws.port}/`), SIZE) });
       if (wispConn && typeof wisp !== 'string') cases.push({ name: 'wisp-js', run: withCpu(wisp.pid, () => wispDownload(wispConn, source.port), SIZE) });
-      report('One stream, download (target -> client)', await interleave(cases, ROUNDS, log), 'direct TCP', ['bridge', 'websockify', 'wisp-js']);
+      report('One stream, download (target -> client)', await interleave(cases, ROUNDS, log), 'direct TCP', ['bridge', ...BASE_VS, 'websockify', 'wisp-js']);
     }
 
     if (want('upload')) {
@@ -145,12 +173,12 @@ async function main(): Promise<void> {
       if (typeof ws !== 'string') stopAll.push(() => ws.stop());
       const cases: Case[] = [
         { name: 'direct TCP', run: withCpu(undefined, () => directUpload(sink, SIZE, CHUNK), SIZE) },
-        { name: 'bridge', run: withCpu(bridge.pid, () => uploadThroughBridge(session, sink, SIZE, CHUNK), SIZE) },
+        { name: 'bridge', run: fresh(main, withCpu(bridge.pid, () => uploadThroughBridge(main.session, sink, SIZE, CHUNK), SIZE)) },
       ];
-      for (const base of bases) cases.push({ name: `bridge (${base.label})`, run: withCpu(base.bridge.pid, () => uploadThroughBridge(base.session, sink, SIZE, CHUNK), SIZE) });
+      for (const base of bases) cases.push({ name: `bridge (${base.label})`, run: fresh(base, withCpu(base.bridge.pid, () => uploadThroughBridge(base.session, sink, SIZE, CHUNK), SIZE)) });
       if (typeof ws !== 'string') cases.push({ name: 'websockify', run: withCpu(undefined, () => websockifyUpload(`ws://127.0.0.1:${ws.port}/`, sink, SIZE, CHUNK), SIZE) });
       if (wispConn && typeof wisp !== 'string') cases.push({ name: 'wisp-js', run: withCpu(wisp.pid, () => wispUpload(wispConn, sink, SIZE, CHUNK), SIZE) });
-      report('One stream, upload (client -> target)', await interleave(cases, ROUNDS, log), 'direct TCP', ['bridge', 'websockify', 'wisp-js']);
+      report('One stream, upload (client -> target)', await interleave(cases, ROUNDS, log), 'direct TCP', ['bridge', ...BASE_VS, 'websockify', 'wisp-js']);
     }
 
     if (want('many')) {
@@ -170,10 +198,10 @@ async function main(): Promise<void> {
       // A run that stalls fails after 60 s instead of hanging the bench.
       const timeoutS = 60;
       const length = SOURCE_ENDS ? Infinity : per;
-      const cases: Case[] = [{ name: 'bridge', timeoutS, run: many((on) => throughBridge(session, small.port, undefined, on, length), bridge.pid) }];
-      for (const base of bases) cases.push({ name: `bridge (${base.label})`, timeoutS, run: many((on) => throughBridge(base.session, small.port, undefined, on, length), base.bridge.pid) });
+      const cases: Case[] = [{ name: 'bridge', timeoutS, run: fresh(main, many((on) => throughBridge(main.session, small.port, undefined, on, length), bridge.pid)) }];
+      for (const base of bases) cases.push({ name: `bridge (${base.label})`, timeoutS, run: fresh(base, many((on) => throughBridge(base.session, small.port, undefined, on, length), base.bridge.pid)) });
       if (wispConn && typeof wisp !== 'string') cases.push({ name: 'wisp-js', timeoutS, run: many((on) => wispDownload(wispConn, small.port, on, length), wisp.pid!) });
-      report(`${STREAMS} concurrent downloads on one session, ${STREAM_MB} MiB each (fairness: the slowest stream's bytes over the mean while all flow)`, await interleave(cases, ROUNDS, log), 'bridge', ['wisp-js']);
+      report(`${STREAMS} concurrent downloads on one session, ${STREAM_MB} MiB each (fairness: the slowest stream's bytes over the mean while all flow)`, await interleave(cases, ROUNDS, log), 'bridge', [...BASE_VS, 'wisp-js']);
     }
 
     if (want('socks') || want('connects')) {
@@ -214,7 +242,7 @@ async function main(): Promise<void> {
       const directs: number[] = [];
       for (let i = 0; i < 50; i++) {
         directs.push(await directSocksOpenTime(hop.port, source.port));
-        opens.push(await openTime(session, source.port, via));
+        opens.push(await openTime(main.session, source.port, via));
       }
       console.log(`\nTime to open a stream through one SOCKS5 hop, median of 50\n`);
       printTable(
