@@ -20,7 +20,9 @@
  * ends its connections itself (see the many section).
  * BENCH_LOOPBACK=inline: the loopback targets run in the bench process, next to the clients (how the bench ran
  * before; docs/performance.md compares the two). BENCH_ORDER=rotate and BENCH_SETTLE=0: the rounds' earlier order
- * (one rotation per round) and no settling between runs. BENCH_VERBOSE=1: every run's rate and CPU on stderr.
+ * (one rotation per round) and no settling between runs. BENCH_FRESH_SESSION=0: one session per bridge for the whole
+ * run instead of a fresh one before each run. BENCH_VERBOSE=1: every run's rate, server CPU and the bench process's
+ * CPU on stderr.
  */
 import type { Session } from '../web/client/index.ts';
 import { openSession } from '../test/helpers/bridge.ts';
