@@ -20,8 +20,8 @@
  * ends its connections itself (see the many section).
  * BENCH_LOOPBACK=inline: the loopback targets run in the bench process, next to the clients (how the bench ran
  * before; docs/performance.md compares the two). BENCH_ORDER=rotate and BENCH_SETTLE=0: the rounds' earlier order
- * (one rotation per round) and no settling between runs. BENCH_FRESH_SESSION=0: one session per bridge for the whole
- * run instead of a fresh one before each run. BENCH_VERBOSE=1: every run's rate, server CPU and the bench process's
+ * (one rotation per round) and no settling between runs. BENCH_FRESH_SESSION=1: a fresh session before each run of a
+ * bridge case instead of one per bridge for the whole run. BENCH_VERBOSE=1: every run's rate, server CPU and the bench process's
  * CPU on stderr.
  */
 import type { Session } from '../web/client/index.ts';
@@ -87,12 +87,12 @@ interface Variant {
 }
 
 /**
- * Gives each run of `run` a session of its own, opened before the run (not timed, not in its CPU window) after the
- * previous one has closed: in A/A runs a session kept for the whole bench was slow in one variant, the first opened,
- * for every round (docs/performance.md, "Position bias"). BENCH_FRESH_SESSION=0 keeps one session per variant.
+ * With BENCH_FRESH_SESSION=1, gives each run of `run` a session of its own, opened before the run (not timed, not in
+ * its CPU window) after the previous one has closed, instead of one session per variant for the whole bench: an
+ * experiment against the `bridge` row's bias in A/A runs (docs/performance.md, "Position bias"; it did not remove it).
  */
 function fresh(v: Variant, run: () => Promise<Transfer>): () => Promise<Transfer> {
-  if (process.env.BENCH_FRESH_SESSION === '0') return run;
+  if (process.env.BENCH_FRESH_SESSION !== '1') return run;
   return async () => {
     v.session.close();
     await v.session.closed.catch(() => {});
