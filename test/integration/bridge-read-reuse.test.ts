@@ -68,3 +68,50 @@ it.each([
   const want = sources.map((s) => [s.data.length, s.sha]).sort();
   expect(got).toEqual(want);
 });
+
+it.each([
+  ['directly', (): Hop[] | undefined => undefined],
+  ['through a SOCKS5 hop', (): Hop[] | undefined => [{ type: 'socks5', host: '127.0.0.1', port: socks.address.port }]],
+] as const)('targets writing every size, from 1 byte to 300 KiB, to clients that read late %s: every byte, in order', { timeout: 120_000 }, async (_name, via) => {
+  // Reads switch between the buffer all connections share (copied) and a connection's own (leased) as their sizes
+  // change: a buffer given back while a lease or an unwritten message still holds it would show as a wrong hash.
+  const sources = Array.from({ length: 3 }, () => payload(12 * MiB));
+  let next = 0;
+  let full!: () => void;
+  const backedUp = new Promise<void>((r) => (full = r));
+  target.script = (s) => {
+    const { data } = sources[next++]!;
+    let at = 0;
+    let x = next;
+    const pump = (): void => {
+      while (at < data.length) {
+        x = (x * 1103515245 + 12345) & 0x7fffffff;
+        const n = x % 4 === 0 ? 1 + (x % 300_000) : 1 + (x % 2000);
+        const ok = s.write(data.subarray(at, Math.min(data.length, at + n)));
+        at += n;
+        if (!ok) {
+          full();
+          return void s.once('drain', pump);
+        }
+        if (x % 3 === 0) return void setImmediate(pump);
+      }
+      full();
+      s.end();
+    };
+    pump();
+  };
+  const results = await Promise.all(
+    sources.map(async () => {
+      const hops = via();
+      const socket = session.open({ host: '127.0.0.1', port: target.port }, hops ? { via: hops } : {});
+      const { readable } = await socket.opened;
+      // Late: nothing is read until some target's path is full.
+      await backedUp;
+      const parts: Uint8Array[] = [];
+      for await (const chunk of readable as unknown as AsyncIterable<Uint8Array>) parts.push(chunk);
+      await socket.close();
+      return Buffer.concat(parts);
+    }),
+  );
+  expect(results.map((b) => [b.length, sha256(b)]).sort()).toEqual(sources.map((s) => [s.data.length, s.sha]).sort());
+});
