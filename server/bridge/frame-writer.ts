@@ -5,7 +5,7 @@
  *
  * Batching: bytes a stream hands over during one turn of the event loop (the target's socket is read up to 32 times
  * a turn when it has plenty) become one message, up to the message limit; and the socket is corked for the turn, so
- * that every frame of the turn (and any control message sent meanwhile through ws) leaves in one system call.
+ * that every frame of the turn (control messages and ws's own frames, pongs, included) leaves in one system call.
  *
  * Control messages (text) are written here too, packed: the turn's messages are encoded into one buffer of their exact
  * size and written once (before any frame queued after them), so that an answer costs its bytes, not a write request
