@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { DIRECT_READ_MAX_BYTES, DIRECT_READ_MIN_BYTES, DirectReads } from '../../../server/net/relay.ts';
 
+// Identity is checked with === and not `.not.toBe()`: vitest compares two distinct 256 KiB buffers element by element
+// for its failure hint when toBe does not pass, which took seconds (and timed the test out under load).
 describe('DirectReads (the relay reading into reused buffers)', () => {
   it('keeps a copy of reads that come before a sink and pauses the socket', () => {
     const reads = new DirectReads();
@@ -35,14 +37,14 @@ describe('DirectReads (the relay reading into reused buffers)', () => {
     const shared = reads.onread.buffer();
     reads.onread.callback(shared.length, shared);
     const own = reads.onread.buffer();
-    expect(own).not.toBe(shared);
+    expect(own === shared).toBe(false);
     expect(own.length).toBe(DIRECT_READ_MAX_BYTES);
     reads.onread.callback(DIRECT_READ_MAX_BYTES / 2, own);
     expect(reads.onread.buffer()).toBe(own); // written at once: reused
     reads.onread.callback(DIRECT_READ_MAX_BYTES / 2, own);
     reads.held(); // this chunk is still queued in its writer
     const fresh = reads.onread.buffer();
-    expect(fresh).not.toBe(own);
+    expect(fresh === own).toBe(false);
     expect(fresh.length).toBe(DIRECT_READ_MAX_BYTES);
     reads.onread.callback(100, fresh); // small again: back to the shared buffer
     expect(reads.onread.buffer()).toBe(shared);
@@ -59,9 +61,9 @@ describe('DirectReads (the relay reading into reused buffers)', () => {
     const ownA = a.onread.buffer();
     a.onread.callback(DIRECT_READ_MAX_BYTES, ownA);
     const release = a.held();
-    expect(a.onread.buffer()).not.toBe(ownA); // still held: a's next read goes elsewhere
+    expect(a.onread.buffer() === ownA).toBe(false); // still held: a's next read goes elsewhere
     b.onread.callback(shared.length, shared);
-    expect(b.onread.buffer()).not.toBe(ownA); // not released yet: nobody reuses it
+    expect(b.onread.buffer() === ownA).toBe(false); // not released yet: nobody reuses it
     release();
     b.onread.callback(DIRECT_READ_MAX_BYTES, b.onread.buffer());
     b.held();
@@ -77,7 +79,7 @@ describe('DirectReads (the relay reading into reused buffers)', () => {
     const other = new DirectReads();
     other.attach(() => true);
     other.onread.callback(shared.length, shared);
-    expect(other.onread.buffer()).not.toBe(shared);
+    expect(other.onread.buffer() === shared).toBe(false);
   });
 
   it('passes on what the sink says about pausing', () => {
@@ -106,6 +108,6 @@ describe('DirectReads (the relay reading into reused buffers)', () => {
     other.attach(() => true);
     const s = other.onread.buffer();
     other.onread.callback(s.length, s);
-    expect(other.onread.buffer()).not.toBe(own);
+    expect(other.onread.buffer() === own).toBe(false);
   });
 });
