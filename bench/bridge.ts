@@ -9,7 +9,7 @@ import type { Session } from '../web/client/index.ts';
 import { openSession } from '../test/helpers/bridge.ts';
 import type { Hop } from '../shared/protocol/messages.ts';
 import { elapsed, type Sink } from './throughput.ts';
-import { nodeArgsFrom } from './node-args.ts';
+import { nodeArgsFrom, tsxTsconfig } from './node-args.ts';
 
 export interface RunningBridge {
   url: string;
@@ -41,7 +41,7 @@ export async function startBridgeProcess(
   const nodeArgs = nodeArgsFrom('BENCH_BRIDGE_NODE_ARGS');
   const child: ChildProcess = spawn(process.execPath, [...nodeArgs, join(root, 'bin/wsocks.js'), 'bridge', '--config', file], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ...env },
+    env: { ...process.env, ...tsxTsconfig(root), ...env },
   });
   // A bridge that cannot start (a BENCH_BASE that is not a checkout with node_modules, a bad config) exits: say why
   // instead of waiting for its address forever. Its stderr is kept (the last 2 KiB) for that, and read to the end.

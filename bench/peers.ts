@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import { once } from 'node:events';
 import { dirname, join } from 'node:path';
 import { freePort } from '../server/net/listen.ts';
-import { nodeArgsFrom } from './node-args.ts';
+import { nodeArgsFrom, tsxTsconfig } from './node-args.ts';
 import { kill, start, startDante as startDanteProcess, waitForPort, type Peer } from '../test/helpers/peers.ts';
 
 export interface NamedPeer extends Peer {
@@ -26,7 +26,7 @@ export async function startOurs(root = join(import.meta.dirname, '..'), name = '
   const port = await freePort();
   const bin = join(root, 'bin/wsocks.js');
   const nodeArgs = nodeArgsFrom('BENCH_SOCKS_NODE_ARGS');
-  const { child, stderr } = start(process.execPath, [...nodeArgs, bin, 'socks', '--listen', `127.0.0.1:${port}`, '--quiet']);
+  const { child, stderr } = start(process.execPath, [...nodeArgs, bin, 'socks', '--listen', `127.0.0.1:${port}`, '--quiet'], tsxTsconfig(root));
   await waitForPort(port, child, name, stderr);
   const stop = async () => {
     if (nodeArgs.length > 0 && child.exitCode === null) {

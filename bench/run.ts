@@ -28,6 +28,8 @@ import type { Session } from '../web/client/index.ts';
 import { openSession } from '../test/helpers/bridge.ts';
 import { connectRate, direct, directUpload, viaSocks5 } from './throughput.ts';
 import { startLoopback } from './loopback-process.ts';
+import { tsxTsconfig } from './node-args.ts';
+import { tsImport } from 'tsx/esm/api';
 import { cpuSeconds, descendants } from './processes.ts';
 import { ensureBenchPeers, startDante, startMicrosocks, startOurs, startWebsockify, startWisp, type NamedPeer } from './peers.ts';
 import { type RunningBridge, concurrentDownloads, directSocksOpenTime, memoryPerIdleStream, openTime, startBridgeProcess, stalledReaderGrowth, throughBridge, uploadThroughBridge } from './bridge.ts';
@@ -43,8 +45,8 @@ const CONNECTS = Number(process.env.BENCH_CONNECTS ?? 2000);
 const ONLY = process.env.BENCH_ONLY?.split(',');
 const BASES = process.env.BENCH_BASE ? process.env.BENCH_BASE.split(',') : [];
 /**
- * With two or more BENCH_BASE checkouts, the bridge tables also give ratios to "bridge (base)": comparing two base
- * rows avoids the bias of the `bridge` row (docs/performance.md, "Position bias").
+ * With two or more BENCH_BASE checkouts, the bridge tables also give ratios to "bridge (base)": old and new as two base
+ * rows, a cross-check of the `bridge` row (docs/performance.md, "Position bias").
  */
 const BASE_VS = BASES.length > 1 ? ['bridge (base)'] : [];
 /** The 64-stream source ends each connection itself (BENCH_SOURCE_ENDS=1) instead of waiting for the client to close. */
@@ -146,7 +148,9 @@ async function main(): Promise<void> {
     for (const [i, dir] of BASES.entries()) {
       const baseBridge = await startBridgeProcess({}, {}, dir);
       stopAll.push(() => baseBridge.stop());
-      const helpers = (await import(`${dir}/test/helpers/bridge.ts`)) as { openSession: typeof openSession };
+      // Compiled with that checkout's tsconfig, as this checkout's client library is (tsx applies the tsconfig of the
+      // working directory to the files it includes only): see tsxTsconfig().
+      const helpers = (await tsImport(`${dir}/test/helpers/bridge.ts`, { parentURL: import.meta.url, tsconfig: tsxTsconfig(dir).TSX_TSCONFIG_PATH })) as { openSession: typeof openSession };
       const base: Variant = { label: i === 0 ? 'base' : `base ${i + 1}`, bridge: baseBridge, open: helpers.openSession, session: await helpers.openSession(baseBridge.url) };
       bases.push(base);
       stopAll.push(() => base.session.close());
