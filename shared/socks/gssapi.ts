@@ -155,7 +155,7 @@ export function encodeGssMessage(type: number, token: Uint8Array): Uint8Array {
 
 /** The abort message (`01 FF`): the sender refuses and closes the connection. */
 export function encodeGssAbort(): Uint8Array {
-  return Uint8Array.from([GSSAPI_VERSION, GssMessageType.ABORT]);
+  return new Uint8Array([GSSAPI_VERSION, GssMessageType.ABORT]);
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -133,5 +133,5 @@ export function encodeSocks4Reply(reply: { code: number; host?: string; port?: n
   checkPort(port);
   const ip = parseIPv4(reply.host ?? '0.0.0.0');
   if (!ip) throw new SocksError(SocksErrorCode.BAD_ADDRESS, `SOCKS4 replies carry IPv4 only: ${reply.host}`);
-  return Uint8Array.from([0, reply.code, port >> 8, port & 0xff, ...ip]);
+  return new Uint8Array([0, reply.code, port >> 8, port & 0xff, ...ip]);
 }

@@ -52,7 +52,7 @@ export function encodeSocks5Greeting(methods: readonly number[]): Uint8Array {
   if (methods.length < 1 || methods.length > 255) {
     throw new SocksError(SocksErrorCode.NO_METHODS, 'a greeting offers 1 to 255 methods');
   }
-  return Uint8Array.from([SOCKS5_VERSION, methods.length, ...methods]);
+  return new Uint8Array([SOCKS5_VERSION, methods.length, ...methods]);
 }
 
 export function decodeSocks5MethodSelection(bytes: Uint8Array): DecodeResult<Socks5MethodSelection> {
@@ -66,7 +66,7 @@ export function decodeSocks5MethodSelection(bytes: Uint8Array): DecodeResult<Soc
 }
 
 export function encodeSocks5MethodSelection(method: number): Uint8Array {
-  return Uint8Array.from([SOCKS5_VERSION, method]);
+  return new Uint8Array([SOCKS5_VERSION, method]);
 }
 
 function readReserved(r: Reader): void {

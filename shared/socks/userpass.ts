@@ -79,5 +79,5 @@ export function decodeUserPassReply(bytes: Uint8Array): DecodeResult<UserPassRep
 }
 
 export function encodeUserPassReply(success: boolean): Uint8Array {
-  return Uint8Array.from([USERPASS_VERSION, success ? 0x00 : 0x01]);
+  return new Uint8Array([USERPASS_VERSION, success ? 0x00 : 0x01]);
 }
