@@ -70,21 +70,18 @@ export class DirectReads {
   /** Before attach: the socket whose readable side gets the reads (pushInto). */
   private readable: Socket | undefined;
 
-  /** `maxBytes`: the size of the connection's own buffer (only DIRECT_READ_MAX_BYTES ones are shared as spares). */
-  constructor(private readonly maxBytes = DIRECT_READ_MAX_BYTES) {}
-
   readonly onread = {
     buffer: (): Buffer => {
       if (!this.large) return sharedSmall;
       if (this.own === undefined || this.lent) {
-        this.own = (this.maxBytes === DIRECT_READ_MAX_BYTES ? spareBuffers.pop() : undefined) ?? Buffer.allocUnsafe(this.maxBytes);
+        this.own = spareBuffers.pop() ?? Buffer.allocUnsafe(DIRECT_READ_MAX_BYTES);
         this.lent = false;
       }
       return this.own;
     },
     callback: (bytes: number, buffer: Uint8Array): boolean => {
       const shared = buffer === sharedSmall;
-      if (shared ? bytes === buffer.length : bytes >= this.maxBytes / 4) this.large = true;
+      if (shared ? bytes === buffer.length : bytes >= DIRECT_READ_MAX_BYTES / 4) this.large = true;
       else {
         this.large = false;
         this.own = undefined;
@@ -145,7 +142,7 @@ export class DirectReads {
     const buffer = this.own;
     if (buffer === undefined) return () => {};
     return () => {
-      if (spareBuffers.length < MAX_SPARE_BUFFERS && buffer.length === DIRECT_READ_MAX_BYTES) spareBuffers.push(buffer);
+      if (spareBuffers.length < MAX_SPARE_BUFFERS) spareBuffers.push(buffer);
     };
   }
 }

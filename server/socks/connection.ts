@@ -73,11 +73,6 @@ type Request = Socks4Request | Socks5Request;
 /** The reason `gone` aborts with: one object, not a DOMException (with its stack trace) built per connection. */
 const CLIENT_GONE = new Error('the client closed its connection');
 
-/**
- * The size of a CONNECT target's own read buffer (relay.ts DirectReads): a client that stops reading holds one.
- */
-const SOCKS_READ_BYTES = 64 * 1024;
-
 const COMMAND_NAMES: Record<number, RuleCommand> = {
   [Command.CONNECT]: 'connect',
   [Command.BIND]: 'bind',
@@ -292,7 +287,7 @@ export class SocksConnection {
   private async connect(request: Request, rest: Uint8Array): Promise<void> {
     const { signal, done } = this.wait(this.ctx.options.connectTimeoutMs);
     let target: Socket;
-    const reads = new DirectReads(SOCKS_READ_BYTES);
+    const reads = new DirectReads();
     try {
       const addresses = await this.allowedAddresses(request, 'connect', signal);
       target = await connectTcp(addresses, request.port, signal, reads.onread, RELAY_SOCKET_OPTIONS);

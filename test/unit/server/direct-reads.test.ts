@@ -110,25 +110,4 @@ describe('DirectReads (the relay reading into reused buffers)', () => {
     other.onread.callback(s.length, s);
     expect(other.onread.buffer() === own).toBe(false);
   });
-
-  it('takes a smaller own buffer when asked (the SOCKS server: 64 KiB), and never offers it to other connections', () => {
-    const small = new DirectReads(64 * 1024);
-    let release: (() => void) | undefined;
-    small.attach(() => {
-      release = small.held();
-      return true;
-    });
-    const shared = small.onread.buffer();
-    small.onread.callback(shared.length, shared);
-    const own = small.onread.buffer();
-    expect(own.length).toBe(64 * 1024);
-    // A read of a quarter of it keeps it large.
-    small.onread.callback(16 * 1024, own);
-    release!();
-    const other = new DirectReads();
-    other.attach(() => true);
-    const otherShared = other.onread.buffer();
-    other.onread.callback(otherShared.length, otherShared);
-    expect(other.onread.buffer().length).toBe(DIRECT_READ_MAX_BYTES);
-  });
 });
