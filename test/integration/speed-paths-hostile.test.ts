@@ -45,6 +45,25 @@ afterAll(async () => {
   target?.close();
 });
 
+/** Ends stream 1, lets the stopped target read, and expects exactly `sent` there (sha256); then closes the session. */
+async function endAndExpectAtTarget(ws: WebSocket, targetSide: Socket, sent: Buffer[]): Promise<void> {
+  ws.send(JSON.stringify({ type: 'end', id: 1 }));
+  const received = createHash('sha256');
+  let length = 0;
+  targetSide.on('data', (d: Buffer) => {
+    received.update(d);
+    length += d.length;
+  });
+  targetSide.resume();
+  await once(targetSide, 'end');
+  const all = Buffer.concat(sent);
+  expect(length).toBe(all.length);
+  expect(received.digest('hex')).toBe(createHash('sha256').update(all).digest('hex'));
+  ws.close();
+  await once(ws, 'close');
+  targetSide.destroy();
+}
+
 /** Client frames (masked with a zero key, which RFC 6455 allows) of binary data messages for stream `id`. */
 function dataFrames(id: number, data: Uint8Array, size: number): Buffer {
   const parts: Buffer[] = [];
@@ -120,21 +139,7 @@ describe('upload to a target that stops reading', () => {
     expect(messages.filter((m) => m.type === 'error')).toEqual([]);
 
     // The client's FIN comes after its queued bytes, and every byte arrives in order.
-    ws.send(JSON.stringify({ type: 'end', id: 1 }));
-    const received = createHash('sha256');
-    let length = 0;
-    targetSide.on('data', (d: Buffer) => {
-      received.update(d);
-      length += d.length;
-    });
-    targetSide.resume();
-    await once(targetSide, 'end');
-    const all = Buffer.concat(sent);
-    expect(length).toBe(all.length);
-    expect(received.digest('hex')).toBe(createHash('sha256').update(all).digest('hex'));
-    ws.close();
-    await once(ws, 'close');
-    targetSide.destroy();
+    await endAndExpectAtTarget(ws, targetSide, sent);
   });
 
   it('large messages (kept as they came) between small ones (copied): every byte arrives in order, within the bound', async () => {
@@ -186,21 +191,7 @@ describe('upload to a target that stops reading', () => {
     expect(grown).toBeLessThan(16 * 1024 * 1024);
     expect(errors).toEqual([]);
 
-    ws.send(JSON.stringify({ type: 'end', id: 1 }));
-    const received = createHash('sha256');
-    let length = 0;
-    targetSide.on('data', (d: Buffer) => {
-      received.update(d);
-      length += d.length;
-    });
-    targetSide.resume();
-    await once(targetSide, 'end');
-    const all = Buffer.concat(sent);
-    expect(length).toBe(all.length);
-    expect(received.digest('hex')).toBe(createHash('sha256').update(all).digest('hex'));
-    ws.close();
-    await once(ws, 'close');
-    targetSide.destroy();
+    await endAndExpectAtTarget(ws, targetSide, sent);
   });
 });
 
