@@ -11,6 +11,7 @@ import type { DirectReads } from '../net/relay.ts';
 import { ReadLease } from './read-lease.ts';
 import type { WindowBudget } from '../../shared/protocol/window-budget.ts';
 import { UploadQueue } from './upload-queue.ts';
+import { resetSocket } from '../net/reset.ts';
 
 export interface StreamHost {
   sendControl(message: BridgeMessage): void;
@@ -306,7 +307,7 @@ export class BridgeStream {
     this.pendingLease = undefined;
     clearTimeout(this.lingerTimer);
     const socket = this.socket;
-    if (socket && !socket.destroyed) socket.resetAndDestroy();
+    if (socket) resetSocket(socket);
     this.host.removed(this.id);
   }
 }

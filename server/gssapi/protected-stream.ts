@@ -7,6 +7,7 @@
 import { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import { encodeGssMessage, GssFrameReader } from '../../shared/socks/gssapi.ts';
+import { resetSocket } from '../net/reset.ts';
 
 export interface ProtectionOps {
   wrap(data: Uint8Array, confidential: boolean): Promise<Uint8Array>;
@@ -119,7 +120,7 @@ export class GssProtectedStream extends Duplex {
 
   /** Closes with an RST, as Socket.resetAndDestroy does. */
   resetAndDestroy(): this {
-    if (!this.raw.destroyed) this.raw.resetAndDestroy();
+    resetSocket(this.raw);
     this.destroy();
     return this;
   }

@@ -16,6 +16,7 @@
  * the two buffers hold 16 Ki chunks each, a few hundred bytes of memory per byte.
  */
 import type { Socket } from 'node:net';
+import { resetSocket } from './reset.ts';
 
 /**
  * Stream options for sockets that relay() copies between (net.createServer's and net.Socket's `highWaterMark`): a
@@ -172,8 +173,8 @@ export function relay(a: Socket, b: Socket, options: RelayOptions, bReads?: Dire
 }
 
 function resetBoth(a: Socket, b: Socket): void {
-  if (!a.destroyed) a.resetAndDestroy();
-  if (!b.destroyed) b.resetAndDestroy();
+  resetSocket(a);
+  resetSocket(b);
 }
 
 /** `from -> to` by 'data' events: `from` pauses while `to` keeps bytes queued (see the bound above). */

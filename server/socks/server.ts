@@ -10,6 +10,7 @@ import { RELAY_SOCKET_OPTIONS } from '../net/relay.ts';
 import { Credentials } from './credentials.ts';
 import { SocksConnection, type ConnectionContext, type SocksLogEntry } from './connection.ts';
 import { SocksServerOptionsSchema, type SocksServerOptions, type SocksServerOptionsInput } from './options.ts';
+import { resetSocket } from '../net/reset.ts';
 
 export interface SocksServerStats {
   connections: number;
@@ -104,7 +105,7 @@ export class SocksServer {
    * already queued, and a download cut in the middle would pass for a complete one.
    */
   private cutAll(): void {
-    for (const s of this.sockets) s.resetAndDestroy();
+    for (const s of this.sockets) resetSocket(s);
   }
 
   private accept(socket: Socket): void {

@@ -19,6 +19,7 @@ import { scopeDenial, type SessionGrant } from '../tokens.ts';
 import type { OpenMessage } from '../../../shared/protocol/messages.ts';
 import type { SessionContext } from '../session.ts';
 import { OutgoingBudget } from '../outgoing-budget.ts';
+import { resetSocket } from '../../net/reset.ts';
 
 /** The subprotocol websockify clients (noVNC) offer; a client may also offer none. */
 export const WEBSOCKIFY_PROTOCOL = 'binary';
@@ -170,7 +171,7 @@ export class WebsockifySession {
 
   private attach(socket: Socket, rest: Uint8Array): void {
     if (this.done) {
-      socket.resetAndDestroy();
+      resetSocket(socket);
       return;
     }
     this.socket = socket;
@@ -260,7 +261,7 @@ export class WebsockifySession {
     this.ledger.failed(STREAM_ID, error.code, error.message);
     this.ledger.removed(STREAM_ID);
     this.abort.abort();
-    if (this.socket && !this.socket.destroyed) this.socket.resetAndDestroy();
+    if (this.socket) resetSocket(this.socket);
     const code = error.code === WsocksErrorCode.STREAM_RESET ? STREAM_CLOSE_CODES.RESET : STREAM_CLOSE_CODES.FAILED;
     this.closeWs(code, closeReason(error.code, error.message));
   }
@@ -299,7 +300,7 @@ export class WebsockifySession {
         socket.end();
       }
     } else {
-      socket.resetAndDestroy();
+      resetSocket(socket);
     }
   }
 }

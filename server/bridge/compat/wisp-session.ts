@@ -33,6 +33,7 @@ import { socketError } from '../stream.ts';
 import { dialTarget } from './dial-target.ts';
 import type { SessionContext } from '../session.ts';
 import { OutgoingBudget } from '../outgoing-budget.ts';
+import { resetSocket } from '../../net/reset.ts';
 
 /** Packets a client may send on a stream before it waits for CONTINUE (the v1 handshake's buffer size). */
 export const WISP_BUFFER_PACKETS = 128;
@@ -397,7 +398,7 @@ export class WispSession implements WispUdpHost {
 
   private attach(stream: WispStream, socket: Socket, rest: Uint8Array): void {
     if (stream.done) {
-      socket.resetAndDestroy();
+      resetSocket(socket);
       return;
     }
     stream.socket = socket;
@@ -505,7 +506,7 @@ export class WispSession implements WispUdpHost {
     this.ledger.failed(stream.id, error.code, error.message);
     this.remove(stream);
     stream.abort.abort();
-    if (stream.socket && !stream.socket.destroyed) stream.socket.resetAndDestroy();
+    if (stream.socket) resetSocket(stream.socket);
     this.send({ type: 'close', id: stream.id, reason: wispCloseReasonFor(error.code, error.replyCode) });
   }
 
@@ -521,7 +522,7 @@ export class WispSession implements WispUdpHost {
       socket.resume();
       socket.once('finish', () => socket.destroy());
       socket.end();
-    } else socket.resetAndDestroy();
+    } else resetSocket(socket);
   }
 
   private remove(stream: WispStream): void {
@@ -551,7 +552,7 @@ export class WispSession implements WispUdpHost {
     for (const s of [...this.streams.values()]) {
       this.remove(s);
       s.abort.abort();
-      if (s.socket && !s.socket.destroyed) s.socket.resetAndDestroy();
+      if (s.socket) resetSocket(s.socket);
     }
     this.ledger.ended(code, reason);
   }
