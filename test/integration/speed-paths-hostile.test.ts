@@ -78,120 +78,104 @@ function dataFrames(id: number, data: Uint8Array, size: number): Buffer {
   return Buffer.concat(parts);
 }
 
-describe('upload to a target that stops reading', () => {
-  it('1-byte messages: the bridge holds about the window, not a write per byte; every byte and the FIN arrive in order', async () => {
-    const ws = new WebSocket(bridge.url, ['wsocks.v1']);
-    ws.on('error', () => {});
-    let credit = 0;
-    let granted = 0;
-    const messages: Array<Record<string, unknown>> = [];
-    ws.on('message', (data, isBinary) => {
-      if (isBinary) return;
-      const m = JSON.parse(String(data)) as Record<string, unknown>;
-      messages.push(m);
-      if (m.type === 'opened') credit += m.window as number;
-      if (m.type === 'credit') {
-        credit += m.bytes as number;
-        granted += m.bytes as number;
-      }
-    });
-    await once(ws, 'open');
-    const raw = (ws as unknown as { _socket: Socket })._socket;
+/**
+ * A raw session with stream 1 open to the stopped target and its whole window granted. `send` writes `data` as
+ * messages of `size` bytes and spends their credit; `end` ends the stream and expects every byte sent at the target.
+ */
+async function openUpload() {
+  const ws = new WebSocket(bridge.url, ['wsocks.v1']);
+  ws.on('error', () => {});
+  const u = { credit: 0, granted: 0, messages: [] as Array<Record<string, unknown>> };
+  ws.on('message', (data, isBinary) => {
+    if (isBinary) return;
+    const m = JSON.parse(String(data)) as Record<string, unknown>;
+    u.messages.push(m);
+    if (m.type === 'opened') u.credit += m.window as number;
+    if (m.type === 'credit') {
+      u.credit += m.bytes as number;
+      u.granted += m.bytes as number;
+    }
+  });
+  await once(ws, 'open');
+  const raw = (ws as unknown as { _socket: Socket })._socket;
+  const accept = new Promise<Socket>((resolve) => (onAccept = resolve));
+  ws.send(JSON.stringify({ type: 'open', id: 1, host: '127.0.0.1', port: targetPort, window: 65536 }));
+  const targetSide = await accept;
+  await expect.poll(() => u.credit).toBe(WINDOW);
+  const sent: Buffer[] = [];
+  return Object.assign(u, {
+    send(data: Buffer, size: number): void {
+      sent.push(data);
+      u.credit -= data.length;
+      raw.write(dataFrames(1, data, size));
+    },
     // After a pong the bridge has handled every message before the ping; after a second one, the credit for the
     // bytes it wrote meanwhile is out too.
-    const roundTrip = async () => {
+    async roundTrip(): Promise<void> {
       ws.ping();
       await once(ws, 'pong');
-    };
-    const accept = new Promise<Socket>((resolve) => (onAccept = resolve));
-    ws.send(JSON.stringify({ type: 'open', id: 1, host: '127.0.0.1', port: targetPort, window: 65536 }));
-    const targetSide = await accept;
-    await expect.poll(() => credit).toBe(WINDOW);
+    },
+    errors: () => u.messages.filter((m) => m.type === 'error'),
+    end: () => endAndExpectAtTarget(ws, targetSide, sent),
+  });
+}
 
-    const sent: Buffer[] = [];
-    const send = (data: Buffer, size: number) => {
-      sent.push(data);
-      credit -= data.length;
-      raw.write(dataFrames(1, data, size));
-    };
+describe('upload to a target that stops reading', () => {
+  it('1-byte messages: the bridge holds about the window, not a write per byte; every byte and the FIN arrive in order', async () => {
+    const u = await openUpload();
     // Large messages until the target's socket buffers are full: then half the window stays unwritten in the bridge.
     const big = 16 * 1024;
     for (;;) {
-      const n = Math.floor((credit - WINDOW / 2) / big) * big;
+      const n = Math.floor((u.credit - WINDOW / 2) / big) * big;
       if (n <= 0) break;
-      send(randomBytes(n), big);
-      await roundTrip();
-      await roundTrip();
+      u.send(randomBytes(n), big);
+      await u.roundTrip();
+      await u.roundTrip();
     }
-    expect(granted).toBeGreaterThan(0);
+    expect(u.granted).toBeGreaterThan(0);
 
     // The other half as 1-byte messages: over half a million of them, all waiting in the bridge.
     gc();
     const before = process.memoryUsage();
-    const tiny = randomBytes(credit);
-    send(tiny, 1);
-    await roundTrip();
+    const tiny = randomBytes(u.credit);
+    u.send(tiny, 1);
+    await u.roundTrip();
     gc();
     const after = process.memoryUsage();
     const grown = after.heapUsed + after.arrayBuffers - (before.heapUsed + before.arrayBuffers);
     // docs/bridge.md: per stream W + R + K. A write request per message held about 250 bytes each: 130 MiB here.
     expect(grown).toBeLessThan(16 * 1024 * 1024);
-    expect(messages.filter((m) => m.type === 'error')).toEqual([]);
+    expect(u.errors()).toEqual([]);
 
     // The client's FIN comes after its queued bytes, and every byte arrives in order.
-    await endAndExpectAtTarget(ws, targetSide, sent);
+    await u.end();
   });
 
   it('large messages (kept as they came) between small ones (copied): every byte arrives in order, within the bound', async () => {
-    const ws = new WebSocket(bridge.url, ['wsocks.v1']);
-    ws.on('error', () => {});
-    let credit = 0;
-    const errors: unknown[] = [];
-    ws.on('message', (data, isBinary) => {
-      if (isBinary) return;
-      const m = JSON.parse(String(data)) as Record<string, unknown>;
-      if (m.type === 'opened') credit += m.window as number;
-      if (m.type === 'credit') credit += m.bytes as number;
-      if (m.type === 'error') errors.push(m);
-    });
-    await once(ws, 'open');
-    const raw = (ws as unknown as { _socket: Socket })._socket;
-    const roundTrip = async () => {
-      ws.ping();
-      await once(ws, 'pong');
-    };
-    const accept = new Promise<Socket>((resolve) => (onAccept = resolve));
-    ws.send(JSON.stringify({ type: 'open', id: 1, host: '127.0.0.1', port: targetPort, window: 65536 }));
-    const targetSide = await accept;
-    await expect.poll(() => credit).toBe(WINDOW);
-
+    const u = await openUpload();
     // Sizes around the upload queue's threshold (32 KiB), in a pattern, until the target's buffers and then the
     // window are full: most of it waits in the bridge's queue, large messages held, small ones packed.
     const sizes = [40 * 1024, 1, 32 * 1024, 32 * 1024 - 1, 7, 60 * 1024, 100];
-    const sent: Buffer[] = [];
     gc();
     const before = process.memoryUsage();
-    for (let i = 0; credit > 0; i++) {
-      const n = Math.min(credit, sizes[i % sizes.length]!);
-      const data = randomBytes(n);
-      sent.push(data);
-      credit -= n;
-      raw.write(dataFrames(1, data, n));
+    for (let i = 0; u.credit > 0; i++) {
+      const n = Math.min(u.credit, sizes[i % sizes.length]!);
+      u.send(randomBytes(n), n);
       if (i % 16 === 15) {
-        await roundTrip();
-        await roundTrip();
+        await u.roundTrip();
+        await u.roundTrip();
       }
     }
-    await roundTrip();
-    await roundTrip();
+    await u.roundTrip();
+    await u.roundTrip();
     gc();
     const after = process.memoryUsage();
     const grown = after.heapUsed + after.arrayBuffers - (before.heapUsed + before.arrayBuffers);
     // docs/bridge.md: per stream the client's bytes in at most 2W of buffers (plus this test's own copies, `sent`).
     expect(grown).toBeLessThan(16 * 1024 * 1024);
-    expect(errors).toEqual([]);
+    expect(u.errors()).toEqual([]);
 
-    await endAndExpectAtTarget(ws, targetSide, sent);
+    await u.end();
   });
 });
 
