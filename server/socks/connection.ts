@@ -237,12 +237,13 @@ export class SocksConnection {
       else if (command === 'bind') await this.bind(request);
       else await this.associate(request as Socks5Request);
     } catch (err) {
-      const e = targetErrorFrom(err, target());
+      const named = target();
+      const e = targetErrorFrom(err, named);
       this.log({
         event: e.code === TargetErrorCode.DENIED ? 'denied' : 'failed',
         version,
         command,
-        target: target(),
+        target: named,
         code: e.code,
         reason: e.message,
       });
